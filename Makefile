@@ -1,0 +1,105 @@
+# sftrl — the two commands a newcomer needs are `make book` and `make test`.
+# Each creates the project's own virtual environment (.venv) on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# one torch thread per process: fastest for the tiny default model on a 2-core machine
+export OMP_NUM_THREADS ?= 1
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+# ----------------------------------------------------------------------------- the book
+# PROFILE picks the run size every notebook receives as parameter `profile`:
+#   cpu (default) -> site in _build/html;  smoke (tests) -> _build/smoke/_build/html.
+# jupyter-book writes its output to <path-output>/_build/html, hence the two roots.
+PROFILE ?= cpu
+ifeq ($(PROFILE),cpu)
+PATH_OUTPUT := .
+OUT := _build
+else
+PATH_OUTPUT := _build/$(PROFILE)
+OUT := _build/$(PROFILE)/_build
+endif
+SITE := $(OUT)/html
+STAGE := $(OUT)/book
+SCREENSHOTS := $(OUT)/screenshots
+SITE_STAMP := $(OUT)/.site-built
+
+# The figure notebooks are the `figures/NAME` entries of the toc (notebooks/NAME.py):
+# adding one to the book is one line in book/_toc.yml. (`python -m sftrl.book list` reads
+# the same entries with a YAML parser; tests/test_book.py checks that the two agree.)
+NOTEBOOKS := $(shell sed -n 's|^[[:space:]-]*file:[[:space:]]*figures/\([A-Za-z0-9_]*\).*|\1|p' book/_toc.yml)
+SRC_PY := $(shell find src/sftrl -name '*.py')
+BOOK_FILES := $(filter-out book/_toc.yml,$(shell find book -type f ! -name '.*'))
+STAGED := $(BOOK_FILES:book/%=$(STAGE)/%)
+EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
+
+# `make figure NB=x ARGS="-p key value"`: ARGS go to notebook x only
+nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
+
+.PHONY: help venv test book smoke-book figure check-site browser clean list-notebooks FORCE
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=cpu|smoke  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
+
+venv: $(STAMP)  ## create .venv and install the project (torch 2.13.0 pinned with trl/transformers)
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]" 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+test: $(STAMP)  ## run the test suite (includes the smoke book and its browser check)
+	-@$(MAKE) --no-print-directory -s browser || echo "note: Chromium could not be installed; the site tests will skip"
+	$(PY) -m pytest
+
+book: $(SITE_STAMP)  ## execute the out-of-date notebooks (papermill), then build the site ($(SITE))
+	@echo "book: $(SITE)/index.html"
+
+smoke-book:  ## the book with PROFILE=smoke, in _build/smoke (what the tests check)
+	@$(MAKE) --no-print-directory book PROFILE=smoke
+
+figure:  ## rerun one notebook with overrides and rebuild: make figure NB=00_the_task ARGS="-p seed 7"
+	@test -n "$(NB)" || { echo "error: say which notebook: make figure NB=<name> ARGS=\"-p key value\"; notebooks: $(NOTEBOOKS)" >&2; exit 2; }
+	@$(if $(filter $(NB),$(NOTEBOOKS)),true,{ echo "error: unknown notebook '$(NB)'; the book's notebooks: $(NOTEBOOKS)" >&2; exit 2; })
+	@$(MAKE) --no-print-directory -W notebooks/$(NB).py book
+
+check-site: book browser  ## load every page of the built site in headless Chromium (links, images, reprs)
+	$(PY) -m sftrl.site_check $(SITE) --screenshots $(SCREENSHOTS)
+
+browser:  ## install headless Chromium and its driver (Debian packages) when missing
+	@command -v chromium >/dev/null || { \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium chromium-driver; }
+
+clean:  ## remove everything generated under _build (never data/)
+	rm -rf _build
+
+list-notebooks:  ## print the figure notebooks of the book, in toc order
+	@echo $(NOTEBOOKS)
+
+# The per-notebook parameters (profile and any ARGS) live in a stamp file rewritten only
+# when they change: a plain `make book` after `make figure ... ARGS=...` sees the
+# difference and re-executes that notebook with the defaults.
+define NOTEBOOK_RULES
+$(OUT)/params/$(1).args: export NB_PARAMS := --profile $(PROFILE) $(call nb_args,$(1))
+$(OUT)/params/$(1).args: FORCE
+	@mkdir -p $$(@D); if [ "$$$$(cat $$@ 2>/dev/null)" != "$$$$NB_PARAMS" ]; then printf '%s\n' "$$$$NB_PARAMS" > $$@; fi
+
+$(STAGE)/figures/$(1).ipynb: notebooks/$(1).py $(SRC_PY) $(OUT)/params/$(1).args $(STAMP)
+	$(PY) -m sftrl.book run $(1) --out $$@ --profile $(PROFILE) $(call nb_args,$(1))
+endef
+$(foreach nb,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULES,$(nb))))
+
+$(STAGE)/%: book/%
+	@mkdir -p $(@D) && cp $< $@
+
+# a strict build (-W: any warning fails it) of every page (--all: a warning in a page
+# that did not change is reported again, never hidden by Sphinx's incremental cache)
+$(SITE_STAMP): $(STAGED) $(EXECUTED) _config.yml book/_toc.yml $(STAMP)
+	@rm -f $@
+	$(VENV)/bin/jupyter-book build $(STAGE) --path-output $(PATH_OUTPUT) --config $(CURDIR)/_config.yml --toc $(CURDIR)/book/_toc.yml \
+	  --warningiserror --keep-going --all --quiet
+	@touch $@
+
+FORCE:

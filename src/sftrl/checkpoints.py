@@ -1,0 +1,338 @@
+"""Read a Hugging Face checkpoint one weight matrix at a time, straight from safetensors.
+
+The spectral analysis never loads a model: it opens the checkpoint's ``*.safetensors`` files
+(a single ``model.safetensors`` or shards listed in ``model.safetensors.index.json``) and
+reads one tensor, or one block of rows of a tensor, at a time. Tensors stored as bf16, fp16
+or fp32 come back as float32 (float64 on request).
+
+Each 2-D weight of a Llama/Qwen2-style model gets a :class:`MatrixKey` ``(name, layer, kind)``:
+
+==========================================  =========  ===========
+tensor name                                 layer      kind
+==========================================  =========  ===========
+``model.layers.{i}.self_attn.q_proj.weight`` ``i``      ``q`` (``k``, ``v``, ``o`` alike)
+``model.layers.{i}.mlp.gate_proj.weight``    ``i``      ``gate`` (``up``, ``down`` alike)
+``model.embed_tokens.weight``                ``None``   ``embed``
+``lm_head.weight``                           ``None``   ``lm_head``
+==========================================  =========  ===========
+
+1-D tensors (norms, biases) are not matrices, and 2-D tensors with other names are not
+analysed. Tied input/output embeddings are reported by :attr:`CheckpointReader.tied`, never
+silently duplicated: a tied checkpoint has an ``embed`` key and no ``lm_head`` key.
+
+Usage: ``reader = CheckpointReader(path); W = reader.get(reader.keys()[0].name)  # (d_out, d_in)``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from sftrl.errors import SftrlError
+
+#: the matrix kinds inside a transformer block, in the order they are listed
+BLOCK_KINDS: tuple[str, ...] = ("q", "k", "v", "o", "gate", "up", "down")
+#: every matrix kind the analysis knows
+KINDS: tuple[str, ...] = ("embed", *BLOCK_KINDS, "lm_head")
+#: the single-file and sharded weight layouts written by ``save_pretrained``
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+#: safetensors dtypes that can be read as floating-point weights
+FLOAT_DTYPES = ("BF16", "F16", "F32", "F64")
+
+_BLOCK_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.(?:self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.weight$")
+_EMBED_RE = re.compile(r"(?:^|\.)embed_tokens\.weight$")
+_LM_HEAD_RE = re.compile(r"^lm_head\.weight$")
+
+
+@dataclass(frozen=True)
+class MatrixKey:
+    """One analysable weight matrix of a checkpoint."""
+
+    name: str  #: the tensor's name in the safetensors files
+    layer: int | None  #: transformer block index, ``None`` for embed / lm_head
+    kind: str  #: one of :data:`KINDS`
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and plots, e.g. ``L3.q`` or ``embed``."""
+        return self.kind if self.layer is None else f"L{self.layer}.{self.kind}"
+
+    def sort_key(self) -> tuple[int, int, int]:
+        """embed first, then blocks in layer order (q, k, v, o, gate, up, down), lm_head last."""
+        if self.kind == "embed":
+            return (0, 0, 0)
+        if self.kind == "lm_head":
+            return (2, 0, 0)
+        return (1, self.layer or 0, BLOCK_KINDS.index(self.kind))
+
+
+def parse_matrix_name(name: str) -> MatrixKey | None:
+    """The :class:`MatrixKey` of a tensor name, or ``None`` if it is not an analysed matrix."""
+    if m := _BLOCK_RE.search(name):
+        return MatrixKey(name, int(m.group(1)), m.group(2))
+    if _EMBED_RE.search(name):
+        return MatrixKey(name, None, "embed")
+    if _LM_HEAD_RE.search(name):
+        return MatrixKey(name, None, "lm_head")
+    return None
+
+
+def _torch_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    if dtype in (torch.float32, "float32"):
+        return torch.float32
+    if dtype in (torch.float64, "float64"):
+        return torch.float64
+    raise SftrlError(f"unsupported analysis dtype {dtype!r} (use float32 or float64)")
+
+
+class CheckpointReader:
+    """Lazy, read-only view of a checkpoint folder's safetensors weights.
+
+    Nothing but the headers is read on construction; :meth:`get` and :meth:`get_rows`
+    read one tensor (or a block of its rows) per call and release the file mapping
+    afterwards, so the process never holds more than that tensor.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser().resolve()
+        if not self.path.is_dir():
+            raise SftrlError(f"checkpoint folder not found: {path}")
+        self._file_of: dict[str, Path] = self._weight_map()
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._dtypes: dict[str, str] = {}
+        for file in sorted(set(self._file_of.values())):
+            with safe_open(file, framework="pt") as f:
+                for name in f.keys():
+                    if name not in self._file_of:
+                        continue  # not listed in the index: transformers would not load it either
+                    sl = f.get_slice(name)
+                    self._shapes[name] = tuple(int(d) for d in sl.get_shape())
+                    self._dtypes[name] = str(sl.get_dtype())
+        missing = sorted(set(self._file_of) - set(self._shapes))
+        if missing:
+            raise SftrlError(f"tensor {missing[0]} is listed in {INDEX_FILE} but missing from its shard in {self.path}")
+        self._config = self._read_config()
+        self.tied = self._is_tied()
+        keys = (parse_matrix_name(n) for n in self._shapes if len(self._shapes[n]) == 2)
+        self._keys = sorted(
+            (k for k in keys if k is not None and not (self.tied and k.kind == "lm_head")),
+            key=MatrixKey.sort_key,
+        )
+
+    # -- layout -----------------------------------------------------------------------------
+    def _weight_map(self) -> dict[str, Path]:
+        index = self.path / INDEX_FILE
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text())["weight_map"]
+            except (ValueError, KeyError) as exc:
+                raise SftrlError(f"unreadable {index}: {exc}") from None
+            files = {n: self.path / f for n, f in weight_map.items()}
+            absent = sorted({str(p) for p in files.values() if not p.is_file()})
+            if absent:
+                raise SftrlError(f"shard {absent[0]} listed in {index} is missing")
+            return files
+        single = self.path / SINGLE_FILE
+        if single.is_file():
+            with safe_open(single, framework="pt") as f:
+                return {n: single for n in f.keys()}
+        others = sorted(p.name for p in self.path.glob("*.bin")) + sorted(p.name for p in self.path.glob("*.safetensors"))
+        hint = f" (found {others[0]}; re-save it with save_pretrained)" if others else ""
+        raise SftrlError(f"no {SINGLE_FILE} or {INDEX_FILE} in {self.path}{hint}")
+
+    def _read_config(self) -> dict:
+        cfg = self.path / "config.json"
+        if not cfg.is_file():
+            return {}
+        try:
+            return json.loads(cfg.read_text())
+        except ValueError as exc:
+            raise SftrlError(f"unreadable {cfg}: {exc}") from None
+
+    def _is_tied(self) -> bool:
+        # A checkpoint without lm_head.weight can only work tied; with it, an explicit
+        # tie_word_embeddings=True still makes transformers ignore the stored copy.
+        if not any(_EMBED_RE.search(n) for n in self._shapes):
+            return False
+        flag = self._config.get("tie_word_embeddings", self._config.get("text_config", {}).get("tie_word_embeddings"))
+        if "lm_head.weight" not in self._shapes:
+            return flag is not False
+        return flag is True
+
+    def config(self) -> dict:
+        """The checkpoint's ``config.json`` as a dict (empty if there is none)."""
+        return dict(self._config)
+
+    def names(self) -> list[str]:
+        """Every tensor name in the checkpoint, sorted."""
+        return sorted(self._shapes)
+
+    def keys(self) -> list[MatrixKey]:
+        """The analysable matrices: embed, blocks in layer order, lm_head (if untied)."""
+        return list(self._keys)
+
+    def key(self, kind: str, layer: int | None = None) -> MatrixKey:
+        """The matrix of ``kind`` (in ``layer`` for block kinds); SftrlError if absent."""
+        for k in self._keys:
+            if k.kind == kind and k.layer == layer:
+                return k
+        where = f" in layer {layer}" if layer is not None else ""
+        raise SftrlError(f"no {kind!r} matrix{where} in {self.path}" + (" (tied embeddings)" if kind == "lm_head" and self.tied else ""))
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer blocks (1 + the largest layer index seen)."""
+        layers = [k.layer for k in self._keys if k.layer is not None]
+        return max(layers) + 1 if layers else 0
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """Shape of tensor ``name`` as stored."""
+        self._check_name(name)
+        return self._shapes[name]
+
+    def dtype(self, name: str) -> str:
+        """safetensors dtype string of tensor ``name`` (``"BF16"``, ``"F32"``, ...)."""
+        self._check_name(name)
+        return self._dtypes[name]
+
+    def file_of(self, name: str) -> Path:
+        """The safetensors file that holds tensor ``name``."""
+        self._check_name(name)
+        return self._file_of[name]
+
+    def weight_files(self) -> list[Path]:
+        """The safetensors files (plus the index, if sharded), sorted."""
+        files = sorted(set(self._file_of.values()))
+        index = self.path / INDEX_FILE
+        return [*files, index] if index.is_file() else files
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved path and the weight files' names, sizes and mtimes.
+
+        Rewriting a checkpoint in place changes it, so a cache keyed by it goes stale safely.
+        """
+        h = hashlib.sha256(str(self.path).encode())
+        for f in self.weight_files():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:16]
+
+    # -- reading ----------------------------------------------------------------------------
+    def _check_name(self, name: str) -> None:
+        if name not in self._shapes:
+            raise SftrlError(f"tensor {name} not found in {self.path}")
+
+    def _check_float(self, name: str) -> None:
+        if self._dtypes[name] not in FLOAT_DTYPES:
+            raise SftrlError(f"tensor {name} has dtype {self._dtypes[name]}, not a float weight")
+
+    def get(self, name: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Tensor ``name`` as ``dtype`` (float32 by default, float64 on request)."""
+        self._check_name(name)
+        self._check_float(name)
+        with safe_open(self._file_of[name], framework="pt") as f:
+            t = f.get_tensor(name)
+        return t.to(_torch_dtype(dtype))
+
+    def get_raw(self, name: str) -> torch.Tensor:
+        """Tensor ``name`` in its on-disk dtype (for copying it unchanged)."""
+        self._check_name(name)
+        with safe_open(self._file_of[name], framework="pt") as f:
+            return f.get_tensor(name)
+
+    def get_rows(self, name: str, start: int, stop: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Rows ``start:stop`` of 2-D tensor ``name`` without reading the rest of it."""
+        self._check_name(name)
+        self._check_float(name)
+        with safe_open(self._file_of[name], framework="pt") as f:
+            t = f.get_slice(name)[start:stop]
+        return t.to(_torch_dtype(dtype))
+
+
+def matrix_keys(path: str | Path) -> list[MatrixKey]:
+    """The analysable matrices of the checkpoint at ``path``."""
+    return CheckpointReader(path).keys()
+
+
+def as_reader(checkpoint: str | Path | CheckpointReader) -> CheckpointReader:
+    """Accept a path or an open reader."""
+    return checkpoint if isinstance(checkpoint, CheckpointReader) else CheckpointReader(checkpoint)
+
+
+_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+def _model_order(name: str) -> tuple[int, int, str]:
+    """Embedding, then layers in numeric order, then the rest (so errors name the first)."""
+    if _EMBED_RE.search(name):
+        return (0, 0, name)
+    if m := _LAYER_RE.search(name):
+        return (1, int(m.group(1)), name)
+    return (2, 0, name)
+
+
+def check_comparable(a: str | Path | CheckpointReader, b: str | Path | CheckpointReader) -> None:
+    """Raise SftrlError naming the first difference in tensor names or shapes of two checkpoints.
+
+    Called before any SVD, so a user comparing different architectures learns it at once.
+    """
+    ra, rb = as_reader(a), as_reader(b)
+    if ra.tied != rb.tied:
+        tied, untied = (ra, rb) if ra.tied else (rb, ra)
+        raise SftrlError(f"{tied.path} has tied embeddings but {untied.path} does not (lm_head.weight)")
+    skip = {"lm_head.weight"} if ra.tied else set()
+    names_a, names_b = set(ra.names()) - skip, set(rb.names()) - skip
+    for name in sorted(names_a | names_b, key=_model_order):
+        if name not in names_b:
+            raise SftrlError(f"tensor {name} of {ra.path} is missing from {rb.path}")
+        if name not in names_a:
+            raise SftrlError(f"tensor {name} of {rb.path} is missing from {ra.path}")
+        if ra.shape(name) != rb.shape(name):
+            raise SftrlError(
+                f"tensor {name} has shape {ra.shape(name)} in {ra.path} but {rb.shape(name)} in {rb.path}"
+            )
+
+
+def select_keys(
+    keys: Sequence[MatrixKey],
+    *,
+    kinds: Iterable[str] | None = None,
+    layers: Iterable[int] | None = None,
+    num_layers: int | None = None,
+) -> list[MatrixKey]:
+    """Filter ``keys`` by kind and layer, naming an unknown kind or out-of-range layer.
+
+    ``layers`` restricts only the block kinds; embed / lm_head pass if their kind is chosen.
+    """
+    kinds_t = tuple(KINDS if kinds is None else kinds)
+    for kind in kinds_t:
+        if kind not in KINDS:
+            raise SftrlError(f"unknown matrix kind {kind!r} (known: {', '.join(KINDS)})")
+    n = num_layers if num_layers is not None else 1 + max((k.layer for k in keys if k.layer is not None), default=-1)
+    layers_t = None if layers is None else tuple(layers)
+    for layer in layers_t or ():
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n:
+            raise SftrlError(f"layer {layer!r} out of range (the checkpoint has layers 0..{n - 1})")
+    return [
+        k for k in keys
+        if k.kind in kinds_t and (k.layer is None or layers_t is None or k.layer in layers_t)
+    ]
+
+
+def parse_kinds(text: str | None) -> tuple[str, ...] | None:
+    """``"q,k,down"`` -> ``("q", "k", "down")``, validated; ``None``/empty -> ``None`` (all)."""
+    if not text:
+        return None
+    kinds = tuple(t.strip() for t in text.split(",") if t.strip())
+    for kind in kinds:
+        if kind not in KINDS:
+            raise SftrlError(f"unknown matrix kind {kind!r} (known: {', '.join(KINDS)})")
+    return kinds

@@ -1,0 +1,80 @@
+"""Profiles, overrides and run bookkeeping (no training here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sftrl import config
+from sftrl.errors import SftrlError
+from sftrl.runs import Run, config_hash, list_runs, read_jsonl, write_json_atomic
+
+
+def test_profiles_exist_and_differ():
+    smoke, cpu, gpu = (config.profile(n) for n in ("smoke", "cpu", "gpu"))
+    assert smoke.sft.steps < cpu.sft.steps
+    assert gpu.model.base != "small" and gpu.model.answer_format == "chat"
+
+
+def test_flat_overrides_are_typed_and_nested():
+    cfg = config.profile("cpu", sft_lr="3e-4", rl_steps="50", sft_checkpoints="10,20", threads="1")
+    assert cfg.sft.lr == pytest.approx(3e-4) and isinstance(cfg.sft.lr, float)
+    assert cfg.rl.steps == 50 and cfg.sft.checkpoints == (10, 20) and cfg.threads == 1
+
+
+def test_empty_override_keeps_the_profile_value():
+    assert config.profile("cpu", sft_lr=None, model_base="") == config.profile("cpu")
+
+
+@pytest.mark.parametrize("bad", [{"sft_lrr": 1}, {"nonsense": 2}])
+def test_unknown_setting_is_named(bad):
+    with pytest.raises(SftrlError, match=next(iter(bad))):
+        config.profile("cpu", **bad)
+
+
+def test_unknown_profile_and_bad_value():
+    with pytest.raises(SftrlError, match="laptop"):
+        config.profile("laptop")
+    with pytest.raises(SftrlError, match="sft_steps"):
+        config.profile("cpu", sft_steps="many")
+
+
+def test_config_hash_ignores_key_order_and_tuple_vs_list():
+    assert config_hash({"a": 1, "b": (1, 2)}) == config_hash({"b": [1, 2], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_run_identity_and_markers(tmp_path):
+    run = Run("sft", {"x": 1}, root=tmp_path)
+    assert run.id.startswith("sft-") and run.id == Run("sft", {"x": 1}, root=tmp_path).id
+    assert not run.is_done
+    run.prepare()
+    assert json.loads((run.dir / "config.json").read_text())["x"] == 1
+    # a checkpoint still being written (no trainer_state.json) is invisible and removable
+    (run.dir / "checkpoint-10").mkdir()
+    (run.dir / "checkpoint-20").mkdir()
+    (run.dir / "checkpoint-20" / "trainer_state.json").write_text("{}")
+    assert list(run.checkpoints()) == [20]
+    assert run.remove_incomplete_checkpoints() == [run.dir / "checkpoint-10"]
+    with pytest.raises(SftrlError, match="step 10"):
+        run.checkpoint(10)
+    run.mark_done({"steps": 20})
+    assert run.is_done and run.summary()["steps"] == 20
+    assert list_runs(tmp_path) == [{"id": run.id, "stage": "sft", "done": True, "checkpoints": [20]}]
+
+
+def test_unknown_stage():
+    with pytest.raises(SftrlError, match="ppo"):
+        Run("ppo", {})
+
+
+def test_jsonl_reader_stops_at_a_cut_line(tmp_path):
+    p = tmp_path / "m.jsonl"
+    p.write_text('{"a": 1}\n{"a": 2}\n{"a": ')
+    assert read_jsonl(p) == [{"a": 1}, {"a": 2}]
+
+
+def test_atomic_json_leaves_no_temp_files(tmp_path):
+    write_json_atomic(tmp_path / "x.json", {"k": [1, 2]})
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -1,0 +1,138 @@
+"""The training pipeline end to end in the smoke profile: real trl trainers, tiny model."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sftrl import config, paths, task, train
+from sftrl.errors import SftrlError
+from sftrl.prompts import get_format, grade
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return config.profile("smoke")
+
+
+@pytest.fixture(scope="module")
+def sft_run(cfg):
+    return train.sft(cfg)
+
+
+def _weights(path):
+    return load_file(str(path / "model.safetensors"))
+
+
+def _changed(a, b):
+    return sum(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pretrain_then_sft_keeps_the_configured_checkpoints(cfg, sft_run):
+    pre = train.pretrain_run(cfg)
+    assert pre.is_done and cfg.pretrain.steps in pre.checkpoints()
+    assert sft_run.is_done
+    assert sorted(sft_run.checkpoints()) == sorted({*cfg.sft.checkpoints, cfg.sft.steps})
+    losses = [r["loss"] for r in sft_run.metrics() if "loss" in r]
+    assert losses and all(math.isfinite(x) for x in losses)
+    # only the newest checkpoint keeps the optimizer state (the others are for analysis)
+    ckpts = sft_run.checkpoints()
+    assert (ckpts[max(ckpts)] / "optimizer.pt").exists()
+    assert not (ckpts[min(ckpts)] / "optimizer.pt").exists()
+
+
+def test_a_training_step_changes_the_weights(cfg, sft_run):
+    base = _weights(train.base_checkpoint(cfg))
+    first = _weights(sft_run.checkpoint(min(sft_run.checkpoints())))
+    assert base.keys() == first.keys()
+    assert _changed(base, first) == len(base)  # every tensor moved (AdamW, lr > 0)
+
+
+def test_finished_run_is_a_cache_hit_and_a_new_setting_a_miss(cfg, sft_run):
+    t0 = time.time()
+    again = train.sft(cfg)
+    assert again.id == sft_run.id and time.time() - t0 < 5
+    other = train.sft_run(config.profile("smoke", sft_lr=5e-4))
+    assert other.id != sft_run.id and not other.is_done
+
+
+def test_rl_from_a_checkpoint_uses_the_verifier_and_moves_weights(cfg, sft_run):
+    step = sorted(sft_run.checkpoints())[1]
+    run = train.rl(cfg, from_step=step)
+    assert run.is_done and run.summary()["from_step"] == step
+    rewards = [r["reward"] for r in run.metrics() if "reward" in r]
+    assert rewards and all(0.0 <= x <= 1.0 for x in rewards)
+    start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(cfg.rl.steps))
+    assert _changed(start, end) > 0
+
+
+def test_rl_from_a_step_that_was_not_kept_is_refused(cfg, sft_run):
+    with pytest.raises(SftrlError, match="step 7"):
+        train.rl(cfg, from_step=7)
+
+
+def test_evaluation_rows_for_every_checkpoint(cfg, sft_run):
+    rows = train.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg))
+    steps = sorted({r["step"] for r in rows})
+    assert steps == [0, *sorted(sft_run.checkpoints())]
+    for r in rows:
+        assert r["split"] in ("id", "ood") and r["n"] == cfg.eval.max_hands
+        assert 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
+        assert math.isfinite(r["train_loss"]) and math.isfinite(r["heldout_loss"])
+    # a second call reads the cache: same rows, no new lines
+    path = next((sft_run.dir / "evals").glob("*.jsonl"))
+    n_lines = len(path.read_text().splitlines())
+    assert train.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg)) == rows
+    assert len(path.read_text().splitlines()) == n_lines
+
+
+def test_reward_is_the_verifiers_grade():
+    fmt = get_format("compact")
+    hand = ("3", "3", "8", "8")
+    good = " " + fmt.answer(hand, task.ID_RULE, "8 / ( 3 - 8 / 3 )")
+    wrong = " " + fmt.answer(hand, task.ID_RULE, "8 + 8 + 3 + 3")
+    loose = " " + fmt.answer(hand, task.ID_RULE, "8 / ( 3 - 8 / 3 )", strict=False)
+    kw = dict(hand=["3 3 8 8"] * 3, rule=["id"] * 3, answer_format=["compact"] * 3)
+    assert train.verifier_reward("binary")(None, [good, wrong, loose], **kw) == [1.0, 0.0, 0.0]
+    shaped = train.verifier_reward("shaped")(None, [good, wrong, loose], **kw)
+    assert shaped == [grade(fmt, c, hand, task.ID_RULE).shaped_reward for c in (good, wrong, loose)]
+    assert shaped[0] == 5.0 and shaped[1] == -1.0
+    with pytest.raises(SftrlError, match="dense"):
+        train.verifier_reward("dense")
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(cfg, sft_run):
+    # a fresh SFT configuration, trained in a child process that we SIGKILL mid-run
+    steps = 60
+    over = {"sft_steps": steps, "sft_checkpoints": "10,20,30,40,50", "sft_lr": 2e-3}
+    run = train.sft_run(config.profile("smoke", **over))
+    env = {**os.environ, "SFTRL_DATA": str(paths.DATA)}
+    cmd = [sys.executable, "-m", "sftrl", "train", "sft", "--profile", "smoke",
+           *[a for k, v in over.items() for a in ("--set", f"{k}={v}")]]
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and 20 not in run.checkpoints() and child.poll() is None:
+        time.sleep(0.2)
+    assert child.poll() is None, child.stderr.read().decode()[-2000:]
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not run.is_done and 20 in run.checkpoints()
+    # a half-written checkpoint left by the kill must never be read
+    (run.dir / "checkpoint-55").mkdir(exist_ok=True)
+    done = train.sft(config.profile("smoke", **over))
+    assert done.is_done and not (run.dir / "checkpoint-55").exists()
+    summary = done.summary()
+    assert summary["resumed_from"] >= 20
+    state = json.loads((done.checkpoint(steps) / "trainer_state.json").read_text())
+    assert state["global_step"] == steps
