@@ -38,7 +38,7 @@ EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
 # `make figure NB=x ARGS="-p key value"`: ARGS go to notebook x only
 nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
 
-.PHONY: help venv test book smoke-book figure check-site browser clean list-notebooks FORCE
+.PHONY: help venv test book smoke-book figure check-site browser base bench clean list-notebooks FORCE
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=cpu|smoke  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
@@ -53,7 +53,7 @@ test: $(STAMP)  ## run the test suite (includes the smoke book and its browser c
 	-@$(MAKE) --no-print-directory -s browser || echo "note: Chromium could not be installed; the site tests will skip"
 	$(PY) -m pytest
 
-book: $(SITE_STAMP)  ## execute the out-of-date notebooks (papermill), then build the site ($(SITE))
+book: $(SITE_STAMP)  ## execute the out-of-date notebooks (papermill), then build the site into _build/html
 	@echo "book: $(SITE)/index.html"
 
 smoke-book:  ## the book with PROFILE=smoke, in _build/smoke (what the tests check)
@@ -72,11 +72,21 @@ browser:  ## install headless Chromium and its driver (Debian packages) when mis
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium chromium-driver; }
 
+base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pretraining, ~30 min on 2 cores
+	OMP_NUM_THREADS=2 $(PY) -m sftrl train base --profile cpu --set threads=2
+
+bench: $(STAMP)  ## time the pipeline's stages and the book build on this machine
+	OMP_NUM_THREADS=2 $(PY) bench/pipeline.py
+	$(PY) bench/book.py
+
 clean:  ## remove everything generated under _build (never data/)
 	rm -rf _build
 
 list-notebooks:  ## print the figure notebooks of the book, in toc order
 	@echo $(NOTEBOOKS)
+
+print-%:  # a variable's value, for scripts (bench/book.py): make -s print-OUT
+	@echo $($*)
 
 # The per-notebook parameters (profile and any ARGS) live in a stamp file rewritten only
 # when they change: a plain `make book` after `make figure ... ARGS=...` sees the

@@ -22,6 +22,7 @@
 # `sftrl.verifier`; nothing here is trained.
 
 # %%
+import pandas as pd
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
@@ -29,15 +30,16 @@ from sftrl.plots import task as task_plots
 from sftrl.plots import use_style
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke" (tests), "cpu" (the book) or "gpu"; this chapter does the same exact work in each
+profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu" (same counts in each)
 seed: int = 42  # draws the example hands
 n_examples: int = 4  # example hands shown under both rules
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
-groups = task_plots.hand_groups()  # every hand and value multiset, solved exactly (cached)
-blind = task_plots.rule_blind_outcomes()  # a player that reads every face card as 10
+set_matplotlib_formats("png")  # figures as images (sftrl.plots uses Agg)
+pd.set_option("display.max_colwidth", None)  # whole verifier messages
+groups = task_plots.hand_groups()  # every hand, solved exactly
+blind = task_plots.rule_blind_outcomes()  # face cards read as 10
 numbers = task_plots.summary(groups, blind)
 
 # %% [markdown]

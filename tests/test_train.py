@@ -67,14 +67,26 @@ def test_finished_run_is_a_cache_hit_and_a_new_setting_a_miss(cfg, sft_run):
     assert other.id != sft_run.id and not other.is_done
 
 
-def test_rl_from_a_checkpoint_uses_the_verifier_and_moves_weights(cfg, sft_run):
-    step = sorted(sft_run.checkpoints())[1]
-    run = train.rl(cfg, from_step=step)
+def test_rl_with_the_shaped_reward_moves_weights(cfg, sft_run):
+    step = max(sft_run.checkpoints())  # the strict format is learned: outcomes differ
+    shaped = config.profile("smoke", rl_reward="shaped")
+    run = train.rl(shaped, from_step=step)
     assert run.is_done and run.summary()["from_step"] == step
     rewards = [r["reward"] for r in run.metrics() if "reward" in r]
-    assert rewards and all(0.0 <= x <= 1.0 for x in rewards)
+    assert rewards and all(-3.0 <= x <= 5.0 for x in rewards)
     start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(cfg.rl.steps))
     assert _changed(start, end) > 0
+
+
+def test_rl_without_reward_signal_leaves_weights_unchanged(cfg, sft_run):
+    # the tiny smoke model never solves a hand: every binary reward is 0, every group's
+    # advantage is 0, so GRPO has no gradient (what the prototype saw after a long SFT)
+    step = min(sft_run.checkpoints())
+    run = train.rl(cfg, from_step=step)
+    rewards = [r["reward"] for r in run.metrics() if "reward" in r]
+    assert rewards and max(rewards) == 0.0
+    start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(cfg.rl.steps))
+    assert _changed(start, end) == 0
 
 
 def test_rl_from_a_step_that_was_not_kept_is_refused(cfg, sft_run):
@@ -115,7 +127,7 @@ def test_reward_is_the_verifiers_grade():
 def test_a_killed_run_resumes_from_its_last_checkpoint(cfg, sft_run):
     # a fresh SFT configuration, trained in a child process that we SIGKILL mid-run
     steps = 60
-    over = {"sft_steps": steps, "sft_checkpoints": "10,20,30,40,50", "sft_lr": 2e-3}
+    over = {"sft_steps": steps, "sft_checkpoints": "10,20,30,40,50", "sft_lr": 2e-3, "sft_batch_size": 64}
     run = train.sft_run(config.profile("smoke", **over))
     env = {**os.environ, "SFTRL_DATA": str(paths.DATA)}
     cmd = [sys.executable, "-m", "sftrl", "train", "sft", "--profile", "smoke",
@@ -136,3 +148,40 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(cfg, sft_run):
     assert summary["resumed_from"] >= 20
     state = json.loads((done.checkpoint(steps) / "trainer_state.json").read_text())
     assert state["global_step"] == steps
+
+
+def test_gradient_masked_rl_changes_only_allowed_entries(cfg, sft_run):
+    from sftrl import masks
+    from sftrl.model import load_model
+
+    step = max(sft_run.checkpoints())
+    probe = config.profile("smoke", rl_reward="shaped", rl_grad_mask="random", rl_grad_mask_alpha=0.3)
+    run = train.rl(probe, from_step=step)
+    start_model, _ = load_model(sft_run.checkpoint(step))
+    allowed = masks.make_gradient_masks(start_model, "random", 0.3, probe.rl.grad_mask_rank, seed=probe.rl.seed)
+    start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(probe.rl.steps))
+    moved_inside = 0
+    for name, mask in allowed.items():
+        changed = start[name] != end[name]
+        assert not (changed & ~mask).any(), f"{name} changed outside its gradient mask"
+        moved_inside += int(changed.sum())
+    assert moved_inside > 0
+    # only the blocks' matrices are restricted: the embedding trains in every variant
+    assert not torch.equal(start["model.embed_tokens.weight"], end["model.embed_tokens.weight"])
+
+
+def test_bf16_rl_stores_bf16_weights(cfg, sft_run):
+    step = max(sft_run.checkpoints())
+    run = train.rl(config.profile("smoke", rl_reward="shaped", rl_dtype="bfloat16"), from_step=step)
+    end = _weights(run.checkpoint(cfg.rl.steps))
+    assert {t.dtype for t in end.values()} == {torch.bfloat16}
+
+
+def test_rl_hand_halves_are_disjoint_by_value_multiset(cfg):
+    halves = [train.rl_hands(config.profile("smoke", rl_hand_subset=h)) for h in ("half0", "half1")]
+    everything = train.rl_hands(cfg)
+    assert sorted(halves[0] + halves[1]) == sorted(everything)
+    values = [{tuple(sorted(task.ID_RULE.values(h))) for h in half} for half in halves]
+    assert not values[0] & values[1]
+    with pytest.raises(SftrlError, match="half2"):
+        train.rl_hands(config.profile("smoke", rl_hand_subset="half2"))

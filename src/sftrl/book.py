@@ -21,11 +21,13 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from sftrl import paths
 from sftrl.errors import SftrlError
+from sftrl.site_check import STRAY_OUTPUT  # what a reader must not see, checked here and in the browser
 
 #: the kernel papermill starts; resolved to this interpreter (see :func:`ensure_kernel`)
 KERNEL = "python3"
@@ -36,11 +38,7 @@ INJECTED_TAG = "injected-parameters"
 REMOVE_TAG = "remove-cell"
 #: tag of the note this module adds when a page was executed with non-default parameters
 OVERRIDE_TAG = "parameter-overrides"
-#: text that means a reader would see an object repr or a warning instead of a result
-STRAY_OUTPUT = re.compile(
-    r"<Figure size|<matplotlib\.|<Axes[: ]|<seaborn\.| object at 0x[0-9a-f]+>"
-    r"|\b[A-Z][A-Za-z]*Warning: |Traceback \(most recent call last\)"
-)
+
 
 
 class NotebookError(RuntimeError):
@@ -202,8 +200,8 @@ def reader_problems(nb) -> list[str]:
                 text = out.get("text", "") if kind == "stream" else out.get("data", {}).get("text/plain", "")
                 text = "".join(text) if isinstance(text, list) else text
                 only_text = kind == "stream" or set(out.get("data", {})) == {"text/plain"}
-                if only_text and STRAY_OUTPUT.search(text):
-                    problems.append(f"cell {index} shows {STRAY_OUTPUT.search(text).group(0)!r}: {text.strip()[:200]!r}")
+                if only_text and (match := STRAY_OUTPUT.search(text)):
+                    problems.append(f"cell {index} shows {match.group(0)!r}: {text.strip()[:200]!r}")
     return problems
 
 
@@ -245,6 +243,8 @@ def execute(nb, out: Path, parameters: dict[str, Any], *, name: str, changed: di
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = out.with_name(f"{out.stem}.failed.ipynb")
+    for stale in out.parent.glob(f".{out.stem}.tmp-*.ipynb"):  # left by a run that was killed
+        stale.unlink(missing_ok=True)
     # a hidden temporary name in the same folder, so os.replace is atomic; papermill wants .ipynb
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.tmp-", suffix=".ipynb", dir=out.parent)
     os.close(fd)
@@ -323,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(toc_notebooks()))
         elif args.command == "run":
             params = {key: resolve_value(value) for key, value in args.parameter}
+            start = time.perf_counter()
             run(args.name, args.out, profile=args.profile, params=params)
+            print(f"{args.name}: executed in {time.perf_counter() - start:.1f} s -> {args.out}")
         else:
             parser.print_help()
             return 2

@@ -142,6 +142,23 @@ class RLConfig:
     """Steps at which a checkpoint is kept (the last step always is)."""
     seed: int = 0
     """Seed of the sampling and the data order."""
+    dtype: str = "float32"
+    """Dtype of the weights during RL: ``"bfloat16"`` stores them in bf16 as the models
+    paper B analyses (arXiv 2511.08567), so updates below bf16 resolution round away."""
+    hand_subset: str = "all"
+    """``"all"`` or one of two disjoint halves of the RL hands, ``"half0"`` / ``"half1"``
+    (split by value multiset): runs that differ in their training data."""
+    grad_mask: str = "none"
+    """Restrict RL to a fixed set of entries of every block matrix (paper B's off-principal
+    probe): ``"none"``, ``"off_principal"``, ``"principal"`` or ``"random"``. Embeddings,
+    LM head and norms are not restricted, in every variant alike."""
+    grad_mask_alpha: float = 0.2
+    """Fraction of each matrix's entries a gradient mask lets RL train."""
+    grad_mask_rank: float = 0.2
+    """Rank of the principal-weight reconstruction, as a fraction of the matrix rank."""
+    permute_seed: int = -1
+    """If >= 0: permute every block's MLP hidden units (a function-preserving change of
+    coordinates) before RL, with this seed (paper B's geometry disruption)."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +188,10 @@ class StudyConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     split_seed: int = 42
     """Seed of the held-out hand split (paper A evaluates 234 hands drawn with seed 42)."""
+    rl_from_steps: tuple[int, ...] = (20, 50, 100, 200, 400, 800, 1500)
+    """SFT checkpoints RL starts from in Figure 1's recovery window (each must be kept)."""
+    rl_main_from: int = -1
+    """The SFT step of the RL model Figures 2-6 analyse (-1 = the end of SFT, as paper A)."""
     threads: int = 2
     """torch threads per process (never more than the machine's cores)."""
     device: str = "auto"
@@ -184,11 +205,14 @@ def _smoke() -> StudyConfig:
     return StudyConfig(
         profile="smoke",
         model=ModelSpec(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
-        pretrain=PretrainConfig(steps=30, batch_size=32, lr=3e-3, warmup_steps=5, corpus_size=2_000),
-        sft=SFTConfig(steps=20, batch_size=16, lr=1e-3, checkpoints=(5, 10, 20)),
+        # just enough pretraining that SFT teaches the strict format within 20 steps, so RL
+        # sees rewards that differ within a group (seconds, not minutes)
+        pretrain=PretrainConfig(steps=150, batch_size=64, lr=3e-3, warmup_steps=10, corpus_size=4_000),
+        sft=SFTConfig(steps=30, batch_size=16, lr=1e-3, checkpoints=(10, 20, 30)),
         rl=RLConfig(steps=4, prompts_per_step=4, num_generations=4, lr=1e-4, checkpoints=(2, 4),
                     max_completion_length=24),
         eval=EvalConfig(max_hands=24, max_new_tokens=24),
+        rl_from_steps=(10, 20, 30),
         threads=1,
     )
 
@@ -206,6 +230,7 @@ def _gpu() -> StudyConfig:
         rl=RLConfig(steps=200, prompts_per_step=32, num_generations=8, lr=1e-6,
                     temperature=1.0, max_completion_length=128, checkpoints=(50, 100, 200)),
         eval=EvalConfig(batch_size=64, max_new_tokens=128),
+        rl_from_steps=(40, 100, 200, 400, 800),
         threads=8,
     )
 

@@ -68,6 +68,11 @@ def splits(seed: int = 42, rl_fraction: float = 0.3, ood_eval_fraction: float = 
                   ood_eval=tuple(ood_eval), ood_pretrain=tuple(ood_pretrain))
 
 
+def halves(hands: Sequence[task.Hand], rule: task.Rule, seed: int) -> tuple[list[task.Hand], list[task.Hand]]:
+    """Two disjoint halves of a hand set, split by value multiset (RL runs on other data)."""
+    return _by_values(hands, rule, 0.5, seed + 3)
+
+
 def _example(fmt: AnswerFormat, hand: task.Hand, rule: task.Rule, formula: str, strict: bool,
              tokenizer=None) -> dict[str, str]:
     # trl concatenates prompt and completion *strings*: the leading space keeps the

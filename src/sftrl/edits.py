@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from sftrl.checkpoints import (
@@ -46,6 +45,7 @@ from sftrl.checkpoints import (
     KINDS,
     CheckpointReader,
     MatrixKey,
+    SafetensorsFile,
     as_reader,
     check_comparable,
     select_keys,
@@ -289,8 +289,7 @@ def edit_checkpoint(
             if edits_here is None:
                 shutil.copy2(file, tmp / file.name)  # untouched shard: byte for byte
                 continue
-            with safe_open(file, framework="pt") as f:
-                metadata = f.metadata() or {"format": "pt"}
+            metadata = SafetensorsFile(file).metadata or {"format": "pt"}
             tensors = {n: tgt.get_raw(n) for n in tgt.names() if tgt.file_of(n) == file}
             if plan.untie == "embed" and tgt.file_of(embed_name) == file:  # type: ignore[arg-type]
                 tensors["lm_head.weight"] = tensors[embed_name].clone()  # type: ignore[index]

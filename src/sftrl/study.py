@@ -6,21 +6,29 @@ Usage::
 
     curve = study.sft_curve(cfg)            # one row per (step, split)
     peak = study.ood_peak(curve)
-    window = study.rl_window(cfg, [50, 300, 1500])
+    window = study.rl_window(cfg, [50, 300, 1500])   # default: cfg.rl_from_steps
+    best = study.best_recovery(window)      # None when no start recovered anything
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import math
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sftrl import train
+# In a notebook kernel without ipywidgets, the first import of tqdm.auto (datasets and
+# transformers, through sftrl.train) warns on stderr; the pipeline shows no progress bars
+# there anyway (see train.quiet_libraries), so the warning would only reach the page.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+from sftrl import train  # noqa: E402
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 
@@ -47,7 +55,28 @@ def sft_curve(cfg: StudyConfig) -> list[dict[str, Any]]:
 
 
 def by_split(rows: Sequence[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """The rows of one split (``"id"`` or ``"ood"``), in their given order."""
     return [r for r in rows if r["split"] == split]
+
+
+def kept_sft_steps(cfg: StudyConfig) -> list[int]:
+    """The SFT steps that have a model: 0 (the base), every configured checkpoint up to
+    the last step, and the last step (known from the configuration, before any training)."""
+    s = cfg.sft
+    return sorted({0, s.steps, *(c for c in s.checkpoints if 0 < c <= s.steps)})
+
+
+def check_rl_from_steps(cfg: StudyConfig, from_steps: Sequence[int]) -> list[int]:
+    """``from_steps`` as ints; SftrlError naming any step SFT does not keep (before work)."""
+    kept = kept_sft_steps(cfg)
+    steps = [int(s) for s in from_steps]
+    bad = [s for s in steps if s not in kept]
+    if bad:
+        raise SftrlError(f"RL cannot start from SFT step(s) {bad}: no checkpoint is kept there; "
+                         f"kept steps with sft_steps={cfg.sft.steps}: {kept}")
+    if not steps:
+        raise SftrlError("no SFT steps to start RL from (rl_from_steps is empty)")
+    return steps
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,10 @@ class Peak:
 
 
 def ood_peak(rows: Sequence[dict[str, Any]]) -> Peak:
+    """The OOD peak of an SFT curve (ties go to the earliest step) and the end of SFT.
+
+    Step 0 (the base) takes part: a curve whose OOD never rises above the base's peaks at 0.
+    """
     ood = {r["step"]: r["accuracy"] for r in by_split(rows, "ood")}
     idd = {r["step"]: r["accuracy"] for r in by_split(rows, "id")}
     if not ood:
@@ -100,6 +133,7 @@ def _flat(cfg: StudyConfig) -> dict[str, Any]:
 def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int = 1) -> list[train.Run]:
     """RL from each SFT step; with ``workers`` > 1, missing runs train in parallel child
     processes of one thread each (only worth it where measured faster, see bench/)."""
+    from_steps = check_rl_from_steps(cfg, from_steps)
     train.sft(cfg)  # the parent first, once
     todo = [s for s in from_steps if not train.rl_run(cfg, s).is_done]
     if workers > 1 and len(todo) > 1:
@@ -111,20 +145,89 @@ def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int = 1) -> li
     return [train.rl(cfg, s) for s in from_steps]
 
 
-def rl_window(cfg: StudyConfig, from_steps: Sequence[int], workers: int = 1) -> list[dict[str, Any]]:
-    """OOD/ID after RL from each SFT checkpoint, beside the checkpoint it started from."""
+def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
+              workers: int = 1) -> list[dict[str, Any]]:
+    """OOD/ID after RL from each SFT checkpoint, beside the checkpoint it started from.
+
+    ``from_steps`` defaults to ``cfg.rl_from_steps``. One row per start, in the given order:
+    ``from_step``, ``run``, ``{id,ood}_start`` and ``{id,ood}_rl`` (accuracies) with their
+    95% Wilson intervals ``*_start_ci`` / ``*_rl_ci``, ``ood_gain`` (RL minus start),
+    ``after_peak`` (the start comes after the SFT OOD peak) and ``recovery``
+    (:func:`recovery_fraction`; ``nan`` for a start at or before the peak, where nothing
+    has been lost yet, and wherever nothing was lost).
+    """
+    from_steps = check_rl_from_steps(cfg, cfg.rl_from_steps if from_steps is None else from_steps)
     curve = sft_curve(cfg)
     peak = ood_peak(curve)
     start_acc = {(r["step"], r["split"]): r for r in curve}
     out = []
     for step, run in zip(from_steps, rl_runs(cfg, from_steps, workers), strict=True):
         end = {r["split"]: r for r in train.evaluate_run(run, cfg, steps=[cfg.rl.steps])}
-        row: dict[str, Any] = {"from_step": step, "run": run.id}
+        row: dict[str, Any] = {"from_step": step, "run": run.id, "rl_steps": cfg.rl.steps}
         for split in ("id", "ood"):
-            row[f"{split}_start"] = start_acc[(step, split)]["accuracy"]
+            start = start_acc[(step, split)]
+            row[f"{split}_start"] = start["accuracy"]
+            row[f"{split}_start_ci"] = (start["ci_low"], start["ci_high"])
             row[f"{split}_rl"] = end[split]["accuracy"]
             row[f"{split}_rl_ci"] = (end[split]["ci_low"], end[split]["ci_high"])
+            row[f"{split}_n"] = end[split]["n"]
         row["ood_gain"] = row["ood_rl"] - row["ood_start"]
-        row["recovery"] = recovery_fraction(row["ood_rl"], row["ood_start"], peak.ood)
+        row["after_peak"] = step > peak.step
+        row["recovery"] = (recovery_fraction(row["ood_rl"], row["ood_start"], peak.ood)
+                           if row["after_peak"] else float("nan"))
         out.append(row)
     return out
+
+
+def best_recovery(window: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The :func:`rl_window` row with the highest finite recovery fraction (ties: the
+    earliest start), or None when no row has one."""
+    finite = [r for r in window if isinstance(r.get("recovery"), float) and math.isfinite(r["recovery"])]
+    if not finite:
+        return None
+    return max(sorted(finite, key=lambda r: r["from_step"]), key=lambda r: r["recovery"])
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """The four models Figures 2-6 compare (paths of Hugging Face checkpoints)."""
+
+    base: Any
+    sft_peak: Any
+    sft_end: Any
+    rl: Any
+    peak: Peak
+    rl_from: int
+
+    def as_dict(self) -> dict[str, str]:
+        return {"base": str(self.base), "sft_peak": str(self.sft_peak), "sft_end": str(self.sft_end),
+                "rl": str(self.rl)}
+
+
+def checkpoints(cfg: StudyConfig) -> Checkpoints:
+    """Base, the SFT OOD-peak checkpoint, the end of SFT and the RL model (made if missing).
+
+    The RL model starts from ``cfg.rl_main_from`` (-1: the end of SFT, as in paper A).
+    """
+    run = train.sft(cfg)
+    peak = ood_peak(sft_curve(cfg))
+    rl_from = cfg.sft.steps if cfg.rl_main_from < 0 else cfg.rl_main_from
+    rl_run = train.rl(cfg, rl_from)
+    peak_path = train.base_checkpoint(cfg) if peak.step == 0 else run.checkpoint(peak.step)
+    return Checkpoints(base=train.base_checkpoint(cfg), sft_peak=peak_path, sft_end=run.checkpoint(cfg.sft.steps),
+                       rl=rl_run.checkpoint(cfg.rl.steps), peak=peak, rl_from=rl_from)
+
+
+def accuracy(path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
+    """ID and OOD accuracy of any checkpoint (an edited one, say), cached by its content."""
+    from sftrl import paths
+    from sftrl.runs import append_jsonl, config_hash, read_jsonl
+
+    key = train._eval_key(cfg)
+    cache = paths.CACHE / "evals" / f"{config_hash({'weights': train._parent_identity(path)})}.jsonl"
+    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
+    if not {r["split"] for r in rows} >= {"id", "ood"}:
+        rows = [{"key": key, **r} for r in train.evaluate_checkpoint(path, cfg)]
+        for r in rows:
+            append_jsonl(cache, r)
+    return {r["split"]: r for r in rows}

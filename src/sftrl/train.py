@@ -306,21 +306,25 @@ def _parent_identity(parent: str | Path) -> str:
 
 
 # --------------------------------------------------------------------------- SFT
-def sft_run(cfg: StudyConfig) -> Run:
-    """The SFT run of this configuration (not started)."""
-    parent = base_checkpoint(cfg)
+def sft_run(cfg: StudyConfig, start: str | Path | None = None) -> Run:
+    """The SFT run of this configuration (not started); ``start`` defaults to the base."""
+    parent = base_checkpoint(cfg) if start is None else start
     return Run("sft", {"pipeline": PIPELINE_VERSION, "parent": _parent_identity(parent),
                        "model": _model_identity(cfg), "sft": dataclasses.asdict(cfg.sft),
                        "split_seed": cfg.split_seed})
 
 
-def sft(cfg: StudyConfig) -> Run:
-    """Supervised fine-tuning on ID-rule hands in the strict format (cached)."""
+def sft(cfg: StudyConfig, start: str | Path | None = None) -> Run:
+    """Supervised fine-tuning on ID-rule hands in the strict format (cached).
+
+    ``start``: the checkpoint to fine-tune (default: the base). Paper B's SFT contrast
+    continues SFT from the checkpoint an RL run started from, for a comparable budget.
+    """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     _check_format(cfg)
-    run = sft_run(cfg)
+    run = sft_run(cfg, start)
     if run.is_done:
         return run
     setup_torch(cfg.threads)
@@ -330,7 +334,7 @@ def sft(cfg: StudyConfig) -> Run:
             return run
         run.prepare()
         t0 = time.time()
-        model, tokenizer = _load(base_checkpoint(cfg), cfg)
+        model, tokenizer = _load(base_checkpoint(cfg) if start is None else start, cfg)
         fmt = get_format(cfg.model.answer_format)
         examples = corpus.sft_examples(s, fmt, corpus.splits(cfg.split_seed).sft,
                                        tokenizer if fmt.name == "chat" else None)
@@ -368,6 +372,43 @@ def verifier_reward(kind: str = "binary"):
     return reward
 
 
+def rl_hands(cfg: StudyConfig) -> list[task.Hand]:
+    """The ID hands RL prompts come from (see ``RLConfig.hands`` / ``hand_subset``)."""
+    r = cfg.rl
+    s = corpus.splits(cfg.split_seed)
+    hands = {"rl": s.rl, "sft": s.sft}.get(r.hands)
+    if hands is None:
+        raise SftrlError(f"unknown RL hand set {r.hands!r}; choose 'rl' or 'sft'")
+    if r.hand_subset == "all":
+        return list(hands)
+    if r.hand_subset not in ("half0", "half1"):
+        raise SftrlError(f"unknown hand_subset {r.hand_subset!r}; choose all, half0 or half1")
+    half0, half1 = corpus.halves(hands, task.ID_RULE, seed=cfg.split_seed)
+    return half0 if r.hand_subset == "half0" else half1
+
+
+def mlp_permutations(model, seed: int) -> dict[int, torch.Tensor]:
+    """One reproducible hidden-unit permutation per block (paper B's geometry disruption)."""
+    from sftrl.masks import random_permutation
+
+    n = model.config.intermediate_size
+    return {i: random_permutation(n, seed + i) for i in range(model.config.num_hidden_layers)}
+
+
+def _prepare_rl_model(model, r) -> None:
+    """Apply the RL variant's change of coordinates and gradient restriction, in place."""
+    from sftrl import masks
+
+    if r.grad_mask not in ("none", "off_principal", "principal", "random"):
+        raise SftrlError(f"unknown grad_mask {r.grad_mask!r}; choose none, off_principal, principal or random")
+    if r.permute_seed >= 0:
+        for layer, perm in mlp_permutations(model, r.permute_seed).items():
+            masks.permute_mlp_hidden(model, layer, perm)
+    if r.grad_mask != "none":
+        allowed = masks.make_gradient_masks(model, r.grad_mask, r.grad_mask_alpha, r.grad_mask_rank, seed=r.seed)
+        masks.apply_gradient_masks(model, allowed)  # hooks live as long as the model
+
+
 def rl_run(cfg: StudyConfig, from_step: int) -> Run:
     """The RL run that starts from SFT step ``from_step`` (not started)."""
     parent = sft_run(cfg)
@@ -402,11 +443,10 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
         run.prepare()
         t0 = time.time()
         model, tokenizer = _load(start, cfg)
+        model = model.to(_dtype(r.dtype))
+        _prepare_rl_model(model, r)
         fmt = get_format(cfg.model.answer_format)
-        s = corpus.splits(cfg.split_seed)
-        hands = {"rl": s.rl, "sft": s.sft}.get(r.hands)
-        if hands is None:
-            raise SftrlError(f"unknown RL hand set {r.hands!r}; choose 'rl' or 'sft'")
+        hands = rl_hands(cfg)
         rows = corpus.rl_prompts(fmt, hands, task.ID_RULE, tokenizer if fmt.name == "chat" else None)
         for row in rows:
             row["answer_format"] = fmt.name

@@ -290,3 +290,108 @@ def _fig_ax(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
     return plt.subplots(layout="constrained")
+
+
+# --------------------------------------------------------------------------------------
+# The regime sweep, the geometry disruption and the off-principal probe
+# (inputs from sftrl.masks_study)
+# --------------------------------------------------------------------------------------
+
+#: line style per weight dtype in the regime plot
+_DTYPE_STYLE = {"float32": "-", "bfloat16": "--"}
+#: colour per probe mask: dense RL in the RL colour, the random mask in the chance colour
+_PROBE_COLORS = {"none": COLORS["rl"], "random": COLORS["chance"], "off_principal": _EXTRA[2],
+                 "principal": _EXTRA[0], "start": COLORS["sft"]}
+_PROBE_LABELS = {"none": "dense RL", "off_principal": "off-principal", "principal": "principal",
+                 "random": "random", "start": "start (SFT)"}
+
+
+def plot_regime(rows: Sequence[Mapping[str, object]]) -> tuple[Figure, np.ndarray]:
+    """Sparsity and principal / low-magnitude overlap (relative to chance) against the
+    learning rate, one line per role (colour) and weight dtype (solid fp32, dashed bf16).
+
+    ``rows``: :func:`sftrl.masks_study.regime_table` (keys role, lr, dtype, sparsity,
+    principal_ratio, low_ratio). A ratio of 1 is chance; missing ratios (a run that
+    changed nothing) leave gaps.
+    """
+    if not rows:
+        raise SftrlError("plot_regime needs at least one row")
+    fig, axes = plt.subplots(1, 3, figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.36), layout="constrained")
+    series: dict[tuple[str, str], list[Mapping[str, object]]] = {}
+    for r in rows:
+        series.setdefault((str(r["role"]), str(r["dtype"])), []).append(r)
+    panels = (("sparsity", "update sparsity"), ("principal_ratio", "principal overlap / chance"),
+              ("low_ratio", "low-magnitude overlap / chance"))
+    for ax, (key, ylabel) in zip(axes, panels, strict=True):
+        for (role, dtype), rs in series.items():
+            rs = sorted(rs, key=lambda r: float(r["lr"]))
+            ax.plot([float(r["lr"]) for r in rs], [float(r[key]) for r in rs], marker="o",
+                    ls=_DTYPE_STYLE.get(dtype, ":"), color=label_color(role), label=f"{role} {dtype}")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(ylabel)
+        if key == "sparsity":
+            ax.set_ylim(0, 1.02)
+        else:
+            ax.axhline(1.0, color=COLORS["chance"], lw=1, ls=":")
+            ax.set_ylim(bottom=0)
+    axes[0].legend(fontsize=7)
+    return fig, axes
+
+
+def plot_geometry(groups: Mapping[str, Mapping[str, float]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Jaccard of the original run's mask with the permuted run's (mapped back and not),
+    with another seed's run, and the chance level, per matrix group.
+
+    ``groups``: :func:`sftrl.masks_study.geometry_by_group`.
+    """
+    if not groups:
+        raise SftrlError("plot_geometry needs at least one group")
+    fig, ax = _fig_ax(ax)
+    labels = {"mapped": "permuted run, mapped back", "unmapped": "permuted run, not mapped back",
+              "other_seed": "another seed", "chance": "chance"}
+    series = {labels[k]: [groups[g].get(k, np.nan) for g in groups] for k in labels}
+    colors = [COLORS["rl"], _EXTRA[0], _EXTRA[2], COLORS["chance"]]
+    _grouped_bars(ax, list(groups), series, colors)
+    ax.set_ylabel("Jaccard with the original run's mask")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def plot_reward_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], *,
+                       ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Mean reward per logged RL step, one line per gradient mask (``"none"`` = dense RL).
+
+    ``curves``: :func:`sftrl.masks_study.probe_curves`.
+    """
+    fig, ax = _fig_ax(ax)
+    for i, (mask, (steps, reward)) in enumerate(curves.items()):
+        ax.plot(list(steps), list(reward), marker=".", color=_PROBE_COLORS.get(mask, _EXTRA[i % len(_EXTRA)]),
+                label=_PROBE_LABELS.get(mask, mask))
+    ax.set_xlabel("RL step")
+    ax.set_ylabel("mean reward")
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def plot_probe_accuracy(rows: Sequence[Mapping[str, object]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """ID and OOD accuracy (Wilson 95% intervals) of the start and of each probe run's end.
+
+    ``rows``: :func:`sftrl.masks_study.probe_table` (keys mask, id, ood, id_ci, ood_ci).
+    """
+    if not rows:
+        raise SftrlError("plot_probe_accuracy needs at least one row")
+    fig, ax = _fig_ax(ax)
+    masks_ = [str(r["mask"]) for r in rows]
+    x = np.arange(len(masks_))
+    for k, (split, color) in enumerate((("id", COLORS["id"]), ("ood", COLORS["ood"]))):
+        acc = np.array([float(r[split]) for r in rows])
+        ci = np.array([r[f"{split}_ci"] for r in rows], dtype=float)  # (masks, 2)
+        err = np.vstack([acc - ci[:, 0], ci[:, 1] - acc])
+        ax.bar(x - 0.2 + 0.4 * k, acc, width=0.4, color=color, yerr=err, capsize=2, label=split.upper())
+    ax.set_xticks(x, [_PROBE_LABELS.get(m, m) for m in masks_], fontsize=8)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    return fig, ax

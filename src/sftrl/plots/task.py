@@ -1,6 +1,6 @@
 """Figures and tables of the task chapter (``notebooks/00_the_task.py``).
 
-The counting is done by :mod:`sftrl.task` (exact solver, cached solution table) and the
+The counting is done by :mod:`sftrl.task` (the exact solver, cached by value multiset) and the
 grading by :mod:`sftrl.verifier`; this module only summarises their results for the page:
 small tables (pandas DataFrames, which the book renders as HTML), a dict of the numbers the
 prose quotes (glued by the notebook), and two figures that return ``(fig, ax)``.
@@ -10,6 +10,7 @@ Usage: ``from sftrl.plots import task as task_plots; fig, ax = task_plots.plot_s
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -30,33 +31,31 @@ from sftrl.task import (
     Rule,
     all_hands,
     canonical,
-    has_face,
     parse_hand,
     sample_hands,
-    solution_table,
-    value_key,
-    value_multisets,
+    solution_count,
+    solve,
 )
 from sftrl.verifier import BinOp, FormulaError, Num, Outcome, parse_formula, verify_formula
 
 #: answers the verifier table grades, as (what the answer tries, the answer text). Chosen to
 #: hit every outcome once, plus the inputs a model (or an attacker) could send instead of maths.
 VERIFIER_CASES: tuple[tuple[str, str], ...] = (
-    ("right (float eval rejects it)", "8/(3-8/3)"),
-    ("right, spaced like the solver", "8 / ( 3 - 8 / 3 )"),
+    ("right", "8/(3-8/3)"),
+    ("right, spaced", "8 / ( 3 - 8 / 3 )"),
     ("wrong value", "8+8+3+3"),
-    ("wrong numbers: cards unused", "8*3"),
-    ("wrong numbers: makes 24 with a 3 too many", "8*3*3/3"),
+    ("cards unused", "8*3"),
+    ("a card too many", "8*3*3/3"),
     ("division by zero", "8/(3-3)*8"),
-    ("malformed: unbalanced", "8/(3-8/3"),
-    ("malformed: unary minus", "-3*(3-8-8)"),
-    ("hostile: Python code", "__import__('os').system('ls')"),
-    ("hostile: full-width digits", "８/(３-８/３)"),
-    ("hostile: deep nesting", "(" * 40 + "8/(3-8/3)" + ")" * 40),
-    ("hostile: oversized", "8+" * 120 + "8"),
+    ("unbalanced", "8/(3-8/3"),
+    ("unary minus", "-3*(3-8-8)"),
+    ("Python code", "__import__('os').system('ls')"),
+    ("full-width digit", "8/(3-8/\uff13)"),
+    ("deep nesting", "(" * 40 + "8/(3-8/3)" + ")" * 40),
+    ("oversized", "8+" * 120 + "8"),
 )
 #: how much of an answer the table shows (the hostile ones are long)
-ANSWER_CHARS = 28
+ANSWER_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,17 @@ class HandGroup:
 
 
 def _counts(hands: Sequence[Hand], rule: Rule) -> tuple[int, ...]:
-    table = solution_table()  # every value multiset of 1..13, cached on disk
-    return tuple(len(table[value_key(hand, rule)]) for hand in hands)
+    # the solver caches by value multiset, so the 1,820 hands cost one solve per multiset
+    return tuple(solution_count(rule.values(hand)) for hand in hands)
+
+
+def _multisets(low: int, high: int) -> list[tuple[int, ...]]:
+    """Every sorted multiset of 4 values in ``low..high``."""
+    return list(itertools.combinations_with_replacement(range(low, high + 1), 4))
+
+
+def _has_face(hand: Sequence[str]) -> bool:
+    return any(card in FACES for card in hand)
 
 
 def hand_groups() -> list[HandGroup]:
@@ -90,13 +98,13 @@ def hand_groups() -> list[HandGroup]:
     Value multisets are what the solver sees (under ID, J, Q, K and 10 are the same 10);
     card hands are what a prompt shows; face-card hands are the OOD population.
     """
-    table = solution_table()
-    id_sets = value_multisets(1, 10)  # under ID every value lies in 1..10
     every_hand = all_hands(ID_RULE, solvable=False)
-    face_hands = [h for h in every_hand if has_face(h)]
+    face_hands = [h for h in every_hand if _has_face(h)]
+    id_sets = _multisets(1, max(ID_RULE.values(RANKS)))  # under ID every value lies in 1..10
+    ood_sets = _multisets(1, max(OOD_RULE.values(RANKS)))
     return [
-        HandGroup("value multisets, ID rule", ID_RULE, tuple(len(table[m]) for m in id_sets)),
-        HandGroup("value multisets, OOD rule", OOD_RULE, tuple(len(table[m]) for m in value_multisets())),
+        HandGroup("value multisets, ID rule", ID_RULE, tuple(map(solution_count, id_sets))),
+        HandGroup("value multisets, OOD rule", OOD_RULE, tuple(map(solution_count, ood_sets))),
         HandGroup("all hands, ID rule", ID_RULE, _counts(every_hand, ID_RULE)),
         HandGroup("face-card hands, ID rule", ID_RULE, _counts(face_hands, ID_RULE)),
         HandGroup("face-card hands, OOD rule", OOD_RULE, _counts(face_hands, OOD_RULE)),
@@ -124,13 +132,12 @@ def _shortest(solutions: Sequence[str]) -> str:
 
 def example_table(hands: Sequence[Sequence[str]], rules: Sequence[Rule] = (ID_RULE, OOD_RULE)) -> pd.DataFrame:
     """Each hand's values, number of distinct solutions and shortest solution under each rule."""
-    table = solution_table()
     rows = []
     for cards in hands:
         hand = parse_hand(list(cards))
         row: dict[str, object] = {"cards": " ".join(hand)}
         for rule in rules:
-            solutions = table[value_key(hand, rule)]
+            solutions = solve(rule.values(hand))
             row[f"{rule.name.upper()} values"] = " ".join(map(str, rule.values(hand)))
             row[f"{rule.name.upper()} solutions"] = len(solutions)
             row[f"{rule.name.upper()} example"] = _shortest(solutions)
@@ -153,10 +160,9 @@ def rule_blind_outcomes(hands: Sequence[Hand] | None = None) -> Counter[str]:
     Returns outcome name -> hands; ``"no ID answer"`` counts hands it cannot even answer.
     """
     hands = all_hands(OOD_RULE, face_required=True) if hands is None else hands
-    table = solution_table()
     outcomes: Counter[str] = Counter()
     for hand in hands:
-        solutions = table[value_key(hand, ID_RULE)]
+        solutions = solve(ID_RULE.values(hand))
         if not solutions:
             outcomes["no ID answer"] += 1
             continue
@@ -167,7 +173,7 @@ def rule_blind_outcomes(hands: Sequence[Hand] | None = None) -> Counter[str]:
 
 def flip_table() -> pd.DataFrame:
     """Face-card hands cross-tabulated by solvable under ID (rows) and under OOD (columns)."""
-    face_hands = [h for h in all_hands(ID_RULE, solvable=False) if has_face(h)]
+    face_hands = [h for h in all_hands(ID_RULE, solvable=False) if _has_face(h)]
     id_ok = [c > 0 for c in _counts(face_hands, ID_RULE)]
     ood_ok = [c > 0 for c in _counts(face_hands, OOD_RULE)]
     cells = Counter(zip(id_ok, ood_ok))
@@ -204,27 +210,29 @@ def float_value(formula: str) -> float | None:
     return values[0]
 
 
+def printable(text: str, limit: int = ANSWER_CHARS) -> str:
+    """``text`` as a table cell: non-ASCII characters escaped (``\\uff13``: a reader without
+    the font would see an empty box), cut to ``limit`` characters with an ellipsis."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def verifier_table(cards: str = "3 3 8 8", rule: Rule = ID_RULE, cases=VERIFIER_CASES) -> pd.DataFrame:
-    """Grade each case's answer for ``cards``: outcome, both rewards, the verifier's message,
-    and the value the original float check computes (it wants exactly 24.0)."""
+    """Grade each case's answer for ``cards``: outcome, shaped and 1/0 reward, message."""
     values = rule.values(parse_hand(cards.split()))
     rows = []
-    for what, answer in cases:
+    for _, answer in cases:
         verdict = verify_formula(answer, values)
-        as_float = float_value(answer)  # what the original checker's float eval computes
-        shown = answer if len(answer) <= ANSWER_CHARS else answer[: ANSWER_CHARS - 1] + "…"
         rows.append(
             {
-                "answer tries": what,
-                "answer": shown,
-                "outcome": verdict.outcome.value,
-                "shaped reward": verdict.shaped_reward,
-                "1/0 reward": verdict.binary_reward,
-                "verifier's message": verdict.message,
-                "value in floats": "—" if as_float is None else repr(as_float),
+                "answer": printable(answer),
+                "outcome": verdict.outcome.value.replace("_", " "),
+                "reward": f"{verdict.shaped_reward:+g}",
+                "1/0": f"{verdict.binary_reward:g}",
+                "verifier's message": printable(verdict.message, limit=200),
             }
         )
-    return pd.DataFrame(rows).set_index("answer tries")
+    return pd.DataFrame(rows).set_index("answer")
 
 
 def summary(groups: Sequence[HandGroup], blind: Counter[str]) -> dict[str, int | float]:

@@ -1,0 +1,334 @@
+"""Verdicts on the papers' claims, computed from our measured numbers by stated rules.
+
+Each rule function takes the rows the study produces (:func:`sftrl.study.sft_curve`: one
+row per (step, split) with ``accuracy``, its 95% Wilson interval ``ci_low``/``ci_high``,
+``format_error_rate``, ``train_loss``, ``heldout_loss``; :func:`sftrl.study.rl_window`:
+one row per RL start) and returns a :class:`Verdict`: ``"reproduced"``, ``"partly"`` or
+``"not reproduced"``, with a one-line reason that quotes the numbers it was decided on.
+The rule itself is the paragraph after ``Rule:`` in each function's docstring;
+:func:`rule_text` returns it for the book, so the page prints the rule the code applies.
+
+Two accuracies differ *beyond their intervals* when the difference exceeds the sum of
+their 95% interval half-widths (half of ``ci_high - ci_low``). Summing the half-widths is
+deliberately stricter than the usual root-sum-of-squares: the peak is the maximum of many
+checkpoints, which biases it upward.
+
+Usage::
+
+    from sftrl import claims, study
+    curve = study.sft_curve(cfg); window = study.rl_window(cfg)
+    for v in claims.figure1(curve, window):
+        print(v.sentence)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sftrl.errors import SftrlError
+from sftrl.study import best_recovery, by_split, ood_peak
+
+#: the three possible verdicts, strongest first
+VERDICTS = ("reproduced", "partly", "not reproduced")
+#: a loss "falls monotonically" when its Spearman correlation with the step is below this
+SPEARMAN_MAX = -0.9
+#: the format counts as learned when the OOD format-error rate is at most this (paper A: ~5%)
+FORMAT_LEARNED = 0.05
+#: ...and as not yet learned when it is at least this (paper A: 100% at step 0)
+FORMAT_UNLEARNED = 0.5
+
+Rows = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict on one claim."""
+
+    claim: str
+    """Short key of the claim, e.g. ``"ood_rise_and_decline"``."""
+    statement: str
+    """The paper's claim, in words."""
+    verdict: str
+    """One of :data:`VERDICTS`."""
+    reason: str
+    """One line with the numbers the verdict was decided on."""
+    rule: str
+    """The decision rule, as printed in the book."""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise SftrlError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+
+    @property
+    def sentence(self) -> str:
+        """``'<statement>: <verdict>. <reason>.'`` -- reads correctly whatever the verdict."""
+        return f"{self.statement}: {self.verdict}. {self.reason[:1].upper()}{self.reason[1:]}."
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def pct(x: float) -> str:
+    """An accuracy as the book prints it: ``0.3931`` -> ``'39.3%'`` (``nan`` -> ``'n/a'``)."""
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def pts(x: float) -> str:
+    """An accuracy difference in percentage points, signed: ``-0.05`` -> ``'-5.0 points'``."""
+    return "n/a" if not math.isfinite(x) else f"{round(100 * x, 1) + 0.0:+.1f} points"  # + 0.0: never "-0.0"
+
+
+def half_width(ci: tuple[float, float]) -> float:
+    """Half the width of an interval (Wilson intervals are asymmetric; this is their mean reach)."""
+    return (ci[1] - ci[0]) / 2
+
+
+def _point(rows: Rows, step: int, split: str) -> dict[str, Any]:
+    for r in rows:
+        if r["step"] == step and r["split"] == split:
+            return r
+    raise SftrlError(f"no {split} evaluation at SFT step {step}")
+
+
+def _ci(row: dict[str, Any]) -> tuple[float, float]:
+    return (row["ci_low"], row["ci_high"])
+
+
+def _with_ci(row: dict[str, Any]) -> str:
+    return f"{pct(row['accuracy'])} [{pct(row['ci_low'])}, {pct(row['ci_high'])}]"
+
+
+def margin(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The difference two accuracies must exceed to differ beyond their intervals."""
+    return half_width(a) + half_width(b)
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their mean rank (as Spearman's rho needs)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation of ``x`` and ``y``; ``nan`` if either is constant or n < 3."""
+    if len(x) != len(y):
+        raise SftrlError(f"spearman needs equal lengths, got {len(x)} and {len(y)}")
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return float("nan")
+    return sxy / math.sqrt(sxx * syy)
+
+
+def rule_text(fn: Callable[..., Verdict]) -> str:
+    """The paragraph(s) after ``Rule:`` in a rule function's docstring, on one line."""
+    doc = inspect.getdoc(fn) or ""
+    if "Rule:" not in doc:
+        raise SftrlError(f"{fn.__name__} states no rule")
+    return " ".join(doc.split("Rule:", 1)[1].split())
+
+
+def _verdict(fn: Callable[..., Verdict], claim: str, statement: str, verdict: str, reason: str) -> Verdict:
+    return Verdict(claim=claim, statement=statement, verdict=verdict, reason=reason, rule=rule_text(fn))
+
+
+# --------------------------------------------------------------------------- Figure 1 rules
+
+
+def format_learned_before_peak(curve: Rows) -> Verdict:
+    """The answer format is not known at step 0; the OOD peak comes after it is learned.
+
+    Rule: reproduced when the OOD format-error rate is at least 50% at step 0 and at most 5%
+    at the OOD-peak step (paper A: 100% at step 0, under about 5% by steps 40-50); partly
+    when the format is learned by the peak but was already known at step 0; not reproduced
+    when format errors at the peak exceed 5%.
+    """
+    fn, claim = format_learned_before_peak, "format_learned_before_peak"
+    statement = "The OOD peak comes after the answer format is learned"
+    peak = ood_peak(curve)
+    first = min(r["step"] for r in by_split(curve, "ood"))
+    err0 = _point(curve, first, "ood")["format_error_rate"]
+    err_peak = _point(curve, peak.step, "ood")["format_error_rate"]
+    reason = (f"OOD format errors {pct(err0)} at step {first}, {pct(err_peak)} at the OOD-peak "
+              f"step {peak.step}")
+    if err_peak > FORMAT_LEARNED:
+        return _verdict(fn, claim, statement, "not reproduced", reason + " (format not learned by the peak)")
+    if err0 < FORMAT_UNLEARNED:
+        return _verdict(fn, claim, statement, "partly", reason + " (format already known before SFT)")
+    return _verdict(fn, claim, statement, "reproduced", reason)
+
+
+def ood_rise_and_decline(curve: Rows) -> Verdict:
+    """OOD accuracy rises during SFT, peaks, then declines with more SFT.
+
+    Rule: with the peak the highest OOD accuracy over all checkpoints (ties: the earliest),
+    the rise is peak minus step-0 OOD and the decline is peak minus end-of-SFT OOD; each is
+    significant when it exceeds the sum of the two 95% Wilson half-widths. Reproduced when
+    both are significant; partly when only one is; not reproduced when neither is.
+    """
+    fn, claim = ood_rise_and_decline, "ood_rise_and_decline"
+    statement = "OOD accuracy rises during SFT, then declines"
+    peak = ood_peak(curve)
+    first = min(r["step"] for r in by_split(curve, "ood"))
+    p0, pk, pe = (_point(curve, s, "ood") for s in (first, peak.step, peak.end_step))
+    rise, m_rise = pk["accuracy"] - p0["accuracy"], margin(_ci(pk), _ci(p0))
+    decline, m_decline = pk["accuracy"] - pe["accuracy"], margin(_ci(pk), _ci(pe))
+    rose, declined = rise > m_rise, decline > m_decline
+    reason = (f"OOD {_with_ci(p0)} at step {first}, highest {_with_ci(pk)} at step {peak.step}, "
+              f"{_with_ci(pe)} at the end (step {peak.end_step}); rise {pts(rise)} (counts beyond "
+              f"+{100 * m_rise:.1f}), then {pts(-decline)} to the end (counts beyond -{100 * m_decline:.1f})")
+    verdict = "reproduced" if rose and declined else "partly" if rose or declined else "not reproduced"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def id_keeps_rising(curve: Rows) -> Verdict:
+    """ID accuracy keeps rising while OOD accuracy declines.
+
+    Rule: compares the OOD-peak step with the end of SFT. Reproduced when OOD declines beyond
+    the intervals (as in ood_rise_and_decline) and ID rises beyond them; partly when OOD
+    declines and ID holds (neither rises nor falls beyond the intervals, e.g. ID saturated);
+    not reproduced when OOD does not decline beyond the intervals or ID falls beyond them.
+    """
+    fn, claim = id_keeps_rising, "id_keeps_rising"
+    statement = "ID accuracy keeps rising while OOD declines"
+    peak = ood_peak(curve)
+    ok, oe = _point(curve, peak.step, "ood"), _point(curve, peak.end_step, "ood")
+    ik, ie = _point(curve, peak.step, "id"), _point(curve, peak.end_step, "id")
+    ood_decline = ok["accuracy"] - oe["accuracy"] > margin(_ci(ok), _ci(oe))
+    id_change, m_id = ie["accuracy"] - ik["accuracy"], margin(_ci(ik), _ci(ie))
+    reason = (f"from the OOD-peak step {peak.step} to the end (step {peak.end_step}): OOD "
+              f"{pct(ok['accuracy'])} -> {pct(oe['accuracy'])}"
+              f"{'' if ood_decline else ' (no decline beyond the intervals)'}, ID {pct(ik['accuracy'])} -> "
+              f"{pct(ie['accuracy'])} ({pts(id_change)}, intervals +-{100 * m_id:.1f})")
+    if not ood_decline or id_change < -m_id:
+        verdict = "not reproduced"
+    elif id_change > m_id:
+        verdict = "reproduced"
+    else:
+        verdict = "partly"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def _marks(losses: dict[int, float], step: int) -> bool:
+    """Whether a loss curve singles out ``step``: its global minimum, or a strict local
+    minimum between two checkpoints."""
+    steps = sorted(losses)
+    if min(steps, key=lambda s: (losses[s], s)) == step:
+        return True
+    i = steps.index(step)
+    return 0 < i < len(steps) - 1 and losses[step] < losses[steps[i - 1]] and losses[step] < losses[steps[i + 1]]
+
+
+def loss_blind_to_peak(curve: Rows) -> Verdict:
+    """Train and held-out loss fall monotonically; nothing in them marks the OOD peak.
+
+    Rule: needs an OOD peak after step 0 and before the end of SFT (otherwise not
+    reproduced: there is no peak to mark). A loss marks the peak when its lowest value, or a
+    strict local minimum, is at the peak step; a loss falls monotonically when its Spearman
+    correlation with the step over all checkpoints is below -0.9. Reproduced when neither
+    the train nor the held-out loss marks the peak and both fall monotonically; partly when
+    neither marks the peak but one does not fall monotonically; not reproduced when either
+    marks the peak.
+    """
+    fn, claim = loss_blind_to_peak, "loss_blind_to_peak"
+    statement = "Train and held-out loss fall monotonically, and nothing in them marks the OOD peak"
+    peak = ood_peak(curve)
+    rows = by_split(curve, "id") or by_split(curve, "ood")
+    steps = sorted({r["step"] for r in rows})
+    losses = {name: {r["step"]: r[name] for r in rows} for name in ("train_loss", "heldout_loss")}
+    rho = {name: spearman(steps, [v[s] for s in steps]) for name, v in losses.items()}
+    reason = (f"Spearman correlation with step: train loss {rho['train_loss']:.2f}, held-out loss "
+              f"{rho['heldout_loss']:.2f} over {len(steps)} checkpoints; held-out loss lowest at step "
+              f"{min(steps, key=lambda s: (losses['heldout_loss'][s], s))}, OOD highest at step {peak.step}")
+    if peak.step in (steps[0], peak.end_step):
+        where = "before SFT" if peak.step == steps[0] else "at the end of SFT"
+        return _verdict(fn, claim, statement, "not reproduced", reason + f" (no OOD peak inside SFT: highest {where})")
+    marked = [name.split("_")[0] for name, v in losses.items() if _marks(v, peak.step)]
+    if marked:
+        return _verdict(fn, claim, statement, "not reproduced",
+                        reason + f" ({' and '.join(marked)} loss marks the peak step)")
+    monotone = all(math.isfinite(r) and r < SPEARMAN_MAX for r in rho.values())
+    return _verdict(fn, claim, statement, "reproduced" if monotone else "partly",
+                    reason if monotone else reason + " (not monotone)")
+
+
+def rl_restores_in_window(curve: Rows, window: Rows) -> Verdict:
+    """RL restores OOD accuracy from middle/late SFT checkpoints, not from too-early or too-late ones.
+
+    Rule: a start restores when it comes after the OOD peak and RL's OOD accuracy exceeds the
+    start checkpoint's by more than the sum of the two 95% half-widths. Reproduced when some
+    start restores and the restoring starts form a window: an earlier start and a later
+    start both fail to raise OOD beyond the intervals. Partly when some start restores but
+    the window is open on one side (or no start lies beyond it); not reproduced when no
+    start restores.
+    """
+    fn, claim = rl_restores_in_window, "rl_restores_in_window"
+    statement = "RL restores OOD accuracy inside a window of SFT checkpoints"
+    if not window:
+        return _verdict(fn, claim, statement, "not reproduced", "no RL runs to judge")
+    peak = ood_peak(curve)
+    rows = sorted(window, key=lambda r: r["from_step"])
+    gains = {}
+    for r in rows:
+        start_ci = r.get("ood_start_ci") or _ci(_point(curve, r["from_step"], "ood"))
+        gains[r["from_step"]] = (r["ood_rl"] - r["ood_start"], margin(tuple(start_ci), tuple(r["ood_rl_ci"])))
+    raised = {s for s, (g, m) in gains.items() if g > m}
+    restoring = sorted(s for s in raised if s > peak.step)
+    parts = [f"{s}: {pts(g)}{'*' if s in raised else ''}" for s, (g, _) in gains.items()]
+    reason = f"OOD change from RL by start step (* beyond intervals) {'; '.join(parts)}; OOD peak at step {peak.step}"
+    finite = [r for r in rows if math.isfinite(r.get("recovery", float("nan"))) and r["from_step"] in restoring]
+    if finite:
+        best = max(finite, key=lambda r: r["recovery"])
+        reason += f"; best recovery {100 * best['recovery']:.0f}% from step {best['from_step']}"
+    if not restoring:
+        return _verdict(fn, claim, statement, "not reproduced", reason)
+    earlier = [s for s in gains if s < restoring[0] and s not in raised]
+    later = [s for s in gains if s > restoring[-1] and s not in raised]
+    if earlier and later:
+        return _verdict(fn, claim, statement, "reproduced",
+                        reason + f"; window steps {restoring[0]}-{restoring[-1]}")
+    open_side = " and ".join(side for side, found in (("early", earlier), ("late", later)) if not found)
+    return _verdict(fn, claim, statement, "partly", reason + f"; window open on the {open_side} side")
+
+
+#: the Figure-1 rules in the order the book states them
+FIGURE1_RULES: tuple[Callable[..., Verdict], ...] = (
+    format_learned_before_peak, ood_rise_and_decline, id_keeps_rising, loss_blind_to_peak, rl_restores_in_window,
+)
+
+
+def figure1(curve: Rows, window: Rows) -> list[Verdict]:
+    """Every Figure-1 verdict, in :data:`FIGURE1_RULES` order."""
+    out = []
+    for fn in FIGURE1_RULES:
+        out.append(fn(curve, window) if fn is rl_restores_in_window else fn(curve))
+    return out
+
+
+
+def best_recovery_sentence(window: Rows) -> str:
+    """One sentence on the largest recovery fraction among the RL runs, or why there is none."""
+    best = best_recovery(window)
+    if best is None:
+        return ("No RL run has a recovery fraction: no RL start came after the OOD peak with OOD "
+                "accuracy below it, so there was nothing to recover")
+    return (f"The largest recovery is {100 * best['recovery']:.0f}% of the OOD accuracy lost since the peak, "
+            f"by RL from SFT step {best['from_step']} (OOD {pct(best['ood_start'])} -> {pct(best['ood_rl'])})")
