@@ -67,15 +67,16 @@ verdicts = {v.claim: v for v in claims.figure1(curve, window)}
 # ## Paper A's numbers beside ours
 #
 # Paper A's rows are read off its figures; ours come from this page's runs (profile
-# {glue:text}`profile`, {glue:text}`n_ood_hands` OOD and {glue:text}`n_id_hands` ID
-# evaluation hands, greedy decoding, {glue:text}`eval_attempts` attempt(s) per hand). In our run the highest OOD accuracy along SFT
-# is {glue:text}`peak_ood:.1%` at step {glue:text}`peak_step`, where ID accuracy is
-# {glue:text}`id_at_peak:.1%`; at the end of SFT (step {glue:text}`end_step`) OOD accuracy
-# is {glue:text}`ood_end:.1%` and ID accuracy {glue:text}`id_end:.1%`. For comparison,
-# paper A's Llama-3.2-11B peaks at {glue:text}`paper_llama_ood_peak:.1%` OOD (step
-# {glue:text}`paper_llama_peak_step`) and ends at {glue:text}`paper_llama_ood_end:.1%`.
-# The models differ in size and pretraining and paper A allows five attempts per hand, so
-# the levels are not comparable; the shape of the curves is what the verdicts judge.
+# {glue:text}`profile`; {glue:text}`n_ood_hands` OOD and {glue:text}`n_id_hands` ID
+# evaluation hands; greedy decoding, {glue:text}`eval_attempts` attempt(s) per hand). In
+# our run the highest OOD accuracy along SFT is {glue:text}`peak_ood:.1%` at step
+# {glue:text}`peak_step`, where ID accuracy is {glue:text}`id_at_peak:.1%`; at the end of
+# SFT (step {glue:text}`end_step`) OOD accuracy is {glue:text}`ood_end:.1%` and ID accuracy
+# {glue:text}`id_end:.1%`. For comparison, paper A's Llama-3.2-11B peaks at
+# {glue:text}`paper_llama_ood_peak:.1%` OOD (step {glue:text}`paper_llama_peak_step`) and
+# ends at {glue:text}`paper_llama_ood_end:.1%`. The models differ in size and pretraining,
+# and paper A allows {glue:text}`paper_attempts` attempts per hand, so the levels are not
+# comparable; the shape of the curves is what the verdicts judge.
 
 # %%
 training_plots.paper_table(peak, window, label=f"this book ({cfg.profile} profile)")
@@ -107,9 +108,9 @@ fig
 # %% [markdown]
 # ## (c) RL from each SFT checkpoint: the recovery window
 #
-# RL ({glue:text}`rl_steps` steps of GRPO with the verifier's reward; paper A used PPO,
-# which current trl no longer offers) was started from {glue:text}`n_rl_starts` SFT
-# checkpoints. Each arrow goes from OOD accuracy at the start checkpoint to OOD accuracy
+# RL ({glue:text}`rl_steps` steps of GRPO with the verifier's {glue:text}`rl_reward` reward
+# and KL coefficient {glue:text}`rl_beta`; paper A used PPO without a KL term, which current
+# trl no longer offers) was started from {glue:text}`n_rl_starts` SFT checkpoints. Each arrow goes from OOD accuracy at the start checkpoint to OOD accuracy
 # after RL; the label is the recovery fraction (OOD after RL minus OOD at the start, over
 # the peak minus OOD at the start) where one is defined, else the change in points.
 # {glue:text}`best_recovery_sentence`.
@@ -145,6 +146,8 @@ glue("ood_end", peak.ood_end, display=False)
 glue("id_end", peak.id_end, display=False)
 glue("eval_attempts", cfg.eval.attempts, display=False)
 glue("rl_steps", cfg.rl.steps, display=False)
+glue("rl_reward", cfg.rl.reward, display=False)
+glue("rl_beta", cfg.rl.beta, display=False)
 glue("n_rl_starts", len(window), display=False)
 best = study.best_recovery(window)
 glue("best_recovery", best["recovery"] if best else float("nan"), display=False)
@@ -157,3 +160,4 @@ llama = papers.FIGURE1["Llama-3.2-11B"]
 glue("paper_llama_ood_peak", llama.ood_peak, display=False)
 glue("paper_llama_peak_step", llama.peak_step, display=False)
 glue("paper_llama_ood_end", llama.ood_end, display=False)
+glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)

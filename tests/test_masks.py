@@ -612,3 +612,28 @@ def test_plot_helpers_return_figures(close_figures):
         assert isinstance(fig, Figure)
     with pytest.raises(SftrlError, match="ratios"):
         pm.plot_update_ratios([1, 2], torch.rand(3, 4), torch.rand(3, 4))
+
+
+def test_study_plot_helpers_draw_what_they_are_given(close_figures):
+    """The regime, geometry and probe plots (inputs as sftrl.masks_study returns them)."""
+    from sftrl.plots import use_style
+
+    use_style()
+    regime = [{"role": role, "lr": lr, "dtype": dtype, "sparsity": s, "principal_ratio": p, "low_ratio": low}
+              for role in ("rl", "sft") for dtype in ("float32", "bfloat16")
+              for lr, s, p, low in ((1e-4, 0.1, 0.9, 1.1), (1e-6, 0.9, 0.2, 4.0))]
+    fig, axes = pm.plot_regime(regime)
+    assert len(axes) == 3 and all(len(ax.lines) >= 4 for ax in axes)  # 4 series (+ chance lines)
+    assert axes[0].get_xscale() == "log"
+    fig, ax = pm.plot_geometry({"MLP (permuted)": {"mapped": 1.0, "unmapped": 0.3, "other_seed": 0.5, "chance": 0.3},
+                                "attention (not permuted)": {"mapped": 1.0, "unmapped": 1.0, "other_seed": 0.5,
+                                                             "chance": 0.3}})
+    assert len(ax.patches) == 8 and max(p.get_height() for p in ax.patches) == 1.0
+    fig, ax = pm.plot_reward_curves({"none": ([1, 2, 3], [0.1, 0.2, 0.3]), "principal": ([1, 2, 3], [0.1, 0.1, 0.1])})
+    assert [line.get_label() for line in ax.lines] == ["dense RL", "principal"]
+    rows = [{"mask": m, "id": 0.8, "ood": 0.3, "id_ci": (0.7, 0.9), "ood_ci": (0.2, 0.4)} for m in ("start", "none")]
+    fig, ax = pm.plot_probe_accuracy(rows)
+    assert sorted(round(p.get_height(), 3) for p in ax.patches) == [0.3, 0.3, 0.8, 0.8]
+    for bad in (lambda: pm.plot_regime([]), lambda: pm.plot_geometry({}), lambda: pm.plot_probe_accuracy([])):
+        with pytest.raises(SftrlError):
+            bad()

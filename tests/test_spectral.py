@@ -58,17 +58,17 @@ def test_streamed_svd_matches_lapack(monkeypatch):
     gen = torch.Generator().manual_seed(1)
     W = torch.randn(100, 16, generator=gen, dtype=torch.float64)
 
-    def read(a: int, b: int) -> torch.Tensor:
-        return W[a:b]
+    def read(a: int, b: int, out: torch.Tensor) -> torch.Tensor:
+        return out.copy_(W[a:b])
 
     S, Vh, M = spectral.streamed_svd(read, (100, 16), dtype=torch.float64, device="cpu")
-    U = torch.cat(list(spectral.streamed_u_blocks(read, 100, M, block_rows=7)))
+    U = torch.cat([u.clone() for u in spectral.streamed_u_blocks(read, 100, M, block_rows=7)])
     torch.testing.assert_close(S, torch.linalg.svdvals(W))
     torch.testing.assert_close(U @ torch.diag(S) @ Vh, W)
     torch.testing.assert_close(U.T @ U, torch.eye(16, dtype=torch.float64))
     # rank-deficient input: refuses (the caller falls back to LAPACK)
     W2 = W[:, :4] @ torch.randn(4, 16, generator=gen, dtype=torch.float64)
-    assert spectral.streamed_svd(lambda a, b: W2[a:b], (100, 16), dtype=torch.float64, device="cpu") is None
+    assert spectral.streamed_svd(lambda a, b, out: out.copy_(W2[a:b]), (100, 16), dtype=torch.float64, device="cpu") is None
 
 
 # ---------------------------------------------------------------------------------- metrics
@@ -321,3 +321,18 @@ def test_plot_helpers_return_figures():
     assert ps.role_color("rl seed 1") == ps.role_color("RL")
     with pytest.raises(SftrlError, match="2 values for 3 fractions"):
         ps.plot_restoration_curves([0, 0.5, 1], {"ood": [0.1, 0.2]})
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_decompositions_match_cpu(monkeypatch):
+    gen = torch.Generator().manual_seed(7)
+    W = torch.randn(300, 40, generator=gen, dtype=torch.float64)
+    cpu, gpu = svd(W, dtype=torch.float64, device="cpu"), svd(W, dtype=torch.float64, device="cuda")
+    assert gpu.U.device.type == "cpu"
+    torch.testing.assert_close(gpu.S, cpu.S)
+    torch.testing.assert_close(gpu.U @ torch.diag(gpu.S) @ gpu.Vh, W)
+    monkeypatch.setattr(spectral, "STREAM_BLOCK_BYTES", 50 * 40 * 8)
+    S, Vh, M = spectral.streamed_svd(lambda a, b, out: out.copy_(W[a:b]), (300, 40), dtype=torch.float64, device="cuda")
+    U = torch.cat([u.clone() for u in spectral.streamed_u_blocks(lambda a, b, out: out.copy_(W[a:b]), 300, M, block_rows=50)])
+    torch.testing.assert_close(U @ torch.diag(S) @ Vh, W)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -132,21 +133,30 @@ class SafetensorsFile:
     def dtype(self, name: str) -> str:
         return self._entries[name][0]
 
-    def read(self, name: str, start: int | None = None, stop: int | None = None) -> torch.Tensor:
-        """Tensor ``name`` (rows ``start:stop`` of its first dimension) in its stored dtype."""
+    def read(self, name: str, start: int | None = None, stop: int | None = None, *,
+             out: torch.Tensor | None = None) -> torch.Tensor:
+        """Tensor ``name`` (rows ``start:stop`` of its first dimension) in its stored dtype.
+
+        ``out``, a contiguous tensor of the stored dtype and the right size, is filled and
+        returned instead of a new tensor (streaming loops reuse one buffer).
+        """
         if sys.byteorder != "little":  # safetensors is little-endian
             raise SftrlError("reading safetensors needs a little-endian machine")
         st_dtype, shape, begin, end = self._entries[name]
         if st_dtype not in ST_DTYPES:
             raise SftrlError(f"tensor {name} in {self.path} has unsupported dtype {st_dtype}")
         rows = shape[0] if shape else 1
-        a, b = (0, rows) if start is None else (max(0, start), min(rows, rows if stop is None else stop))
+        a = 0 if start is None else max(0, start)
+        b = rows if stop is None else min(rows, stop)
         row_bytes = (end - begin) // rows if rows else 0
-        out = torch.empty(((max(0, b - a),) + tuple(shape[1:])) if shape else (), dtype=ST_DTYPES[st_dtype])
+        want = ((max(0, b - a),) + tuple(shape[1:])) if shape else ()
+        if out is None:
+            out = torch.empty(want, dtype=ST_DTYPES[st_dtype])
+        elif out.dtype != ST_DTYPES[st_dtype] or not out.is_contiguous() or out.numel() != math.prod(want):
+            raise ValueError(f"out buffer {tuple(out.shape)} {out.dtype} does not fit {want} {st_dtype}")
         view = memoryview(out.view(torch.uint8).reshape(-1).numpy()) if out.numel() else memoryview(b"")
-        offset = self._data_start + begin + a * row_bytes
         with open(self.path, "rb", buffering=0) as f:
-            f.seek(offset)
+            f.seek(self._data_start + begin + a * row_bytes)
             done = 0
             while done < len(view):  # a raw read may return fewer bytes than asked
                 got = f.readinto(view[done:])
@@ -156,7 +166,8 @@ class SafetensorsFile:
         return out
 
 
-def _torch_dtype(dtype: torch.dtype | str) -> torch.dtype:
+def analysis_dtype(dtype: torch.dtype | str) -> torch.dtype:
+    """float32 or float64 (the dtypes the analysis runs in); SftrlError otherwise."""
     if dtype in (torch.float32, "float32"):
         return torch.float32
     if dtype in (torch.float64, "float64"):
@@ -167,9 +178,9 @@ def _torch_dtype(dtype: torch.dtype | str) -> torch.dtype:
 class CheckpointReader:
     """Lazy, read-only view of a checkpoint folder's safetensors weights.
 
-    Nothing but the headers is read on construction; :meth:`get` and :meth:`get_rows`
-    read one tensor (or a block of its rows) per call and release the file mapping
-    afterwards, so the process never holds more than that tensor.
+    Nothing but the headers is read on construction; :meth:`get`, :meth:`get_rows` and
+    :meth:`read_rows_into` read one tensor (or a block of its rows) per call with
+    positioned reads, so the process never holds more than what it asked for.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -235,7 +246,8 @@ class CheckpointReader:
         # tie_word_embeddings=True still makes transformers ignore the stored copy.
         if not any(_EMBED_RE.search(n) for n in self._shapes):
             return False
-        flag = self._config.get("tie_word_embeddings", self._config.get("text_config", {}).get("tie_word_embeddings"))
+        text_config = self._config.get("text_config") or {}
+        flag = self._config.get("tie_word_embeddings", text_config.get("tie_word_embeddings"))
         if "lm_head.weight" not in self._shapes:
             return flag is not False
         return flag is True
@@ -311,7 +323,7 @@ class CheckpointReader:
         """Tensor ``name`` as ``dtype`` (float32 by default, float64 on request)."""
         self._check_name(name)
         self._check_float(name)
-        return self._files[self._file_of[name]].read(name).to(_torch_dtype(dtype))
+        return self._files[self._file_of[name]].read(name).to(analysis_dtype(dtype))
 
     def get_raw(self, name: str) -> torch.Tensor:
         """Tensor ``name`` in its on-disk dtype (for copying it unchanged)."""
@@ -322,7 +334,28 @@ class CheckpointReader:
         """Rows ``start:stop`` of 2-D tensor ``name`` without reading the rest of it."""
         self._check_name(name)
         self._check_float(name)
-        return self._files[self._file_of[name]].read(name, start, stop).to(_torch_dtype(dtype))
+        return self._files[self._file_of[name]].read(name, start, stop).to(analysis_dtype(dtype))
+
+    def read_rows_into(self, name: str, start: int, stop: int, out: torch.Tensor,
+                       scratch: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Fill ``out`` (stop - start, n), any float dtype, with rows ``start:stop`` of ``name``.
+
+        A conversion (bf16 on disk, float32 ``out``) goes through ``scratch["raw"]``, kept
+        and reused across calls when a dict is passed: a streaming loop then allocates its
+        buffers once instead of once per block.
+        """
+        self._check_name(name)
+        self._check_float(name)
+        file = self._files[self._file_of[name]]
+        disk = ST_DTYPES[self._dtypes[name]]
+        if disk == out.dtype and out.is_contiguous():
+            return file.read(name, start, stop, out=out)
+        raw = None if scratch is None else scratch.get("raw")
+        if raw is None or raw.dtype != disk or raw.numel() < out.numel():
+            raw = torch.empty(out.numel(), dtype=disk)
+            if scratch is not None:
+                scratch["raw"] = raw
+        return out.copy_(file.read(name, start, stop, out=raw[: out.numel()].view(out.shape)))
 
 
 def matrix_keys(path: str | Path) -> list[MatrixKey]:

@@ -42,6 +42,8 @@ FORMAT_LEARNED = 0.05
 FORMAT_UNLEARNED = 0.5
 
 Rows = Sequence[dict[str, Any]]
+#: the losses of an SFT curve row, as the verdicts name them
+LOSS_NAMES = {"train_loss": "train", "heldout_loss": "held-out"}
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,7 @@ def loss_blind_to_peak(curve: Rows) -> Verdict:
     peak = ood_peak(curve)
     rows = by_split(curve, "id") or by_split(curve, "ood")
     steps = sorted({r["step"] for r in rows})
-    losses = {name: {r["step"]: r[name] for r in rows} for name in ("train_loss", "heldout_loss")}
+    losses = {name: {r["step"]: r[name] for r in rows} for name in LOSS_NAMES}
     rho = {name: spearman(steps, [v[s] for s in steps]) for name, v in losses.items()}
     reason = (f"Spearman correlation with step: train loss {rho['train_loss']:.2f}, held-out loss "
               f"{rho['heldout_loss']:.2f} over {len(steps)} checkpoints; held-out loss lowest at step "
@@ -261,10 +263,11 @@ def loss_blind_to_peak(curve: Rows) -> Verdict:
     if peak.step in (steps[0], peak.end_step):
         where = "before SFT" if peak.step == steps[0] else "at the end of SFT"
         return _verdict(fn, claim, statement, "not reproduced", reason + f" (no OOD peak inside SFT: highest {where})")
-    marked = [name.split("_")[0] for name, v in losses.items() if _marks(v, peak.step)]
+    marked = [LOSS_NAMES[name] for name, v in losses.items() if _marks(v, peak.step)]
     if marked:
         return _verdict(fn, claim, statement, "not reproduced",
-                        reason + f" ({' and '.join(marked)} loss marks the peak step)")
+                        reason + f" ({' and '.join(marked)} loss {'marks' if len(marked) == 1 else 'mark'} "
+                                 "the peak step)")
     monotone = all(math.isfinite(r) and r < SPEARMAN_MAX for r in rho.values())
     return _verdict(fn, claim, statement, "reproduced" if monotone else "partly",
                     reason if monotone else reason + " (not monotone)")
@@ -332,3 +335,328 @@ def best_recovery_sentence(window: Rows) -> str:
                 "accuracy below it, so there was nothing to recover")
     return (f"The largest recovery is {100 * best['recovery']:.0f}% of the OOD accuracy lost since the peak, "
             f"by RL from SFT step {best['from_step']} (OOD {pct(best['ood_start'])} -> {pct(best['ood_rl'])})")
+
+
+# --------------------------------------------------------------------------- Figures 2-5 rules
+#
+# These take the rows of :mod:`sftrl.spectral_study`: ``pair_summary`` rows (one per pair
+# ``"base_sft"``, ``"sft_rl"``, ``"base_rl"`` and group ``"blocks"`` / ``"embeddings"``) and
+# evaluated rows with ``id``, ``ood`` and their 95% Wilson intervals ``id_ci``, ``ood_ci``.
+
+#: mean |delta sigma| / sigma counted as "barely moves" (paper A: about 0.3-0.4%)
+SIGMA_STABLE = 0.01
+#: ...and as "moves little" (the partly band)
+SIGMA_LOOSE = 0.05
+#: how many times larger than the singular values' relative change the rotation must be
+ROTATION_RATIO = 10.0
+#: principal angles below this many degrees are rounding, not rotation (float32 SVDs)
+ANGLE_FLOOR = 1e-3
+#: the recovery fraction an edit must reach to count as restoring "most" of the OOD accuracy
+RECOVERY_MIN = 0.5
+
+
+def _deg(x: float) -> str:
+    """An angle in degrees as the verdicts print it (rounding-sized ones in scientific form)."""
+    return f"{x:.2f}°" if x >= 0.01 or x == 0 else f"{x:.1e}°"
+
+
+def _acc(row: dict[str, Any], split: str = "ood") -> tuple[float, tuple[float, float]]:
+    return row[split], tuple(row[f"{split}_ci"])  # type: ignore[return-value]
+
+
+def _acc_text(row: dict[str, Any], split: str = "ood") -> str:
+    acc, ci = _acc(row, split)
+    return f"{pct(acc)} [{pct(ci[0])}, {pct(ci[1])}]"
+
+
+def _above(a: dict[str, Any], b: dict[str, Any], split: str = "ood") -> bool:
+    """``a``'s accuracy exceeds ``b``'s by more than the sum of the 95% half-widths."""
+    (x, cx), (y, cy) = _acc(a, split), _acc(b, split)
+    return x - y > margin(cx, cy)
+
+
+def _same(a: dict[str, Any], b: dict[str, Any], split: str = "ood") -> bool:
+    """Neither accuracy exceeds the other beyond the intervals."""
+    return not _above(a, b, split) and not _above(b, a, split)
+
+
+def _blocks(summary: Rows, pair: str) -> dict[str, Any]:
+    for r in summary:
+        if r["pair"] == pair and r["group"] == "blocks":
+            return r
+    raise SftrlError(f"no block-matrix summary for pair {pair!r}")
+
+
+def _row(rows: Rows, key: str) -> dict[str, Any]:
+    for r in rows:
+        if r.get("key") == key:
+            return r
+    raise SftrlError(f"no row {key!r} among {[r.get('key') for r in rows]}")
+
+
+def singular_values_stable(summary: Rows) -> Verdict:
+    """Singular values barely move under SFT and RL.
+
+    Rule: the mean over the transformer blocks' matrices of mean |delta sigma_i| / sigma_i
+    (each pair relative to its first model). Reproduced when it is at most 1% for every pair
+    (Base -> SFT, SFT -> RL, Base -> RL; paper A: about 0.3-0.4%); partly when the largest is
+    at most 5%, or the smallest at most 1%; not reproduced otherwise.
+    """
+    fn, claim = singular_values_stable, "singular_values_stable"
+    statement = "Singular values barely move under SFT and RL"
+    rows = [_blocks(summary, p) for p in ("base_sft", "sft_rl", "base_rl")]
+    values = [r["mean_rel_dsigma"] for r in rows]
+    reason = "mean |Δσ|/σ over block matrices " + ", ".join(
+        f"{r['label']} {100 * v:.2f}%" + (" (the weights did not change)" if r["mean_angle_u"] < ANGLE_FLOOR else "")
+        for r, v in zip(rows, values))
+    if max(values) <= SIGMA_STABLE:
+        verdict = "reproduced"
+    elif max(values) <= SIGMA_LOOSE or min(values) <= SIGMA_STABLE:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def sigma_swap_keeps_accuracy(swap: Rows, peak: dict[str, Any], end: dict[str, Any]) -> Verdict:
+    """The SFT-peak's singular values put into the SFT-end model leave its OOD accuracy flat.
+
+    Rule: informative only when the SFT-peak checkpoint's OOD accuracy exceeds the SFT end's
+    beyond the intervals (sum of the 95% half-widths); otherwise not reproduced, as there is
+    no OOD difference for the singular values to carry. Reproduced when, in addition, every
+    swapped model's OOD accuracy is within the intervals of the SFT end's (and none exceeds
+    it); partly when some are; not reproduced when none is.
+    """
+    fn, claim = sigma_swap_keeps_accuracy, "sigma_swap_keeps_accuracy"
+    statement = "Putting the SFT-peak singular values into the SFT-end model leaves OOD accuracy flat"
+    flat = [r for r in swap if _same(r, end)]
+    parts = "; ".join(f"top {100 * r['fraction']:.0f}%: {pct(r['ood'])}" for r in swap)
+    reason = f"OOD at the SFT peak {_acc_text(peak)}, at the SFT end {_acc_text(end)}; after the swap {parts}"
+    if not _above(peak, end):
+        return _verdict(fn, claim, statement, "not reproduced",
+                        reason + " (uninformative: the SFT peak is not above the SFT end beyond the intervals)")
+    verdict = "reproduced" if len(flat) == len(swap) and swap else "partly" if flat else "not reproduced"
+    return _verdict(fn, claim, statement, verdict, reason + f"; {len(flat)} of {len(swap)} within the intervals")
+
+
+def vectors_rotate_values_stable(summary: Rows) -> Verdict:
+    """Singular vectors rotate much more than singular values change.
+
+    Rule: for Base -> SFT and SFT -> RL, the mean principal angle between the top-k left
+    singular subspaces, in radians (the displacement of a unit vector turned by that angle),
+    over the mean |delta sigma_i| / sigma_i, both averaged over the block matrices.
+    Reproduced when the ratio is at least 10 (an order of magnitude) for both pairs; partly
+    when it is at least 10 for one pair, or above 1 for both; not reproduced otherwise. A
+    pair whose mean angle is below 0.001 degrees (float32 rounding) did not move and has no
+    ratio.
+    """
+    fn, claim = vectors_rotate_values_stable, "vectors_rotate_values_stable"
+    statement = "Singular vectors rotate much more than singular values change"
+    ratios, parts = [], []
+    for pair in ("base_sft", "sft_rl"):
+        r = _blocks(summary, pair)
+        rot, ds = math.radians(r["mean_angle_u"]), r["mean_rel_dsigma"]
+        if r["mean_angle_u"] < ANGLE_FLOOR:
+            ratios.append(math.nan)
+            parts.append(f"{r['label']}: the weights did not move measurably (mean angle {_deg(r['mean_angle_u'])})")
+            continue
+        ratio = rot / ds if ds > 0 else math.inf
+        ratios.append(ratio)
+        parts.append(f"{r['label']}: mean angle {_deg(r['mean_angle_u'])} ({rot:.4f} rad) against "
+                     f"|Δσ|/σ {100 * ds:.2f}%, ratio {ratio:.3g}")
+    reason = "; ".join(parts)
+    big = sum(1 for x in ratios if x >= ROTATION_RATIO)  # nan compares False
+    if big == 2:
+        verdict = "reproduced"
+    elif big == 1 or all(x > 1 for x in ratios):
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def rl_rotates_less_than_sft(summary: Rows) -> Verdict:
+    """RL rotates the principal subspaces far less than SFT (paper B, about 5 against 50 degrees).
+
+    Rule: the mean principal angle between the top-k left singular subspaces over the block
+    matrices, SFT -> RL against Base -> SFT. Reproduced when RL's is at most half of SFT's;
+    partly when it is smaller but more than half; not reproduced when it is not smaller, or
+    when RL did not move the weights measurably (mean angle below 0.001 degrees).
+    The two runs differ in length (the pipeline's SFT runs more steps than its RL), as in
+    the papers.
+    """
+    fn, claim = rl_rotates_less_than_sft, "rl_rotates_less_than_sft"
+    statement = "RL rotates the principal subspaces far less than SFT (paper B)"
+    sft, rl = _blocks(summary, "base_sft")["mean_angle_u"], _blocks(summary, "sft_rl")["mean_angle_u"]
+    reason = f"mean top-k left principal angle: SFT {_deg(sft)}, RL {_deg(rl)}"
+    if rl < ANGLE_FLOOR:
+        return _verdict(fn, claim, statement, "not reproduced", reason + " (RL did not move the weights measurably)")
+    if rl <= sft / 2:
+        verdict = "reproduced"
+    elif rl < sft:
+        verdict = "partly"
+    else:
+        verdict = "not reproduced"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def _restoration_verdict(fn: Callable[..., Verdict], claim: str, statement: str, row: dict[str, Any],
+                         target: dict[str, Any], reference: dict[str, Any], what: str) -> Verdict:
+    reason = (f"{what}: OOD {_acc_text(row)} against {_acc_text(target)} for the SFT end and "
+              f"{_acc_text(reference)} for the reference")
+    rec = row.get("recovery", math.nan)
+    if not _above(reference, target):
+        return _verdict(fn, claim, statement, "not reproduced",
+                        reason + " (uninformative: the reference is not above the SFT end beyond the intervals)")
+    reason += f"; recovery {100 * rec:.0f}%" if math.isfinite(rec) else "; recovery n/a"
+    if not _above(row, target):
+        return _verdict(fn, claim, statement, "not reproduced", reason + " (no gain beyond the intervals)")
+    verdict = "reproduced" if rec >= RECOVERY_MIN else "partly"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def top_directions_restore(rank: Rows, target: dict[str, Any], reference: dict[str, Any],
+                           fraction: float = 0.2) -> Verdict:
+    """Restoring the top 20% of singular directions recovers most of the lost OOD accuracy.
+
+    Rule: at the restored fraction closest to 20% (reference: the SFT OOD-peak checkpoint,
+    or the base where named; the SFT end's singular values kept). Informative only when the reference's OOD accuracy
+    exceeds the SFT end's beyond the intervals (else not reproduced). Reproduced when the
+    edit's OOD exceeds the SFT end's beyond the intervals and the recovery fraction
+    (OOD_edit - OOD_end) / (OOD_ref - OOD_end) is at least 50% (paper A: 70-80%,
+    unconfirmed); partly when the gain is beyond the intervals but recovers less; not
+    reproduced otherwise.
+    """
+    fn, claim = top_directions_restore, "top_directions_restore"
+    statement = "Restoring the top 20% of singular directions recovers most of the lost OOD accuracy"
+    rows = [r for r in rank if not r.get("tail")]
+    if not rows:
+        raise SftrlError("no top-direction restoration rows")
+    row = min(rows, key=lambda r: (abs(r["fraction"] - fraction), r["fraction"]))
+    what = f"top {100 * row['fraction']:.0f}% of directions"
+    return _restoration_verdict(fn, claim, statement, row, target, reference, what)
+
+
+def first_layers_restore(layers: Rows, target: dict[str, Any], reference: dict[str, Any],
+                         block: str = "first 25%") -> Verdict:
+    """Restoring the first 25% of layers recovers most of the lost OOD accuracy.
+
+    Rule: the layer-wise restoration of the first quarter of the layers, with the embeddings
+    and LM head as in paper A's script (layers only when that variant was not run), judged
+    as the top-directions rule: informative only
+    when the reference is above the SFT end beyond the intervals; reproduced when the edit's
+    OOD gain is beyond the intervals and recovers at least 50% (paper A: 70-80%,
+    unconfirmed); partly when the gain is beyond the intervals but recovers less; not
+    reproduced otherwise.
+    """
+    fn, claim = first_layers_restore, "first_layers_restore"
+    statement = "Restoring the first 25% of layers recovers most of the lost OOD accuracy"
+    match = sorted((r for r in layers if r["block"] == block), key=lambda r: not r["embeddings"])
+    if not match:
+        raise SftrlError(f"no layer-wise row for block {block!r}")
+    what = f"layers {block}{' with embeddings and LM head' if match[0]['embeddings'] else ' (layers only)'}"
+    return _restoration_verdict(fn, claim, statement, match[0], target, reference, what)
+
+
+def _graft_gate(rl: dict[str, Any], sft: dict[str, Any]) -> str | None:
+    """Why a grafting verdict is uninformative (RL not above SFT in OOD), or None."""
+    if _above(rl, sft):
+        return None
+    return (" (uninformative: RL's OOD accuracy is not above the SFT end's beyond the intervals, so there is no "
+            "OOD gain for the directions or the singular values to carry)")
+
+
+def sft_directions_lower_rl_ood(rows: Rows) -> Verdict:
+    """Imposing SFT's singular vectors on the RL model (RL's singular values kept) lowers OOD.
+
+    Rule: informative only when RL's OOD accuracy exceeds the SFT end's beyond the intervals
+    (sum of the 95% half-widths); otherwise not reproduced. Reproduced when the grafted
+    model's OOD is below RL's beyond the intervals and not above the SFT end's beyond them;
+    partly when it is below RL's but still above the SFT end's; not reproduced when it is not
+    below RL's.
+    """
+    fn, claim = sft_directions_lower_rl_ood, "sft_directions_lower_rl_ood"
+    statement = "SFT's singular vectors with RL's singular values lose RL's OOD accuracy"
+    rl, sft, g = _row(rows, "rl"), _row(rows, "sft_end"), _row(rows, "rl_sft_directions")
+    reason = f"OOD of RL {_acc_text(rl)}, SFT end {_acc_text(sft)}, RL + SFT directions {_acc_text(g)}"
+    if (why := _graft_gate(rl, sft)) is not None:
+        return _verdict(fn, claim, statement, "not reproduced", reason + why)
+    if not _above(rl, g):
+        verdict = "not reproduced"
+    else:
+        verdict = "partly" if _above(g, sft) else "reproduced"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def rl_directions_keep_ood(rows: Rows) -> Verdict:
+    """RL's singular vectors with SFT's singular values keep RL's OOD accuracy.
+
+    Rule: informative only when RL's OOD accuracy exceeds the SFT end's beyond the intervals;
+    otherwise not reproduced. Reproduced when the SFT model with RL's directions has OOD
+    within the intervals of RL's and above the SFT end's beyond them; partly when it is above
+    the SFT end's but below RL's beyond the intervals; not reproduced when it is not above
+    the SFT end's.
+    """
+    fn, claim = rl_directions_keep_ood, "rl_directions_keep_ood"
+    statement = "RL's singular vectors with SFT's singular values keep RL's OOD accuracy"
+    rl, sft, g = _row(rows, "rl"), _row(rows, "sft_end"), _row(rows, "sft_rl_directions")
+    reason = f"OOD of RL {_acc_text(rl)}, SFT end {_acc_text(sft)}, SFT + RL directions {_acc_text(g)}"
+    if (why := _graft_gate(rl, sft)) is not None:
+        return _verdict(fn, claim, statement, "not reproduced", reason + why)
+    if not _above(g, sft):
+        verdict = "not reproduced"
+    else:
+        verdict = "reproduced" if not _above(rl, g) else "partly"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def sigma_only_swap_changes_nothing(rows: Rows) -> Verdict:
+    """Swapping only the singular values between RL and SFT changes neither model's accuracy.
+
+    Rule: informative only when RL's OOD accuracy exceeds the SFT end's beyond the intervals;
+    otherwise not reproduced. A swap keeps a model when its ID and its OOD accuracy are both
+    within the intervals of the model whose singular vectors it keeps (RL + SFT σ against
+    RL, SFT + RL σ against the SFT end). Reproduced when both swaps keep their model; partly
+    when one does; not reproduced when neither does.
+    """
+    fn, claim = sigma_only_swap_changes_nothing, "sigma_only_swap_changes_nothing"
+    statement = "Swapping only the singular values changes neither model's accuracy"
+    rl, sft = _row(rows, "rl"), _row(rows, "sft_end")
+    a, b = _row(rows, "rl_sft_sigma"), _row(rows, "sft_rl_sigma")
+    kept = [_same(a, rl, "ood") and _same(a, rl, "id"), _same(b, sft, "ood") and _same(b, sft, "id")]
+    reason = (f"RL + SFT σ: OOD {pct(a['ood'])}, ID {pct(a['id'])} against RL's {_acc_text(rl)}, "
+              f"{_acc_text(rl, 'id')}; SFT + RL σ: OOD {pct(b['ood'])}, ID {pct(b['id'])} against the SFT end's "
+              f"{_acc_text(sft)}, {_acc_text(sft, 'id')}")
+    if (why := _graft_gate(rl, sft)) is not None:
+        return _verdict(fn, claim, statement, "not reproduced", reason + why)
+    verdict = "reproduced" if all(kept) else "partly" if any(kept) else "not reproduced"
+    return _verdict(fn, claim, statement, verdict, reason)
+
+
+def figure2(summary: Rows, swap: Rows, peak: dict[str, Any], end: dict[str, Any]) -> list[Verdict]:
+    """Figure 2's verdicts: stable singular values, and the flat sigma-swap ablation."""
+    return [singular_values_stable(summary), sigma_swap_keeps_accuracy(swap, peak, end)]
+
+
+def figure3(summary: Rows) -> list[Verdict]:
+    """Figure 3's verdicts: vectors rotate while values stay, and RL rotates less than SFT."""
+    return [vectors_rotate_values_stable(summary), rl_rotates_less_than_sft(summary)]
+
+
+def figure4(rank_peak: Rows, rank_base: Rows, layers: Rows, anchors: dict[str, dict[str, Any]]) -> list[Verdict]:
+    """Figure 4's verdicts: the top directions from the SFT peak and from the base (claim
+    ``top_directions_restore_base``), and the first layers from the SFT peak. ``anchors``
+    holds the evaluated ``sft_end``, ``sft_peak`` and ``base`` rows."""
+    import dataclasses
+
+    end = anchors["sft_end"]
+    from_base = top_directions_restore(rank_base, end, anchors["base"])
+    from_base = dataclasses.replace(from_base, claim=from_base.claim + "_base",
+                                    statement=from_base.statement + ", with the base as reference")
+    return [top_directions_restore(rank_peak, end, anchors["sft_peak"]), from_base,
+            first_layers_restore(layers, end, anchors["sft_peak"])]
+
+
+def figure5(rows: Rows) -> list[Verdict]:
+    """Figure 5's verdicts on the grafting experiments."""
+    return [sft_directions_lower_rl_ood(rows), rl_directions_keep_ood(rows), sigma_only_swap_changes_nothing(rows)]

@@ -36,6 +36,7 @@ import math
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,11 +44,15 @@ from typing import Any, NamedTuple
 
 import torch
 
-from sftrl import checkpoints as ckpt
-from sftrl import masks, paths, train
-from sftrl.config import StudyConfig
-from sftrl.errors import SftrlError
-from sftrl.runs import Run, config_hash
+# importing the trainers imports tqdm.auto, which warns in a notebook kernel without
+# ipywidgets; the book runs without widgets, so the notice would only clutter the page
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+from sftrl import checkpoints as ckpt  # noqa: E402
+from sftrl import masks, paths, train  # noqa: E402
+from sftrl.config import StudyConfig  # noqa: E402
+from sftrl.errors import SftrlError  # noqa: E402
+from sftrl.runs import Run, config_hash  # noqa: E402
 
 #: bumped when the cached analysis tables change meaning
 CACHE_VERSION = 1
@@ -87,12 +92,12 @@ class MaskStudyConfig:
     start_step: int = -1
     """SFT step every run starts from (must be a kept SFT checkpoint; 0 = the base);
     -1 = the start of the book's main RL model (``cfg.rl_main_from``, -1 there = end of SFT)."""
-    steps: int = 60
+    steps: int = 40
     """Optimizer steps of every RL run and of the SFT contrast."""
-    prompts_per_step: int = 16
+    prompts_per_step: int = 8
     """Prompts per RL step (each sampled ``num_generations`` times); the SFT contrast
     trains on ``prompts_per_step * num_generations`` sequences per step."""
-    checkpoints: tuple[int, ...] = (5, 10, 20, 40, 60)
+    checkpoints: tuple[int, ...] = (5, 10, 20, 40)
     """Steps at which each run keeps a checkpoint (for the row/column ratios over steps)."""
     lr: float = 1e-5
     """Learning rate of the K runs and the SFT contrast: the middle of ``regime_lrs``,
@@ -103,6 +108,8 @@ class MaskStudyConfig:
     ``"bfloat16"`` = weights stored and updated in bf16."""
     reward: str = ""
     """RL reward, ``"binary"`` or ``"shaped"``; ``""`` = the profile's."""
+    temperature: float = 0.0
+    """RL sampling temperature; 0 = the profile's."""
     variants: tuple[str, ...] = ("seed 0", "seed 1", "data half 0", "data half 1", "half group",
                                  "KL 0.05", "lr x3")
     """Names from :data:`VARIANTS`: the K >= 2 RL runs of the consistency analysis."""
@@ -127,19 +134,21 @@ class MaskStudyConfig:
 
 #: the study's budget per profile (smoke: seconds on a CPU, for tests and the smoke book)
 _STUDY_PROFILES: dict[str, MaskStudyConfig] = {
-    "smoke": MaskStudyConfig(steps=4, prompts_per_step=4, checkpoints=(2, 4), lr=1e-4,
-                             regime_lrs=(1e-4, 1e-6), probe_lr=1e-3),
+    # the smoke model answers almost nothing right: a shaped reward on cooler samples (mostly
+    # parseable, wrong answers) still gives GRPO a signal, so the smoke runs move weights
+    "smoke": MaskStudyConfig(steps=4, prompts_per_step=4, checkpoints=(2, 4), lr=1e-4, reward="shaped",
+                             temperature=0.5, regime_lrs=(1e-4, 1e-6), probe_lr=1e-3),
     "cpu": MaskStudyConfig(),
     "gpu": MaskStudyConfig(steps=100, prompts_per_step=32, checkpoints=(10, 25, 50, 100), lr=1e-6,
                            regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6),
 }
 #: fields where 0 is no valid setting, so a notebook may pass 0 for "the profile's value"
-_ZERO_KEEPS = {"steps", "prompts_per_step", "lr", "probe_lr"}
+_ZERO_KEEPS = {"steps", "prompts_per_step", "lr", "probe_lr", "temperature"}
 
 
 def study_config(profile: str, **overrides: Any) -> MaskStudyConfig:
     """The profile's study budget with overrides (``None``/``""`` keep the profile's value,
-    and so does 0 for ``steps``, ``prompts_per_step``, ``lr`` and ``probe_lr``).
+    and so does 0 for ``steps``, ``prompts_per_step``, ``lr``, ``probe_lr`` and ``temperature``).
 
     Values are checked here, before any training: unknown names, variants, masks or dtypes
     raise :class:`SftrlError` naming them.
@@ -188,6 +197,8 @@ def check_study_config(scfg: MaskStudyConfig) -> None:
                          f"got {scfg.probe_alpha}")
     if not 0 < scfg.probe_rank <= 1:
         raise SftrlError(f"probe_rank must lie in (0, 1], got {scfg.probe_rank}")
+    if scfg.temperature < 0:
+        raise SftrlError(f"temperature must be >= 0 (0 = the profile's), got {scfg.temperature}")
     if scfg.reward not in ("", "binary", "shaped"):
         raise SftrlError(f"unknown reward {scfg.reward!r}; choose binary, shaped or '' (the profile's)")
 
@@ -220,7 +231,7 @@ def rl_config(cfg: StudyConfig, scfg: MaskStudyConfig, **changes: Any) -> StudyC
     steps = int(changes.pop("steps", scfg.steps))
     r = replace(cfg.rl, steps=steps, prompts_per_step=scfg.prompts_per_step,
                 checkpoints=_kept(steps, scfg.checkpoints), lr=scfg.lr, dtype=scfg.dtype,
-                reward=scfg.reward or cfg.rl.reward)
+                reward=scfg.reward or cfg.rl.reward, temperature=scfg.temperature or cfg.rl.temperature)
     r = replace(r, **changes)
     r = replace(r, lr=r.lr * lr_scale, num_generations=max(2, round(r.num_generations * group_scale)))
     return replace(cfg, rl=r)
@@ -482,6 +493,21 @@ def describe_inputs(inp: Inputs) -> list[dict[str, Any]]:
     return rows
 
 
+def inputs_sentence(inp: Inputs, scfg: MaskStudyConfig) -> str:
+    """What the figure compares, as the end of a sentence (for the page's caption)."""
+    if inp.source == "paths":
+        sft = f" and {len(inp.sft)} SFT checkpoints" if inp.sft else " (no SFT checkpoint)"
+        return (f"checkpoints a reader named: {len(inp.rl)} RL checkpoints{sft}, each against the base "
+                f"{inp.base.name}.")
+    weights = ("fp32 master weights, compared after rounding to bf16 as B's checkpoints are"
+               if scfg.dtype == "float32" else "weights stored and updated in bf16")
+    names = ", ".join(scfg.variants)
+    return (f"the project's own model: {len(inp.rl)} RL runs ({names}) of {scfg.steps} steps at learning "
+            f"rate {scfg.lr:g} with {weights}, all from one SFT checkpoint and differing in seed, training data "
+            f"(disjoint halves of the RL hands) or recipe (GRPO group size, a KL anchor, the learning rate), and "
+            f"SFT continued from the same checkpoint for as many steps at the same learning rate.")
+
+
 class _LoggedRun(NamedTuple):
     """The two things :func:`_reward_summary` reads from a run folder."""
 
@@ -520,7 +546,8 @@ class MaskAnalysis:
     consistency: list[masks.ConsistencyRow]  #: per matrix, across the RL runs
     jaccard: torch.Tensor  #: (K, K) pooled over matrices: sum |a & b| / sum |a | b|
     jaccard_expected: torch.Tensor  #: (K, K) the same for independent masks of each matrix's densities
-    images: dict[str, torch.Tensor] = field(default_factory=dict)  #: kind -> consistency map of `layer` (pooled to <= 512 px)
+    #: kind -> consistency map of ``layer`` (block-averaged to at most 512 pixels a side)
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  #: eta, alpha, k_frac, kinds
 
     def role(self, label: str) -> str:
@@ -695,10 +722,11 @@ def _analyse(base, models, rl_labels, sft_labels, keys, *, eta, alpha, k_frac, l
 
 def _symmetric(weighted: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Upper-triangle weighted means mirrored, diagonal 1 (NaN where no weight)."""
-    out = torch.where(weights > 0, weighted / weights.clamp(min=1e-300), torch.tensor(float("nan"), dtype=torch.float64))
-    out = torch.triu(torch.nan_to_num(out, nan=-1.0), diagonal=1)
-    out = out + out.T
-    out[out == -1.0] = float("nan")
+    nan = torch.tensor(float("nan"), dtype=torch.float64)
+    upper = torch.where(weights > 0, weighted / weights.clamp(min=1e-300), nan)  # (K, K), i < j filled
+    i, j = torch.triu_indices(*upper.shape, offset=1)
+    out = torch.full_like(upper, float("nan"))
+    out[i, j] = out[j, i] = upper[i, j]
     out.fill_diagonal_(1.0)
     return out
 
@@ -738,14 +766,17 @@ def _pooled(table: Mapping[str, list], labels: Iterable[str]) -> list:
     return [row for label in labels for row in table.get(label, [])]
 
 
-def sparsity_by_kind(a: MaskAnalysis) -> dict[str, dict[str, float]]:
-    """``{"rl": {kind: sparsity, ..., "all": s}, "sft": {...}}``, entries of all runs of a
-    role pooled (weighted by entries)."""
+def sparsity_by(a: MaskAnalysis, by: str = "kind") -> dict[str, dict[Any, float]]:
+    """``{"rl": {group: sparsity, ..., "all": s}, "sft": {...}}`` with groups the matrix
+    kinds (``by="kind"``) or layers (``by="layer"``, ``None`` = outside the blocks); the
+    entries of all runs of a role are pooled (weighted by entries)."""
+    if by not in ("kind", "layer"):
+        raise SftrlError(f"by must be 'kind' or 'layer', got {by!r}")
     out = {}
     for role, labels in (("rl", a.rl), ("sft", a.sft)):
         rows = _pooled(a.sparsity, labels)
         if rows:
-            out[role] = {**masks.aggregate_rows(rows, by="kind", value="sparsity"),
+            out[role] = {**masks.aggregate_rows(rows, by=by, value="sparsity"),
                          "all": masks.aggregate_rows(rows, by="all", value="sparsity")["all"]}
     return out
 
@@ -911,9 +942,14 @@ def verdicts(n: Mapping[str, float]) -> dict[str, str]:
             parts.append(f"{role.upper()} updated {_pct(n[f'{role}_principal'])} of the principal weights "
                          f"({p} its chance level, {_pct(n[f'{role}_density'])}) and "
                          f"{_pct(n[f'{role}_low'])} of the low-magnitude ones ({lo} chance)")
+        biased = {role: _side(n[f"{role}_principal_z"]) == "below" and _side(n[f"{role}_low_z"]) == "above"
+                  for role in ("rl", "sft") if f"{role}_principal" in n and n[f"{role}_density"] > 0}
         if still:
             claim = f"{nothing} its off-principal bias cannot be judged."
-        elif _side(n["rl_principal_z"]) == "below" and _side(n["rl_low_z"]) == "above":
+        elif biased.get("rl") and biased.get("sft"):
+            claim = ("RL avoids the principal weights and favours small ones, as paper B claims, but SFT does the "
+                     "same, where B finds SFT on the principal weights: the bias is not RL's own here.")
+        elif biased.get("rl"):
             claim = "RL avoids the principal weights and favours small ones, as paper B claims."
         else:
             claim = "RL does not show paper B's off-principal bias here."
@@ -963,19 +999,32 @@ def regime_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None =
 
 
 def regime_verdict(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Where, if anywhere, the sweep shows B's pattern: RL sparse (at least half of the
-    weights untouched, some changed) *and* its updates below chance on the principal
-    weights and above on the small ones."""
+    """Where, if anywhere, the sweep shows B's pattern, and whether it is RL's own.
+
+    B's pattern at one (lr, dtype): RL sparse (at least half of the weights untouched, some
+    changed) with its updates below chance on the principal weights and above on the small
+    ones. It is RL's own only where SFT at the same setting is not sparse; where SFT is
+    sparse too, precision alone explains it (B's third gate).
+    """
     rl = [r for r in rows if r["role"] == "rl"]
-    moved = [r for r in rl if r["density"] > 0]
+    sft = {(r["lr"], r["dtype"]): r for r in rows if r["role"] == "sft"}
     still = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in rl if r["density"] == 0)
     note = f" RL changed no weight at all at {still}." if still else ""
+    moved = [r for r in rl if r["density"] > 0]
     hits = [r for r in moved if r["sparsity"] >= 0.5 and r["principal_ratio"] < 1 < r["low_ratio"]]
-    sparse = [r for r in moved if r["sparsity"] >= 0.5]
     if hits:
-        where = ", ".join(f"lr {r['lr']:g} with {r['dtype']} weights" for r in hits)
-        return (f"RL leaves at least half of the weights untouched, with its updates off the principal weights "
-                f"and on the small ones, at {where}.{note}")
+        own = [r for r in hits if (r["lr"], r["dtype"]) in sft and sft[(r["lr"], r["dtype"])]["sparsity"] < 0.5]
+        shared = [r for r in hits if r not in own]
+        fmt = lambda rs: ", ".join(f"lr {r['lr']:g} with {r['dtype']} weights" for r in rs)  # noqa: E731
+        text = (f"RL leaves at least half of the weights untouched, with its updates off the principal weights "
+                f"and on the small ones, at {fmt(hits)}.")
+        if own:
+            text += f" SFT at the same settings changes most weights at {fmt(own)}: there the pattern is RL's own."
+        if shared:
+            text += (f" SFT at the same settings is as sparse at {fmt(shared)}: there precision alone explains the "
+                     f"pattern, whatever the training objective.")
+        return text + note
+    sparse = [r for r in moved if r["sparsity"] >= 0.5]
     if sparse:
         where = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in sparse)
         return (f"RL leaves at least half of the weights untouched at {where}, but there its updates do not "
@@ -1027,6 +1076,7 @@ def start_permutations(start: str | Path, seed: int) -> dict[int, torch.Tensor]:
     """The permutations :func:`sftrl.train.rl` applies for ``permute_seed=seed``."""
     from sftrl.model import load_model
 
+    train.quiet_libraries()  # no weight-loading progress bar on the page
     model, _ = load_model(start)
     return train.mlp_permutations(model, seed)
 
@@ -1120,6 +1170,7 @@ def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]
     and ID / OOD accuracy (with Wilson intervals) of the final checkpoint."""
     from sftrl import study
 
+    train.quiet_libraries()  # evaluation loads models: no progress bars on the page
     rows = []
     start = start_checkpoint(cfg, scfg)
     entries: list[tuple[str, Path, dict[str, float]]] = [("start", start, {})]
@@ -1151,8 +1202,11 @@ def probe_verdict(rows: Sequence[Mapping[str, Any]]) -> str:
     ranked = sorted(reward, key=lambda m: (-reward[m], m))
     best, worst = ranked[0], ranked[-1]
     gap = reward[best] - reward[worst]
-    noise = 2 * math.sqrt(se[best] ** 2 + se[worst] ** 2) if not math.isnan(se[best] + se[worst]) else 0.0
+    noise = 2 * math.sqrt(se[best] ** 2 + se[worst] ** 2)
     listing = ", ".join(f"{label[m]} {reward[m]:.2f}" for m in ranked)
+    if math.isnan(noise):
+        return (f"Mean reward over the last quarter of training: {listing}. Too few steps were logged to tell "
+                f"the runs apart.")
     if not gap > noise:
         return (f"Mean reward over the last quarter of training: {listing}. The runs are indistinguishable "
                 f"(within twice the standard error), so the probe neither confirms nor refutes paper B here.")

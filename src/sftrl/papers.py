@@ -127,7 +127,8 @@ def format_range(value: Number | tuple[Number, Number], unit: str) -> str:
     # "0.3%-0.4%" reads better as "0.3-0.4%": drop the first unit when both share it
     for suffix in ("%", "°", " points"):
         if a.endswith(suffix) and b.endswith(suffix):
-            return f"{a[: -len(suffix)]} to {b}" if a.startswith("-") or b.startswith("-") else f"{a[: -len(suffix)]}-{b}"
+            joiner = " to " if a.startswith("-") or b.startswith("-") else "-"  # "-9 to -8", not "-9--8"
+            return f"{a[: -len(suffix)]}{joiner}{b}"
     return f"{a} to {b}"
 
 

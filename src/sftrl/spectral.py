@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+
 from sftrl import paths
 from sftrl.checkpoints import (
     CheckpointReader,
     MatrixKey,
     SafetensorsFile,
-    _torch_dtype,
+    analysis_dtype,
     as_reader,
     check_comparable,
     select_keys,
@@ -51,8 +52,9 @@ CACHE_VERSION = 1
 #: matrices with more entries than this, and at least twice as tall as wide, are decomposed
 #: in row blocks (only a large-vocabulary embedding / LM head reaches this)
 STREAM_NUMEL = 1 << 25
-#: bytes of one row block read at a time by the streamed paths
-STREAM_BLOCK_BYTES = 32 << 20
+#: bytes of one row block read at a time by the streamed paths (larger blocks are barely
+#: faster and raise the peak memory by several blocks' worth)
+STREAM_BLOCK_BYTES = 16 << 20
 
 
 class SVD(NamedTuple):
@@ -88,7 +90,7 @@ def svd(W: torch.Tensor, *, dtype: torch.dtype = torch.float32, device: str | to
     if W.ndim != 2:
         raise SftrlError(f"svd expects a 2-D matrix, got shape {tuple(W.shape)}")
     dev = resolve_device(device)
-    Wd = W.to(device=dev, dtype=_torch_dtype(dtype))
+    Wd = W.to(device=dev, dtype=analysis_dtype(dtype))
     if Wd.shape[0] < Wd.shape[1]:
         Ut, S, Vht = torch.linalg.svd(Wd.T, full_matrices=False)
         U, Vh = Vht.T, Ut.T
@@ -102,30 +104,45 @@ def _block_rows(width: int, itemsize: int) -> int:
 
 
 def streamed_svd(
-    read_rows: Callable[[int, int], torch.Tensor],
+    read_into: Callable[[int, int, torch.Tensor], object],
     shape: tuple[int, int],
     *,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """Thin SVD of a tall ``(m, n)`` matrix read in row blocks by ``read_rows(start, stop)``.
+    """Thin SVD of a tall ``(m, n)`` matrix read in row blocks.
 
+    ``read_into(start, stop, out)`` fills ``out`` (stop - start, n) with those rows.
     Tall-skinny QR over the blocks gives ``R`` (n, n) with ``W = Q R``; ``R = U_R S Vh``
     gives ``S`` and ``Vh``; the rows of ``U`` are then ``W[rows] @ Vh.T / S`` (second pass,
-    see :func:`streamed_u_blocks`). Returns ``(S, Vh, M)`` with ``M = Vh.T / S`` (n, n) on
-    the CPU, or ``None`` when ``W`` is numerically rank-deficient (then ``U`` is not
-    determined by ``W @ V / S`` and the caller must use :func:`svd`). Loses some
-    orthogonality of ``U`` relative to LAPACK for ill-conditioned ``W`` (about
-    ``eps * S[0] / S[-1]``).
+    :func:`streamed_u_blocks`). Returns ``(S, Vh, M)`` with ``M = Vh.T / S`` (n, n) on the
+    compute device, or ``None`` when ``W`` is numerically rank-deficient (then ``U`` is not
+    determined by ``W @ V / S`` and the caller must use :func:`svd`). ``U`` loses some
+    orthogonality relative to LAPACK for ill-conditioned ``W`` (about ``eps * S[0] / S[-1]``).
+    The buffers are allocated once: reallocating them per block let the heap grow by more
+    than the matrix.
     """
     m, n = shape
     dev = resolve_device(device)
-    dt = _torch_dtype(dtype)
+    dt = analysis_dtype(dtype)
     rows = max(n, _block_rows(n, torch.finfo(dt).bits // 8))
-    R = torch.zeros((0, n), dtype=dt, device=dev)
+    stack = torch.empty((n + rows, n), dtype=dt, device=dev)  # [R; block]
+    # rows are read straight into the stack on the CPU, through a staging buffer otherwise
+    block = None if dev.type == "cpu" else torch.empty((rows, n), dtype=dt)
+    R = torch.empty((n, n), dtype=dt, device=dev)
+    Q = torch.empty(0, dtype=dt, device=dev)  # mode="r" computes no Q
+    top = 0
     for start in range(0, m, rows):
-        block = read_rows(start, min(m, start + rows)).to(device=dev, dtype=dt)  # (b, n)
-        R = torch.linalg.qr(torch.cat([R, block]), mode="r").R  # (<=n, n)
+        b = min(m, start + rows) - start
+        if block is None:
+            read_into(start, start + b, stack[top : top + b])
+        else:
+            read_into(start, start + b, block[:b])
+            stack[top : top + b].copy_(block[:b])
+        torch.linalg.qr(stack[: top + b], mode="r", out=(Q, R))  # (n, n) once top + b >= n
+        stack[:n].copy_(R)
+        top = n
+    del block, stack
     _, S, Vh = torch.linalg.svd(R, full_matrices=False)
     if S.numel() < n or S[-1] <= S[0] * max(m, n) * torch.finfo(dt).eps:
         return None
@@ -134,12 +151,23 @@ def streamed_svd(
 
 
 def streamed_u_blocks(
-    read_rows: Callable[[int, int], torch.Tensor], m: int, M: torch.Tensor, *, block_rows: int
+    read_into: Callable[[int, int, torch.Tensor], object], m: int, M: torch.Tensor, *, block_rows: int
 ) -> Iterator[torch.Tensor]:
-    """Rows of ``U = W @ M`` in blocks (second pass of :func:`streamed_svd`)."""
+    """Rows of ``U = W @ M`` in blocks (second pass of :func:`streamed_svd`).
+
+    Each yielded block is a view of one reused buffer: consume it before the next.
+    """
+    n, r = M.shape
+    block = torch.empty((block_rows, n), dtype=M.dtype)  # CPU staging
+    on_dev = block if M.device.type == "cpu" else torch.empty((block_rows, n), dtype=M.dtype, device=M.device)
+    U = torch.empty((block_rows, r), dtype=M.dtype, device=M.device)
     for start in range(0, m, block_rows):
-        block = read_rows(start, min(m, start + block_rows)).to(device=M.device, dtype=M.dtype)
-        yield (block @ M).cpu()
+        b = min(m, start + block_rows) - start
+        read_into(start, start + b, block[:b])
+        if on_dev is not block:
+            on_dev[:b].copy_(block[:b])
+        torch.matmul(on_dev[:b], M, out=U[:b])
+        yield U[:b].cpu()
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,7 +388,7 @@ class SVDCache:
         root: str | Path | None = None,
     ) -> None:
         self.reader = as_reader(checkpoint)
-        self.dtype = _torch_dtype(dtype)
+        self.dtype = analysis_dtype(dtype)
         self.device = resolve_device(device)
         base = Path(root) if root is not None else paths.CACHE / "svd"
         tag = "f32" if self.dtype == torch.float32 else "f64"
@@ -390,8 +418,10 @@ class SVDCache:
         meta = {"format": "pt", "tensor": key.name, "convention": "W = U @ diag(S) @ Vh"}
         if m * n > STREAM_NUMEL and m >= 2 * n:
 
-            def read(a: int, b: int) -> torch.Tensor:
-                return self.reader.get_rows(key.name, a, b, self.dtype)
+            scratch: dict[str, torch.Tensor] = {}
+
+            def read(a: int, b: int, out: torch.Tensor) -> torch.Tensor:
+                return self.reader.read_rows_into(key.name, a, b, out, scratch)
 
             out = streamed_svd(read, (m, n), dtype=self.dtype, device=self.device)
             if out is not None:
@@ -408,12 +438,18 @@ class SVDCache:
         _write_safetensors(path, entries, {**meta, "method": "lapack"})
         self._last = (key.name, SVD(U, S, Vh))
 
-    def _rows(self, key: MatrixKey, name: str, start: int | None = None, stop: int | None = None) -> torch.Tensor:
+    def _rows(self, key: MatrixKey, name: str, start: int | None = None, stop: int | None = None,
+              out: torch.Tensor | None = None) -> torch.Tensor:
         """Rows ``start:stop`` of ``U``, ``S`` or ``Vh`` (positioned reads, no memory map)."""
         path = self.ensure(key)
         if self._last is not None and self._last[0] == key.name:
-            return getattr(self._last[1], name)[start:stop]
-        return SafetensorsFile(path).read(name, start, stop)
+            rows = getattr(self._last[1], name)[start:stop]
+            return rows if out is None else out.copy_(rows)
+        return SafetensorsFile(path).read(name, start, stop, out=out)
+
+    def forget(self) -> None:
+        """Drop the in-memory copy of the last SVD (it stays on disk)."""
+        self._last = None
 
     def S(self, key: MatrixKey) -> torch.Tensor:
         """Singular values of ``key`` (r,), descending."""
@@ -433,17 +469,22 @@ class SVDCache:
 
     def u_grams(self, other: SVDCache, key: MatrixKey, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(A.T A, B.T B, A.T B)`` (k, k) float64 for ``A = U_self[:, :k]``, ``B = U_other[:, :k]``,
-        accumulated over row blocks so a tall ``U`` is never read whole."""
+        accumulated over row blocks (reused buffers) so a tall ``U`` is never read whole."""
         m, n = self.reader.shape(key.name)
-        rows = _block_rows(min(m, n), self._itemsize)
+        r = min(m, n)
+        rows = min(m, _block_rows(r, self._itemsize))
+        raw = [torch.empty((rows, r), dtype=self.dtype) for _ in range(2)]  # full rows of U
+        top = [torch.empty((rows, k), dtype=torch.float64) for _ in range(2)]  # their first k columns
         G = [torch.zeros((k, k), dtype=torch.float64) for _ in range(3)]
         for start in range(0, m, rows):
-            stop = min(m, start + rows)
-            A = self.u_rows(key, start, stop, k).double()  # (b, k)
-            B = other.u_rows(key, start, stop, k).double()
-            G[0] += A.T @ A
-            G[1] += B.T @ B
-            G[2] += A.T @ B
+            b = min(m, start + rows) - start
+            for cache, buf, dbl in ((self, raw[0], top[0]), (other, raw[1], top[1])):
+                cache._rows(key, "U", start, start + b, out=buf[:b])
+                dbl[:b].copy_(buf[:b, :k])
+            A, B = top[0][:b], top[1][:b]
+            G[0].addmm_(A.T, A)
+            G[1].addmm_(B.T, B)
+            G[2].addmm_(A.T, B)
         return G[0], G[1], G[2]
 
 
@@ -544,6 +585,8 @@ def compare(
     rows = []
     for key in keys:
         rows.append(compare_matrix(ca, cb, key, k_frac=k_frac))
+        ca.forget()  # done with this matrix: keep only one matrix's SVDs in memory at a time
+        cb.forget()
         if progress is not None:
             progress(key)
     return rows

@@ -18,17 +18,12 @@ import math
 import os
 import subprocess
 import sys
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# In a notebook kernel without ipywidgets, the first import of tqdm.auto (datasets and
-# transformers, through sftrl.train) warns on stderr; the pipeline shows no progress bars
-# there anyway (see train.quiet_libraries), so the warning would only reach the page.
-warnings.filterwarnings("ignore", message="IProgress not found")
 
-from sftrl import train  # noqa: E402
+from sftrl import train
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 

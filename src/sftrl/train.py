@@ -184,6 +184,7 @@ def _finish(run: Run, trainer, t0: float, steps: int, resumed_from: int,
 def _load(name_or_path: str | Path, cfg: StudyConfig):
     from sftrl.model import load_model
 
+    quiet_libraries()
     return load_model(name_or_path, dtype=_dtype(cfg.model.dtype), device=device_of(cfg))
 
 

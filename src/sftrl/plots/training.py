@@ -144,7 +144,10 @@ def verdict_table(verdicts: Sequence[Verdict]) -> Table:
 
 
 def _nice_ticks(steps: Sequence[int]) -> list[int]:
-    """0, the first checkpoint, the 1-2-5 steps between it and the last, and the last."""
+    """0, the first checkpoint, the 1-2-5 steps between it and the last, and the last
+    (every step when there are only a few)."""
+    if len(set(steps)) <= 6:
+        return sorted(set(steps))
     last = max(steps)
     first = min((s for s in steps if s > 0), default=last)
     ticks = {0, first, last}

@@ -1,0 +1,137 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (sftrl)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Singular vectors rotate: principal angles between checkpoints
+#
+# If the singular values stay put ({doc}`02_singular_value_stability`), whatever SFT and RL
+# change must sit in the singular *vectors*. Paper A {cite}`jin2025heals` measures it with
+# principal angles: for the top-k left singular vectors $U_a$, $U_b$ of the same matrix in two
+# checkpoints, $\theta_i = \arccos \sigma_i(U_a^\top U_b)$ in degrees, and likewise for the
+# right vectors $V$. Zero means the two subspaces coincide, 90 degrees that a direction of
+# one is orthogonal to the other. Paper B {cite}`zhu2025pathnottaken` reports (in a
+# third-party reading of its figure) about 5 degrees of rotation for RL against about 50
+# for SFT. A pitfall in paper A's own plots: two k-dimensional subspaces of
+# $\mathbb{R}^m$ share at least $2k - m$ dimensions, so for $k > m/2$ the first $2k - m$
+# angles are zero by construction. This page caps k at $m/2$ unless told otherwise, and
+# shades forced zeros where they occur. **(a)** The angle curves of one layer's matrices for
+# Base → SFT, SFT → RL and Base → RL, left and right vectors. **(b)** The mean angle per
+# layer and matrix type, left and right vectors. The verdicts are computed by the rules of
+# `sftrl.claims`, printed at the end.
+
+# %%
+from matplotlib_inline.backend_inline import set_matplotlib_formats
+from myst_nb import glue
+
+from sftrl import claims, config, papers
+from sftrl import spectral_study as ss
+from sftrl.checkpoints import parse_kinds
+from sftrl.plots import spectral as spectral_plots
+from sftrl.plots import training as training_plots
+from sftrl.plots import use_style
+
+# %% tags=["parameters"]
+profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's)
+sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's OOD peak)
+sft_end: str = ""  # last SFT checkpoint ("" for the pipeline's)
+rl: str = ""  # RL checkpoint trained from sft_end ("" for the pipeline's)
+layer: int = -1  # layer whose angle curves panel (a) shows (-1 for the middle one)
+kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("" for every kind)
+k_frac: float = 0.2  # top-k subspace as a fraction of each matrix's rank
+cap_k: bool = True  # cap k at half the dimension in panel (a); False shades the forced zeros instead
+
+# %%
+use_style()
+set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+cfg = config.profile(profile)
+kinds_used = parse_kinds(kinds)
+models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
+layer_used = ss.resolve_layer(layer, models.num_layers)
+rows = ss.compare_pairs(models, k_frac=k_frac, kinds=kinds_used)  # SVDs cached per checkpoint
+summary = ss.pair_summary(rows)
+curves = ss.angle_curves(models, layer=layer_used, kinds=kinds_used, k_frac=k_frac, cap=cap_k)
+numbers = ss.numbers_fig3(summary, curves)
+verdicts = {v.claim: v for v in claims.figure3(summary)}
+
+# %% [markdown]
+# ## The models
+#
+# {glue:text}`models_sentence`
+
+# %%
+spectral_plots.models_table(ss.describe_models(models))
+
+# %% [markdown]
+# ## Paper B's readings beside ours
+#
+# Both readings of paper B are *unconfirmed*: they come from a third party's reading of its
+# figure, not from the paper's text. Our numbers are the mean and the largest angle over the
+# transformer blocks' matrices, between top-k left singular subspaces with k =
+# {glue:text}`k_pct:.0f`% of the rank.
+
+# %%
+spectral_plots.fig3_paper_table(numbers)
+
+# %% [markdown]
+# ## (a) Principal angles in layer {glue:text}`layer_used`
+#
+# One panel per matrix type; the top row compares left singular vectors (the output side),
+# the bottom row right singular vectors (the input side). Of the {glue:text}`n_curves`
+# curves, {glue:text}`n_capped` had k lowered to half the dimension, and
+# {glue:text}`n_forced_zero` angles are zero by construction (shaded).
+
+# %%
+fig, axes = spectral_plots.plot_angle_grid(curves)
+fig
+
+# %% [markdown]
+# ## (b) Mean principal angle per layer and matrix type
+#
+# Top: left singular vectors; bottom: right singular vectors; one column per pair of
+# models, with k capped at half the dimension. Over the transformer blocks' matrices, the
+# mean left angle is {glue:text}`mean_angle_u_base_sft:.2f` degrees from Base to SFT and
+# {glue:text}`mean_angle_u_sft_rl:.2f` degrees from SFT to RL, against a mean relative
+# change of the singular values of {glue:text}`mean_rel_dsigma_base_sft:.2%` and
+# {glue:text}`mean_rel_dsigma_sft_rl:.2%`. The input embedding and the LM head, which have
+# no layer, are in the table below.
+# {glue:text}`verdict_vectors_rotate_values_stable`
+# {glue:text}`verdict_rl_rotates_less_than_sft`
+
+# %%
+fig, axes = spectral_plots.plot_pair_heatmaps(rows, ("mean_angle_u", "mean_angle_v"))
+fig
+
+# %%
+spectral_plots.summary_table(summary, ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v"))
+
+# %% [markdown]
+# ## Verdicts and the rules behind them
+#
+# Each verdict is computed from the numbers above by a fixed rule, stated in the last
+# column. *Not reproduced* means this run does not show the claim, not that the claim is
+# false for the papers' models.
+
+# %%
+training_plots.verdict_table(list(verdicts.values()))
+
+# %%
+glue("models_sentence", ss.models_sentence(models), display=False)
+glue("layer_used", layer_used, display=False)
+glue("k_pct", 100 * k_frac, display=False)
+for name, value in numbers.items():
+    glue(name, value, display=False)
+glue("paper_rl_rotation", papers.get("fig3.rl_rotation").text(), display=False)
+glue("paper_sft_rotation", papers.get("fig3.sft_rotation").text(), display=False)
+for claim, verdict in verdicts.items():
+    glue(f"verdict_{claim}", verdict.sentence, display=False)
+    glue(f"verdict_{claim}_short", verdict.verdict, display=False)

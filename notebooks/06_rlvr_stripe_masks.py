@@ -1,0 +1,186 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (sftrl)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Where RL writes: bf16 update masks across runs
+#
+# *The Path Not Taken* {cite}`zhu2025pathnottaken` ("paper B") reads RL's effect off the
+# weights themselves: cast the starting model and the RL model to bf16 and mark every entry
+# whose value changed. B reports that RL leaves most entries untouched while SFT changes
+# nearly all, that independent RL runs from one model update the *same* entries (rows and
+# columns light up as stripes), that those entries avoid the *principal weights* of LIFT
+# {cite}`liu2025lift` and favour small ones, and that RL barely moves the top of the
+# spectrum. This page measures each claim on {glue:text}`inputs_sentence` The start
+# checkpoint plays the role of B's base: every mask compares a run's end with it. The
+# sentences below are computed from the data, so they state what the project's models show,
+# whichever way it falls; {doc}`the next page <07_geometry_and_probe>` asks where the
+# effects come from.
+
+# %%
+import pandas as pd
+from matplotlib_inline.backend_inline import set_matplotlib_formats
+from myst_nb import glue
+
+from sftrl import config, papers
+from sftrl import masks_study as ms
+from sftrl.checkpoints import parse_kinds
+from sftrl.plots import masks as mask_plots
+from sftrl.plots import use_style
+
+# %% tags=["parameters"]
+profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+base_path: str = ""  # checkpoint the fine-tuned models started from, folder or hub id; "" for the pipeline's RL start
+rl_paths: str = ""  # comma-separated RL checkpoints from base_path, at least two; "" for the pipeline's K runs
+sft_paths: str = ""  # comma-separated SFT checkpoints from base_path; "" for the pipeline's SFT contrast, or none
+step_paths: str = ""  # comma-separated checkpoints of one run in training order; "" for the first RL run's
+start_step: int = -1  # SFT step the pipeline's runs start from; -1 for where the book's main RL model starts
+study_steps: int = 0  # optimizer steps of each study run; 0 for the profile's study budget
+study_lr: float = 0.0  # learning rate of the K RL runs and the SFT contrast; 0 for the profile's
+study_dtype: str = ""  # weight dtype during those runs, "float32" or "bfloat16"; "" for the profile's
+layer: int = -1  # layer of the consistency images and the row / column ratios; -1 for the middle one
+eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
+alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
+k_frac: float = 0.2  # rank of the principal reconstruction, drift and angles, as a fraction of the rank
+ratio_kind: str = "o"  # matrix kind whose row / column update ratios are followed over training
+kinds: str = ""  # comma-separated matrix kinds to analyse, e.g. "q,k,v,o,down" at 1.5B scale; "" for all
+
+# %%
+use_style()
+set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+cfg = config.profile(profile)
+scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype)
+kinds_used = parse_kinds(kinds)
+
+# %%
+inp = ms.inputs(cfg, scfg, base_path=base_path, rl_paths=rl_paths, sft_paths=sft_paths, step_paths=step_paths)
+analysis = ms.analyse(inp.base, inp.rl, inp.sft, eta=eta, alpha=alpha, k_frac=k_frac, layer=layer,
+                      kinds=kinds_used)
+ratios = ms.update_ratios(inp.base, inp.steps, kind=ratio_kind, layer=layer, eta=eta)
+numbers = ms.numbers(analysis)
+verdicts = ms.verdicts(numbers)
+
+# %% [markdown]
+# ## The checkpoints
+#
+# The {glue:text}`n_rl` RL and {glue:text}`n_sft` SFT checkpoints analysed. For the
+# project's runs, *reward start* and *reward end* are the mean reward over the first and
+# the last quarter of training, and *no signal* the mean share of prompts whose samples all
+# earned the same reward: GRPO gets no gradient from them, so a run with no signal at all
+# cannot move a weight.
+
+# %%
+pd.DataFrame(ms.describe_inputs(inp)).round(3)
+
+# %% [markdown]
+# ## Stripes: where one layer's updates land
+#
+# For each entry of the query, key, value, output and down projections of layer
+# {glue:text}`layer`, the fraction of the RL runs that updated it (rows are output units,
+# columns input features; large matrices are block-averaged). Rows or columns that every run
+# updates show as bright stripes; entries no run touched are dark.
+# {glue:text}`verdict_consistency`
+
+# %%
+fig, axes = mask_plots.plot_consistency_images(analysis.images)
+fig
+
+# %% [markdown]
+# ## Update sparsity, RL against SFT
+#
+# The share of entries whose bf16 value did not change, per matrix kind and over all
+# matrices, pooled over the RL runs. Paper B reports an RL sparsity of
+# {glue:text}`paper_rl_sparsity` (the dotted line) and dense SFT updates. B also states a
+# tolerance form of the mask with eta = {glue:text}`paper_eta`; any eta below 2^-8 marks
+# exactly the entries whose bf16 value changed, which is what this page counts unless
+# `eta` is set. {glue:text}`verdict_sparsity`
+
+# %%
+fig, ax = mask_plots.plot_sparsity_bars(ms.sparsity_by(analysis, "kind"), paper=papers.get("fig6.rl_sparsity").value)
+fig
+
+# %% [markdown]
+# ## Entries every run updated, against chance
+#
+# If the runs chose their entries independently, an entry would be updated by all of them
+# with the product of their update densities; the orange bars are that expectation, per
+# matrix kind (weighted by entries).
+
+# %%
+observed, expected = ms.consistency_by_kind(analysis, "in_all")
+fig, ax = mask_plots.plot_consistency_vs_chance(observed, expected)
+fig
+
+# %% [markdown]
+# ## Pairwise agreement, against chance
+#
+# One point per pair of RL runs: the Jaccard index of their masks (pooled over matrices)
+# against that of independent random masks with the same per-matrix densities. Points above
+# the diagonal agree more than chance. The mean over pairs is
+# {glue:text}`jaccard:.3f`, against {glue:text}`jaccard_expected:.3f` by chance.
+
+# %%
+fig, ax = mask_plots.plot_jaccard_vs_chance(analysis.jaccard, analysis.jaccard_expected)
+fig
+
+# %% [markdown]
+# ## Principal and low-magnitude weights
+#
+# The principal weights of a matrix are the {glue:text}`alpha_pct:.0f`% of entries largest in
+# magnitude in its rank-k reconstruction (k = {glue:text}`k_pct:.0f`% of the rank), the
+# low-magnitude weights the {glue:text}`alpha_pct:.0f`% smallest entries of the matrix itself.
+# Each bar is the share of a region that was updated; the tick over it is the chance level,
+# the model's update density. {glue:text}`verdict_principal`
+
+# %%
+overlaps, chance = ms.overlap_by_role(analysis)
+fig, ax = mask_plots.plot_overlap_vs_chance(overlaps, chance)
+fig
+
+# %% [markdown]
+# ## Spectral drift and principal angles per layer
+#
+# Relative change of the top-k singular values and the largest principal angle between the
+# top-k left singular subspaces before and after fine-tuning, averaged over each layer's
+# matrices and the runs. A third-party reading of paper B's figure puts the principal
+# subspace rotation at {glue:text}`paper_rl_rotation` for RL and
+# {glue:text}`paper_sft_rotation` for SFT. {glue:text}`verdict_drift`
+
+# %%
+layers, drift, angle = ms.drift_by_layer(analysis)
+fig, axes = mask_plots.plot_drift_angle(layers, drift, angle)
+fig
+
+# %% [markdown]
+# ## When the pattern forms
+#
+# Row and column update ratios of {glue:text}`ratio_name` at each kept checkpoint of one
+# run, every checkpoint against the start: the share of each output unit's (row) and input
+# feature's (column) entries updated so far, sorted by the final ratio. A band that is
+# bright from the first steps on means the pattern is fixed early.
+
+# %%
+fig, axes = mask_plots.plot_update_ratios(ratios.steps, ratios.rows, ratios.cols)
+fig
+
+# %%
+for name, value in numbers.items():
+    glue(name, value, display=False)
+glue("alpha_pct", 100 * alpha, display=False)
+glue("k_pct", 100 * k_frac, display=False)
+glue("ratio_name", ratios.name, display=False)
+glue("inputs_sentence", ms.inputs_sentence(inp, scfg), display=False)
+for name in ("sparsity", "consistency", "principal", "drift"):
+    glue(f"verdict_{name}", verdicts.get(name, ""), display=False)
+glue("paper_rl_sparsity", papers.get("fig6.rl_sparsity").text(), display=False)
+glue("paper_eta", papers.get("fig6.mask_eta").text(), display=False)
+glue("paper_rl_rotation", papers.get("fig3.rl_rotation").text(), display=False)
+glue("paper_sft_rotation", papers.get("fig3.sft_rotation").text(), display=False)

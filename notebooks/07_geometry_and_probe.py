@@ -1,0 +1,139 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (sftrl)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # What decides where RL writes: precision, geometry and the off-principal probe
+#
+# Paper B {cite}`zhu2025pathnottaken` explains its masks with three gates: a KL anchor keeps
+# each step small, the pretrained model's geometry steers small steps away from the
+# principal directions, and bf16 precision rounds the smallest updates away, which makes
+# the off-principal bias look like sparsity. This page tests the gates on the project's own
+# model with three experiments that need training: a sweep over the RL learning rate and
+# the weight dtype (precision), the same RL run from a function-preservingly permuted start
+# (geometry), and RL restricted by gradient masks to off-principal, principal or random
+# entries (the probe). Every run starts from the SFT checkpoint of
+# {doc}`the previous page <06_rlvr_stripe_masks>`, and every sentence that judges a result
+# is computed from the runs.
+
+# %%
+import pandas as pd
+from matplotlib_inline.backend_inline import set_matplotlib_formats
+from myst_nb import glue
+
+from sftrl import config
+from sftrl import masks_study as ms
+from sftrl.plots import masks as mask_plots
+from sftrl.plots import use_style
+
+# %% tags=["parameters"]
+profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+start_step: int = -1  # SFT step every run starts from; -1 for where the book's main RL model starts
+study_steps: int = 0  # optimizer steps of each run; 0 for the profile's study budget
+study_lr: float = 0.0  # learning rate of the runs compared in the geometry test; 0 for the profile's
+study_dtype: str = ""  # weight dtype of those runs, "float32" or "bfloat16"; "" for the profile's
+eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
+alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
+k_frac: float = 0.2  # rank of the principal reconstruction, as a fraction of the rank
+permute_seed: int = 1  # seed of the MLP hidden-unit permutations
+probe_alpha: float = 0.2  # fraction of each block matrix a probe's gradient mask lets RL train
+probe_rank: float = 0.2  # rank of the probe's principal reconstruction, as a fraction of the rank
+probe_lr: float = 0.0  # learning rate of the probe runs; 0 for the profile's
+probe_steps: int = 0  # optimizer steps of the probe runs; 0 for study_steps
+
+# %%
+use_style()
+set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+cfg = config.profile(profile)
+scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype,
+                       permute_seed=permute_seed, probe_alpha=probe_alpha, probe_rank=probe_rank,
+                       probe_lr=probe_lr, probe_steps=probe_steps)
+
+# %%
+regime = ms.regime_table(cfg, scfg, eta=eta, alpha=alpha, k_frac=k_frac)
+geometry = ms.geometry_by_group(ms.geometry_table(cfg, scfg, eta=eta))
+curves = ms.probe_curves(cfg, scfg)
+probe = ms.probe_table(cfg, scfg)
+
+# %% [markdown]
+# ## Precision: the learning rate and the weight dtype
+#
+# RL and SFT from the same checkpoint, for {glue:text}`steps` steps each, at every learning
+# rate of the sweep, with fp32 master weights (solid; the masks compare them after rounding
+# to bf16) or with weights stored and updated in bf16 (dashed). Left: the share of weights
+# left untouched; middle and right: the share of the principal and of the low-magnitude
+# weights that were updated, divided by the update density (1 = chance; regions hold
+# {glue:text}`alpha_pct:.0f`% of each matrix). A bf16 number keeps 8 significant bits, so an
+# update smaller than about half a unit in the last place of a weight rounds away, and the
+# large weights, where that unit is largest, lose their updates first.
+# {glue:text}`regime_verdict`
+
+# %%
+fig, axes = mask_plots.plot_regime(regime)
+fig
+
+# %%
+pd.DataFrame(regime)[["role", "lr", "dtype", "sparsity", "principal_ratio", "low_ratio"]].round(3)
+
+# %% [markdown]
+# ## Geometry: the same RL run from a permuted start
+#
+# Permuting the hidden units of every MLP (rows of the gate and up projections, columns of
+# the down projection) changes nothing the model computes. The run below repeats the first
+# RL run of {doc}`the previous page <06_rlvr_stripe_masks>` from such a permuted start; its
+# update mask is then compared with the original run's, once mapped back through the
+# inverse permutation and once position by position as if nothing had been permuted. For
+# scale: the second run's mask (another seed) and independent random masks of the same
+# densities (chance). AdamW treats every entry alike and the sampled answers depend only on
+# what the model computes, so in exact arithmetic the permuted run is the original one with
+# its entries moved: mapped back, the masks should agree up to floating-point rounding. What
+# the test shows is whether the preferred entries travel with the model's parametrisation,
+# as paper B's geometry gate says, or stay at fixed positions. A rotation of the value space
+# would test more, since Adam is not rotation-equivariant; the pipeline does not run one
+# yet.
+# {glue:text}`geometry_verdict`
+
+# %%
+fig, ax = mask_plots.plot_geometry(geometry)
+fig
+
+# %% [markdown]
+# ## The off-principal probe: reward during training
+#
+# RL at learning rate {glue:text}`probe_lr:g` with a gradient mask that lets it train
+# {glue:text}`probe_alpha_pct:.0f`% of the entries of every block matrix: the smallest
+# entries outside the principal weights (*off-principal*), the principal weights
+# themselves, or a random set; against dense RL. Paper B predicts that RL restricted to
+# off-principal entries tracks dense RL and that RL restricted to the principal ones does
+# worst. {glue:text}`probe_verdict`
+
+# %%
+fig, ax = mask_plots.plot_reward_curves(curves)
+fig
+
+# %% [markdown]
+# ## The off-principal probe: ID and OOD accuracy at the end
+#
+# Greedy accuracy on the held-out ID hands and on the OOD hands (J, Q, K = 11, 12, 13) of
+# the start and of each probe run's last checkpoint, with 95% Wilson intervals.
+
+# %%
+fig, ax = mask_plots.plot_probe_accuracy(probe)
+fig
+
+# %%
+glue("steps", scfg.steps, display=False)
+glue("alpha_pct", 100 * alpha, display=False)
+glue("probe_lr", scfg.probe_lr, display=False)
+glue("probe_alpha_pct", 100 * scfg.probe_alpha, display=False)
+glue("regime_verdict", ms.regime_verdict(regime), display=False)
+glue("geometry_verdict", ms.geometry_verdict(geometry), display=False)
+glue("probe_verdict", ms.probe_verdict(probe), display=False)

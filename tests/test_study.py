@@ -1,0 +1,178 @@
+"""Figure 1's quantities (sftrl.study) and its notebook, executed in the smoke profile."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import time
+
+import nbformat
+import pytest
+
+from sftrl import book, claims, config, study
+from sftrl.errors import SftrlError
+
+NOTEBOOK = "01_ood_peak_and_decline"
+
+
+def _rows(ood: dict[int, float], idd: dict[int, float]) -> list[dict]:
+    return [{"step": s, "split": split, "accuracy": acc}
+            for s in sorted(ood) for split, acc in (("id", idd[s]), ("ood", ood[s]))]
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+@pytest.mark.parametrize(("rl", "start", "peak", "expected"), [
+    (0.3, 0.1, 0.5, 0.5),  # half of the 40 lost points won back
+    (0.5, 0.1, 0.5, 1.0),  # all of them
+    (0.6, 0.1, 0.5, 1.25),  # more than was lost
+    (0.05, 0.1, 0.5, -0.125),  # RL lowers OOD further
+    (0.1624, 0.0692, 0.1752, (0.1624 - 0.0692) / (0.1752 - 0.0692)),  # paper A, Llama: 87.9%
+])
+def test_recovery_fraction_known_values(rl, start, peak, expected):
+    assert study.recovery_fraction(rl, start, peak) == pytest.approx(expected)
+
+
+def test_recovery_fraction_is_nan_when_nothing_was_lost():
+    assert math.isnan(study.recovery_fraction(0.3, 0.2, 0.2))
+    assert math.isnan(study.recovery_fraction(0.0, 0.0, 0.0))  # the smoke profile: all zero
+
+
+def test_ood_peak_takes_the_earliest_of_tied_maxima_and_reports_the_end():
+    rows = _rows({0: 0.0, 10: 0.3, 20: 0.3, 50: 0.1}, {0: 0.0, 10: 0.5, 20: 0.6, 50: 0.9})
+    peak = study.ood_peak(rows)
+    assert (peak.step, peak.ood, peak.id) == (10, 0.3, 0.5)
+    assert (peak.end_step, peak.ood_end, peak.id_end) == (50, 0.1, 0.9)
+    assert peak.decline == pytest.approx(0.2)
+
+
+def test_ood_peak_of_a_flat_curve_is_step_0_and_row_order_does_not_matter():
+    rows = _rows({0: 0.0, 10: 0.0, 20: 0.0}, {0: 0.0, 10: 0.0, 20: 0.0})
+    assert study.ood_peak(rows[::-1]).step == 0
+    with pytest.raises(SftrlError, match="no OOD evaluations"):
+        study.ood_peak([r for r in rows if r["split"] == "id"])
+
+
+def test_best_recovery_picks_the_largest_finite_fraction_earliest_on_ties():
+    nan = float("nan")
+    window = [{"from_step": 20, "recovery": nan}, {"from_step": 400, "recovery": 0.6},
+              {"from_step": 800, "recovery": 0.6}, {"from_step": 1500, "recovery": 0.1}]
+    assert study.best_recovery(window)["from_step"] == 400
+    assert study.best_recovery([{"from_step": 20, "recovery": nan}]) is None
+    assert study.best_recovery([]) is None
+
+
+def test_kept_steps_follow_the_configuration():
+    cfg = config.profile("smoke")
+    assert cfg.sft.checkpoints == (10, 20, 30) and cfg.sft.steps == 30
+    assert study.kept_sft_steps(cfg) == [0, 10, 20, 30]
+    short = config.profile("smoke", sft_steps=15)  # checkpoints past the last step are never reached
+    assert study.kept_sft_steps(short) == [0, 10, 15]
+
+
+def test_rl_from_a_step_sft_does_not_keep_is_refused_before_any_work():
+    cfg = config.profile("smoke", rl_from_steps="10,15")
+    assert study.kept_sft_steps(cfg) == [0, 10, 20, 30]
+    t0 = time.monotonic()
+    with pytest.raises(SftrlError, match=r"step\(s\) \[15\].*kept steps .*\[0, 10, 20, 30\]"):
+        study.rl_window(cfg)
+    with pytest.raises(SftrlError, match="is empty"):
+        study.check_rl_from_steps(cfg, [])
+    assert time.monotonic() - t0 < 2  # nothing was trained or evaluated
+
+
+# --------------------------------------------------------------------------- smoke end to end
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    """The smoke profile's SFT curve and recovery window (trained once per session)."""
+    cfg = config.profile("smoke")
+    curve = study.sft_curve(cfg)
+    window = study.rl_window(cfg)
+    return cfg, curve, window
+
+
+@pytest.mark.slow
+def test_rl_window_rows_on_the_smoke_profile(smoke):
+    cfg, curve, window = smoke
+    peak = study.ood_peak(curve)
+    assert [r["from_step"] for r in window] == list(cfg.rl_from_steps)
+    assert {r["step"] for r in curve} == set(study.kept_sft_steps(cfg))
+    start = {(r["step"], r["split"]): r for r in curve}
+    for r in window:
+        assert r["rl_steps"] == cfg.rl.steps and r["run"].startswith("rl-")
+        for split in ("id", "ood"):
+            lo, hi = r[f"{split}_rl_ci"]
+            assert 0 <= lo <= r[f"{split}_rl"] <= hi <= 1
+            assert r[f"{split}_n"] == cfg.eval.max_hands
+            assert r[f"{split}_start"] == start[(r["from_step"], split)]["accuracy"]
+            assert r[f"{split}_start_ci"] == (start[(r["from_step"], split)]["ci_low"],
+                                              start[(r["from_step"], split)]["ci_high"])
+        assert r["ood_gain"] == pytest.approx(r["ood_rl"] - r["ood_start"])
+        assert r["after_peak"] == (r["from_step"] > peak.step)
+        expected = study.recovery_fraction(r["ood_rl"], r["ood_start"], peak.ood) if r["after_peak"] else math.nan
+        assert r["recovery"] == pytest.approx(expected, nan_ok=True)
+    t0 = time.monotonic()
+    again = study.rl_window(cfg)  # every run and evaluation is cached
+    assert time.monotonic() - t0 < 10
+    assert [r["run"] for r in again] == [r["run"] for r in window]
+
+
+def _glued(nb) -> dict[str, object]:
+    """Every value the notebook glued, parsed back from its text/plain form."""
+    out: dict[str, object] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                text = o["data"]["application/papermill.record/text/plain"]
+                try:
+                    out[name] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    out[name] = float(text) if text == "nan" else text
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:traitlets.*", "ignore::DeprecationWarning:nbclient.*")
+def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke, tmp_path):
+    cfg, curve, window = smoke  # the kernel inherits SFTRL_DATA, so it reads these cached runs
+    out = tmp_path / f"{NOTEBOOK}.ipynb"
+    book.run(NOTEBOOK, out, profile="smoke")
+    nb = nbformat.read(out, as_version=4)
+    glued = _glued(nb)
+
+    quoted = {m.split(":")[0] for c in nb.cells if c.cell_type == "markdown"
+              for m in re.findall(r"\{glue:text\}`([^`]+)`", c.source)}
+    assert quoted and quoted <= set(glued), quoted - set(glued)
+
+    peak = study.ood_peak(curve)
+    best = study.best_recovery(window)
+    expected: dict[str, object] = {
+        "profile": "smoke", "peak_step": peak.step, "peak_ood": peak.ood, "id_at_peak": peak.id,
+        "end_step": peak.end_step, "ood_end": peak.ood_end, "id_end": peak.id_end,
+        "rl_steps": cfg.rl.steps, "rl_reward": cfg.rl.reward, "rl_beta": cfg.rl.beta, "n_rl_starts": len(cfg.rl_from_steps), "eval_attempts": cfg.eval.attempts,
+        "n_ood_hands": cfg.eval.max_hands, "n_id_hands": cfg.eval.max_hands,
+        "best_recovery": best["recovery"] if best else math.nan,
+        "best_recovery_step": best["from_step"] if best else None,
+        "best_recovery_sentence": claims.best_recovery_sentence(window),
+    }
+    for v in claims.figure1(curve, window):
+        expected[f"verdict_{v.claim}"] = v.sentence
+        expected[f"verdict_{v.claim}_short"] = v.verdict
+    for key, value in expected.items():
+        assert _same(glued[key], value), (key, glued[key], value)
+
+    # every figure is an image, every table HTML; no stray output (book.run checks the rest)
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    tables = sum("text/html" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert images == 3 and tables == 3
