@@ -15,7 +15,8 @@
 #
 # Paper A {cite}`jin2025heals` decomposes every weight matrix as $W = U\,\mathrm{diag}(\sigma)\,V^\top$
 # and compares the base, the end of SFT and the RL model. It reports that the singular
-# values hardly change (about 0.3-0.4% on average over the q, k, v and down projections),
+# values hardly change ({glue:text}`paper_sigma_change` on average over the q, k, v and down
+# projections),
 # and that putting the singular values of the SFT checkpoint with the best OOD accuracy into
 # the final SFT model, whose OOD accuracy has declined, leaves that model's accuracy where
 # it was: whatever SFT destroys and RL restores, it is not the singular values. This page
@@ -75,9 +76,8 @@ spectral_plots.models_table(ss.describe_models(models))
 # %% [markdown]
 # ## Paper A's numbers beside ours
 #
-# Paper A's models have billions of parameters and were fine-tuned at learning rates around
-# 1e-5 to 1e-6; this book's model is small and trained at larger rates, so the levels are
-# not comparable one to one. Values marked *(unconfirmed)* could not be checked against the
+# Paper A's models have billions of parameters; this book's model is small and trained at
+# larger learning rates, so the levels are not comparable one to one. Values marked *(unconfirmed)* could not be checked against the
 # paper itself.
 
 # %%

@@ -19,8 +19,8 @@
 # checkpoints, $\theta_i = \arccos \sigma_i(U_a^\top U_b)$ in degrees, and likewise for the
 # right vectors $V$. Zero means the two subspaces coincide, 90 degrees that a direction of
 # one is orthogonal to the other. Paper B {cite}`zhu2025pathnottaken` reports (in a
-# third-party reading of its figure) about 5 degrees of rotation for RL against about 50
-# for SFT. A pitfall in paper A's own plots: two k-dimensional subspaces of
+# third-party reading of its figure) a rotation of {glue:text}`paper_rl_rotation` for RL
+# against {glue:text}`paper_sft_rotation` for SFT. A pitfall in paper A's own plots: two k-dimensional subspaces of
 # $\mathbb{R}^m$ share at least $2k - m$ dimensions, so for $k > m/2$ the first $2k - m$
 # angles are zero by construction. This page caps k at $m/2$ unless told otherwise, and
 # shades forced zeros where they occur. **(a)** The angle curves of one layer's matrices for

@@ -19,8 +19,9 @@
 # singular directions of a *reference* replace the target's, while the target keeps its own
 # singular values,
 # $W' = [U_{\mathrm{ref}}[:, {:}k] \mid U_{\mathrm{tgt}}[:, k{:}]]\,\mathrm{diag}(\sigma_{\mathrm{tgt}})\,[V_{\mathrm{ref}}[:, {:}k] \mid V_{\mathrm{tgt}}[:, k{:}]]^\top$.
-# It reports that the top 20% of the directions, or the first 25% of the layers, recover
-# 70-80% of the OOD accuracy (the tables behind both numbers are *unconfirmed*). The
+# It reports that the top 20% of the directions recover {glue:text}`paper_top20` of the lost
+# OOD accuracy, and the first 25% of the layers {glue:text}`paper_first25` (the tables behind
+# both numbers could not be checked). The
 # reference is the SFT checkpoint with the best OOD accuracy, or the base. With the base
 # there is a catch the prototype ran into: restoring *all* its directions gives
 # $U_{\mathrm{base}}\,\mathrm{diag}(\sigma_{\mathrm{SFT}})\,V_{\mathrm{base}}^\top$, which is
@@ -117,7 +118,8 @@ spectral_plots.accuracy_table(rank_peak + tail_peak)
 #
 # Restoring the top {glue:text}`rank_base_fraction:.0%` of the base's directions gives OOD
 # accuracy {glue:text}`rank_base_ood:.1%` and ID accuracy {glue:text}`rank_base_id:.1%`.
-# With all of them (fraction 1) OOD accuracy is {glue:text}`rank_base_full_ood:.1%`, ID
+# With the largest fraction ({glue:text}`rank_base_full_fraction:.0%`; 100% is the base's
+# directions with SFT's singular values) OOD accuracy is {glue:text}`rank_base_full_ood:.1%`, ID
 # {glue:text}`rank_base_full_id:.1%` and {glue:text}`rank_base_full_format_errors:.0%` of the
 # OOD answers miss the strict format (the base: {glue:text}`base_format_errors:.0%`).
 # {glue:text}`verdict_top_directions_restore_base`

@@ -110,6 +110,23 @@ def test_get_rows_reads_a_block_of_rows(ckpts):
     r = CheckpointReader(ckpts["sharded"])
     name = r.key("up", 1).name
     torch.testing.assert_close(r.get_rows(name, 5, 17), r.get(name)[5:17], rtol=0, atol=0)
+    assert r.get_rows(name, 60, 999).shape == (4, 32)  # clipped at the last row, like a slice
+
+
+def test_read_rows_into_reuses_buffers_and_converts(ckpts):
+    r = CheckpointReader(ckpts["bf16"])
+    name = r.key("gate", 0).name
+    out, scratch = torch.empty(10, 32), {}
+    r.read_rows_into(name, 3, 13, out, scratch)
+    raw = scratch["raw"]
+    torch.testing.assert_close(out, r.get(name)[3:13], rtol=0, atol=0)
+    r.read_rows_into(name, 50, 60, out, scratch)  # same scratch tensor, no new allocation
+    assert scratch["raw"] is raw
+    torch.testing.assert_close(out, r.get(name)[50:60], rtol=0, atol=0)
+    f32 = CheckpointReader(ckpts["single"])
+    buf = torch.empty(4, 32)
+    assert f32.read_rows_into(name, 0, 4, buf).data_ptr() == buf.data_ptr()  # read in place
+    torch.testing.assert_close(buf, f32.get(name)[:4], rtol=0, atol=0)
 
 
 def test_tied_embeddings_are_flagged_not_duplicated(ckpts):

@@ -274,3 +274,121 @@ def test_paper_a_quotes_the_recovery_its_own_figure_1_gives():
         lo, hi = row.recovery
         assert lo - 0.01 <= computed <= hi + 0.01, row.model  # Llama 87.9%, Qwen 99.6%
         assert row.ood_end < row.ood_peak and row.id_end > row.id_at_peak  # the claims, in its numbers
+
+
+# --------------------------------------------------------------------------- Figures 2-5 rules
+
+
+def _acc_row(ood: float, idd: float = 0.9, n: int = N, **fields) -> dict:
+    """A row shaped like spectral_study.evaluate's: whole hands, Wilson intervals."""
+    ko, ki = round(ood * n), round(idd * n)
+    return {"ood": ko / n, "ood_ci": wilson_interval(ko, n), "id": ki / n, "id_ci": wilson_interval(ki, n),
+            "ood_n": n, "id_n": n, **fields}
+
+
+def _summary(dsigma: dict[str, float], angle: dict[str, float]) -> list[dict]:
+    labels = {"base_sft": "Base → SFT", "sft_rl": "SFT → RL", "base_rl": "Base → RL"}
+    return [{"pair": p, "label": labels[p], "group": "blocks", "n_matrices": 28, "mean_rel_dsigma": dsigma[p],
+             "mean_angle_u": angle[p], "max_angle_u": 3 * angle[p]} for p in labels]
+
+
+def test_figure_2_to_5_rules_state_their_rule():
+    for fn in claims.FIGURE2_5_RULES:
+        text = claims.rule_text(fn)
+        assert "reproduced" in text and "\n" not in text, fn.__name__
+
+
+@pytest.mark.parametrize(("dsigma", "expected"), [
+    ({"base_sft": 0.004, "sft_rl": 0.003, "base_rl": 0.005}, "reproduced"),  # paper A's size
+    ({"base_sft": 0.024, "sft_rl": 0.004, "base_rl": 0.026}, "partly"),  # the prototype's SFT: 2.4%
+    ({"base_sft": 0.08, "sft_rl": 0.06, "base_rl": 0.10}, "not reproduced"),
+])
+def test_singular_values_stable(dsigma, expected):
+    v = claims.singular_values_stable(_summary(dsigma, {p: 5.0 for p in dsigma}))
+    assert v.verdict == expected and "Base → SFT" in v.reason
+
+
+def test_sigma_swap_flat_needs_a_gap_between_peak_and_end():
+    peak, end = _acc_row(0.39), _acc_row(0.07)
+    flat = [_acc_row(0.07, fraction=f) for f in (0.05, 0.2, 1.0)]
+    assert claims.sigma_swap_keeps_accuracy(flat, peak, end).verdict == "reproduced"
+    some = flat[:2] + [_acc_row(0.30, fraction=1.0)]
+    assert claims.sigma_swap_keeps_accuracy(some, peak, end).verdict == "partly"
+    none = [_acc_row(0.30, fraction=f) for f in (0.2, 1.0)]
+    assert claims.sigma_swap_keeps_accuracy(none, peak, end).verdict == "not reproduced"
+    v = claims.sigma_swap_keeps_accuracy(flat, _acc_row(0.08), end)  # no gap: uninformative
+    assert v.verdict == "not reproduced" and "uninformative" in v.reason
+
+
+def test_rotation_against_sigma_change():
+    dsigma = {"base_sft": 0.004, "sft_rl": 0.003, "base_rl": 0.005}
+    # 5 degrees = 0.087 rad, 22x a 0.4% change of the singular values
+    assert claims.vectors_rotate_values_stable(_summary(dsigma, {p: 5.0 for p in dsigma})).verdict == "reproduced"
+    # the prototype: 5.4 degrees against 2.4% -> ratio about 4 for SFT
+    proto = _summary({"base_sft": 0.024, "sft_rl": 0.024, "base_rl": 0.03}, {p: 5.4 for p in dsigma})
+    assert claims.vectors_rotate_values_stable(proto).verdict == "partly"
+    still = _summary(dsigma, {"base_sft": 5.0, "sft_rl": 1e-7, "base_rl": 5.0})  # RL changed nothing
+    v = claims.vectors_rotate_values_stable(still)
+    assert v.verdict == "partly" and "did not move" in v.reason
+
+
+def test_rl_rotates_less_than_sft():
+    dsigma = {"base_sft": 0.01, "sft_rl": 0.01, "base_rl": 0.01}
+    assert claims.rl_rotates_less_than_sft(_summary(dsigma, {"base_sft": 50, "sft_rl": 5, "base_rl": 50})).verdict \
+        == "reproduced"
+    assert claims.rl_rotates_less_than_sft(_summary(dsigma, {"base_sft": 6, "sft_rl": 5, "base_rl": 8})).verdict \
+        == "partly"
+    assert claims.rl_rotates_less_than_sft(_summary(dsigma, {"base_sft": 5, "sft_rl": 6, "base_rl": 8})).verdict \
+        == "not reproduced"
+    v = claims.rl_rotates_less_than_sft(_summary(dsigma, {"base_sft": 5, "sft_rl": 0.0, "base_rl": 5}))
+    assert v.verdict == "not reproduced" and "did not move" in v.reason  # a no-op RL proves nothing
+
+
+def _rank(oods: dict[float, float], end: dict, ref: dict) -> list[dict]:
+    return [_acc_row(o, fraction=f, tail=False,
+                     recovery=study.recovery_fraction(round(o * N) / N, end["ood"], ref["ood"]))
+            for f, o in oods.items()]
+
+
+def test_top_directions_restore_uses_the_fraction_closest_to_20_percent():
+    end, ref = _acc_row(0.07), _acc_row(0.39)
+    assert claims.top_directions_restore(_rank({0.0: 0.07, 0.2: 0.31, 1.0: 0.2}, end, ref), end, ref).verdict \
+        == "reproduced"  # 75% recovered
+    assert claims.top_directions_restore(_rank({0.0: 0.07, 0.25: 0.17}, end, ref), end, ref).verdict == "partly"
+    assert claims.top_directions_restore(_rank({0.0: 0.07, 0.2: 0.08}, end, ref), end, ref).verdict \
+        == "not reproduced"
+    v = claims.top_directions_restore(_rank({0.2: 0.3}, end, _acc_row(0.08)), end, _acc_row(0.08))
+    assert v.verdict == "not reproduced" and "uninformative" in v.reason
+
+
+def test_first_layers_restore_prefers_the_variant_with_embeddings():
+    end, ref = _acc_row(0.07), _acc_row(0.39)
+    rows = [_acc_row(0.08, block="first 25%", embeddings=False, recovery=0.03),
+            _acc_row(0.33, block="first 25%", embeddings=True, recovery=0.81)]
+    v = claims.first_layers_restore(rows, end, ref)
+    assert v.verdict == "reproduced" and "with embeddings" in v.reason
+    assert claims.first_layers_restore(rows[:1], end, ref).verdict == "not reproduced"
+    assert "was not among" in claims.first_layers_restore([], end, ref).reason
+
+
+def _grafts(**ood: float) -> list[dict]:
+    return [_acc_row(o, key=k) for k, o in ood.items()]
+
+
+def test_grafting_rules_on_paper_a_like_numbers():
+    rows = _grafts(rl=0.20, sft_end=0.07, rl_sft_directions=0.08, sft_rl_directions=0.19, rl_sft_sigma=0.20,
+                   sft_rl_sigma=0.07)
+    assert [v.verdict for v in claims.figure5(rows)] == ["reproduced"] * 3
+    half = _grafts(rl=0.30, sft_end=0.07, rl_sft_directions=0.18, sft_rl_directions=0.18, rl_sft_sigma=0.12,
+                   sft_rl_sigma=0.07)
+    assert [v.verdict for v in claims.figure5(half)] == ["partly", "partly", "partly"]
+    opposite = _grafts(rl=0.20, sft_end=0.07, rl_sft_directions=0.21, sft_rl_directions=0.06, rl_sft_sigma=0.07,
+                       sft_rl_sigma=0.20)
+    assert [v.verdict for v in claims.figure5(opposite)] == ["not reproduced"] * 3
+
+
+def test_grafting_without_an_rl_gain_is_uninformative():
+    rows = _grafts(rl=0.0, sft_end=0.0, rl_sft_directions=0.0, sft_rl_directions=0.0, rl_sft_sigma=0.0,
+                   sft_rl_sigma=0.0)  # the smoke profile
+    for v in claims.figure5(rows):
+        assert v.verdict == "not reproduced" and "uninformative" in v.reason

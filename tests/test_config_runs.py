@@ -78,3 +78,18 @@ def test_jsonl_reader_stops_at_a_cut_line(tmp_path):
 def test_atomic_json_leaves_no_temp_files(tmp_path):
     write_json_atomic(tmp_path / "x.json", {"k": [1, 2]})
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_sharded_checkpoint_identity_covers_every_shard(tmp_path):
+    import json as _json
+
+    from sftrl.train import _parent_identity
+
+    for name, payload in (("a", b"one"), ("b", b"two")):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "model.safetensors.index.json").write_text(_json.dumps({"weight_map": {"w": "model-1.safetensors"}}))
+        (d / "model-1.safetensors").write_bytes(payload)
+    # same index, different weights: different identities
+    assert _parent_identity(tmp_path / "a") != _parent_identity(tmp_path / "b")
+    assert _parent_identity("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"

@@ -185,3 +185,9 @@ def test_rl_hand_halves_are_disjoint_by_value_multiset(cfg):
     assert not values[0] & values[1]
     with pytest.raises(SftrlError, match="half2"):
         train.rl_hands(config.profile("smoke", rl_hand_subset="half2"))
+
+
+def test_the_committed_base_is_the_cpu_profiles_base():
+    # changing a pretraining default without `make base` would silently retrain the base
+    assert train.committed_base_config() is not None, "data/base is missing: run `make base`"
+    assert train.base_checkpoint(config.profile("cpu")) == paths.BASE

@@ -553,7 +553,7 @@ def first_layers_restore(layers: Rows, target: dict[str, Any], reference: dict[s
     statement = "Restoring the first 25% of layers recovers most of the lost OOD accuracy"
     match = sorted((r for r in layers if r["block"] == block), key=lambda r: not r["embeddings"])
     if not match:
-        raise SftrlError(f"no layer-wise row for block {block!r}")
+        return _verdict(fn, claim, statement, "not reproduced", f"the block {block!r} was not among the restored blocks")
     what = f"layers {block}{' with embeddings and LM head' if match[0]['embeddings'] else ' (layers only)'}"
     return _restoration_verdict(fn, claim, statement, match[0], target, reference, what)
 
@@ -660,3 +660,11 @@ def figure4(rank_peak: Rows, rank_base: Rows, layers: Rows, anchors: dict[str, d
 def figure5(rows: Rows) -> list[Verdict]:
     """Figure 5's verdicts on the grafting experiments."""
     return [sft_directions_lower_rl_ood(rows), rl_directions_keep_ood(rows), sigma_only_swap_changes_nothing(rows)]
+
+
+#: the Figures 2-5 rules in the order the book states them
+FIGURE2_5_RULES: tuple[Callable[..., Verdict], ...] = (
+    singular_values_stable, sigma_swap_keeps_accuracy, vectors_rotate_values_stable, rl_rotates_less_than_sft,
+    top_directions_restore, first_layers_restore, sft_directions_lower_rl_ood, rl_directions_keep_ood,
+    sigma_only_swap_changes_nothing,
+)

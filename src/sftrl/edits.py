@@ -156,12 +156,14 @@ class Edit:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    target: CheckpointReader
-    reference: CheckpointReader
-    keys: list[MatrixKey]  # the target's matrices to edit (lm_head of a tied target: see untie)
-    ks: dict[str, int]  # tensor name -> k (restore only)
-    untie: str | None  # None, "embed" (only embed edited) or "lm_head" (only lm_head edited)
+class EditPlan:
+    """What :func:`edit_checkpoint` will do, fully validated (see :func:`plan_edit`)."""
+
+    target: CheckpointReader  #: the checkpoint being edited (all untouched tensors come from it)
+    reference: CheckpointReader  #: where the restored directions / values / matrices come from
+    keys: list[MatrixKey]  #: the target's matrices to edit (a tied target's lm_head: see ``untie``)
+    ks: dict[str, int]  #: tensor name -> number of directions (``restore`` only)
+    untie: str | None  #: ``None``, or which of ``"embed"`` / ``"lm_head"`` alone a tied target edits
 
 
 def _validate_edit(edit: Edit) -> None:
@@ -174,7 +176,7 @@ def _validate_edit(edit: Edit) -> None:
         raise SftrlError(f"k={edit.k!r} must be an int (directions) or a float (fraction of the rank)")
 
 
-def plan_edit(target: str | Path | CheckpointReader, reference: str | Path | CheckpointReader, edit: Edit) -> _Plan:
+def plan_edit(target: str | Path | CheckpointReader, reference: str | Path | CheckpointReader, edit: Edit) -> EditPlan:
     """Check everything an edit needs and list the matrices it touches; no SVD runs.
 
     SftrlError names the first problem: an unknown op or kind, checkpoints that differ in
@@ -202,7 +204,7 @@ def plan_edit(target: str | Path | CheckpointReader, reference: str | Path | Che
         for key in keys:
             m, n = tgt.shape(_source_name(tgt, key))
             ks[key.name] = resolve_k(edit.k, min(m, n), what=f"{key.name} {(m, n)}")
-    return _Plan(tgt, ref, keys, ks, untie)
+    return EditPlan(tgt, ref, keys, ks, untie)
 
 
 def _source_name(reader: CheckpointReader, key: MatrixKey) -> str:
@@ -212,7 +214,7 @@ def _source_name(reader: CheckpointReader, key: MatrixKey) -> str:
     return key.name
 
 
-def _edited_matrix(plan: _Plan, edit: Edit, key: MatrixKey, ct: SVDCache, cr: SVDCache) -> torch.Tensor:
+def _edited_matrix(plan: EditPlan, edit: Edit, key: MatrixKey, ct: SVDCache, cr: SVDCache) -> torch.Tensor:
     src = _source_name(plan.target, key)
     if edit.op == "swap":
         return plan.reference.get(_source_name(plan.reference, key), ct.dtype)

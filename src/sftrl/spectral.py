@@ -336,7 +336,11 @@ def resolve_k(k: int | float, rank: int, *, what: str = "matrix") -> int:
 _ST_DTYPE = {torch.float32: "F32", torch.float64: "F64"}
 
 
-def _write_safetensors(path: Path, entries: list[tuple[str, tuple[int, ...], torch.dtype, Iterable[torch.Tensor]]], metadata: dict[str, str]) -> None:
+def _write_safetensors(
+    path: Path,
+    entries: list[tuple[str, tuple[int, ...], torch.dtype, Iterable[torch.Tensor]]],
+    metadata: dict[str, str],
+) -> None:
     """Write a safetensors file from tensors given as row-major chunks, atomically.
 
     Streaming the chunks lets the large ``U`` of a streamed SVD go to disk without ever
@@ -417,7 +421,6 @@ class SVDCache:
         r = min(m, n)
         meta = {"format": "pt", "tensor": key.name, "convention": "W = U @ diag(S) @ Vh"}
         if m * n > STREAM_NUMEL and m >= 2 * n:
-
             scratch: dict[str, torch.Tensor] = {}
 
             def read(a: int, b: int, out: torch.Tensor) -> torch.Tensor:

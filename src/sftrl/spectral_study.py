@@ -52,10 +52,20 @@ from sftrl.checkpoints import (
     select_keys,
 )
 from sftrl.config import StudyConfig
-from sftrl.edits import EDIT_RECORD, SKIP_PATTERNS, Edit, edit_checkpoint, layer_blocks, plan_edit
+from sftrl.edits import (
+    EDIT_RECORD,
+    SKIP_PATTERNS,
+    Edit,
+    edit_checkpoint,
+    layer_blocks,
+    plan_edit,
+)
 from sftrl.errors import SftrlError
-from sftrl.masks_study import resolve_checkpoint, resolve_layer  # noqa: F401  (resolve_layer: for notebooks)
-from sftrl.runs import config_hash, file_digest
+from sftrl.masks_study import (  # resolve_layer: also for the notebooks
+    resolve_checkpoint,
+    resolve_layer,
+)
+from sftrl.runs import append_jsonl, config_hash, file_digest, read_jsonl
 from sftrl.spectral import SVD, SVDCache, resolve_k
 
 #: bump when the meaning of a cached edited checkpoint changes (old folders are then ignored)
@@ -224,8 +234,22 @@ def edited(target: str | Path, reference: str | Path, edit: Edit) -> Path:
     plan_edit(target, reference, edit)
     out = _edit_dir(edit.op, asdict(edit), target, reference)
     if not _is_complete(out):
-        edit_checkpoint(target, reference, out, edit, overwrite=True)
+        tmp = out.with_name(f".{out.name}.new-{os.getpid()}")
+        _publish(edit_checkpoint(target, reference, tmp, edit, overwrite=True), out)
     return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move a finished edit into place unless another process got there first (a reader of
+    ``out`` never sees it replaced under it)."""
+    if not _is_complete(out):
+        shutil.rmtree(out, ignore_errors=True)  # an incomplete leftover
+        try:
+            os.rename(tmp, out)
+            return
+        except OSError:  # another process published it meanwhile: keep theirs
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def sigma_swap_top(target: SVD, S_ref: torch.Tensor, k: int) -> torch.Tensor:
@@ -272,8 +296,7 @@ def _write_checkpoint(target: CheckpointReader, out: Path, new: Mapping[str, tor
         if (target.path / INDEX_FILE).is_file():
             shutil.copy2(target.path / INDEX_FILE, tmp / INDEX_FILE)
         (tmp / EDIT_RECORD).write_text(json.dumps(dict(record), indent=2) + "\n")
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
+        _publish(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -316,12 +339,33 @@ def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
 # --------------------------------------------------------------------------- evaluation
 
 
+def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
+    """:func:`sftrl.study.accuracy`, with a sharded checkpoint identified by all its shards.
+
+    ``study.accuracy`` keys its cache by :func:`sftrl.train._parent_identity`, which for a
+    sharded checkpoint hashes only the index file; every edit of one sharded target has the
+    same index, so they would share one cached accuracy. Single-file checkpoints (the
+    project's own) go through ``study.accuracy`` unchanged; sharded ones use the same cache
+    layout keyed by :func:`checkpoint_identity`.
+    """
+    if (Path(path) / SINGLE_FILE).is_file():
+        return study.accuracy(path, cfg)
+    key = train._eval_key(cfg)
+    cache = paths.CACHE / "evals" / f"{config_hash({'weights': checkpoint_identity(path)})}.jsonl"
+    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
+    if not {r["split"] for r in rows} >= {"id", "ood"}:
+        rows = [{"key": key, **r} for r in train.evaluate_checkpoint(path, cfg)]
+        for r in rows:
+            append_jsonl(cache, r)
+    return {r["split"]: r for r in rows}
+
+
 def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
-    """ID and OOD accuracy of a checkpoint (cached by its weights), as one flat row.
+    """ID and OOD accuracy of a checkpoint (cached by its weights, :func:`accuracy`), as one flat row.
 
     ``fields`` (a label, the edit's settings) are put first in the row.
     """
-    acc = study.accuracy(path, cfg)
+    acc = accuracy(path, cfg)
     row: dict[str, Any] = {**fields}
     for split in ("id", "ood"):
         r = acc[split]
@@ -353,7 +397,7 @@ def parse_fractions(text: str | Sequence[float], what: str = "fractions") -> tup
             value = float(item)
         except (TypeError, ValueError):
             raise SftrlError(f"{what}: {item!r} is not a number") from None
-        out.append(_check_fraction(value, what[:-1] if what.endswith("s") else what))
+        out.append(_check_fraction(value, what.removesuffix("s")))
     return tuple(out)
 
 
@@ -674,6 +718,7 @@ def numbers_fig4(rank: Sequence[Mapping[str, Any]], layers: Sequence[Mapping[str
             for stat in ("ood", "id", "recovery"):
                 out[f"rank_{reference}_{stat}"] = r[stat]
             full = nearest(rows, "fraction", 1.0)
+            out[f"rank_{reference}_full_fraction"] = full["fraction"]
             out[f"rank_{reference}_full_ood"] = full["ood"]
             out[f"rank_{reference}_full_id"] = full["id"]
             out[f"rank_{reference}_full_format_errors"] = full["ood_format_errors"]

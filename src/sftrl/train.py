@@ -176,7 +176,9 @@ def _finish(run: Run, trainer, t0: float, steps: int, resumed_from: int,
         trainer.save_model(str(final))  # the last step is always kept
         trainer.state.save_to_json(str(final / "trainer_state.json"))
     seconds = round(time.time() - t0, 1)
-    run.mark_done({"steps": steps, "seconds": seconds, "resumed_from": resumed_from,
+    # wall time since the run's folder was made, across kills and resumptions
+    wall = round(time.time() - (run.dir / "config.json").stat().st_mtime, 1)
+    run.mark_done({"steps": steps, "seconds": seconds, "wall_seconds": wall, "resumed_from": resumed_from,
                   "checkpoints": sorted(run.checkpoints()), **(extra or {})})
     _say(f"{run.id}: {steps} steps in {seconds} s, {len(run.checkpoints())} checkpoints kept")
 
@@ -286,7 +288,8 @@ def freeze_base(cfg: StudyConfig) -> Path:
     summary = run.summary()
     meta = {"config": {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
                        "split_seed": cfg.split_seed, "pipeline": PIPELINE_VERSION},
-            "run": run.id, "seconds": summary["seconds"], "torch": torch.__version__}
+            "run": run.id, "seconds": summary.get("wall_seconds", summary["seconds"]),
+            "torch": torch.__version__}
     (tmp / "sftrl_base.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if paths.BASE.exists():
         shutil.rmtree(paths.BASE)
@@ -301,8 +304,9 @@ def _parent_identity(parent: str | Path) -> str:
     if weights.is_file():
         return f"sha256:{file_digest(weights)}"
     index = p / "model.safetensors.index.json"
-    if index.is_file():
-        return f"sha256:{file_digest(index)}"
+    if index.is_file():  # every shard's content, not only the index (edits share an index)
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return "sha256:" + config_hash({"shards": [file_digest(p / name) for name in shards]})
     return str(parent)
 
 

@@ -371,7 +371,7 @@ def plot_pair_heatmaps(
                 for b in range(len(kinds)):
                     if np.isfinite(grid[a, b]):
                         v = grid[a, b]
-                        text = fmt.format(v) if abs(v) >= 0.01 or v == 0 else ("<0.01" if v > 0 else ">-0.01")
+                        text = fmt.format(v) if abs(v) >= 0.01 or v == 0 else "≈0"  # rounding-sized values
                         ax.text(b, a, text, ha="center", va="center", fontsize=6,
                                 color="black" if grid[a, b] > mid else "white")
             ax.set_xticks(range(len(kinds)), kinds, fontsize=7)
@@ -410,7 +410,7 @@ def plot_angle_grid(curves: Sequence[Mapping[str, object]]) -> tuple[Figure, np.
     from matplotlib.ticker import MaxNLocator
 
     for i, side in enumerate(sides):
-        axes[i, 0].set_ylabel(f"θ_i (°), {side} (U)" if side == "left" else f"θ_i (°), {side} (V)")
+        axes[i, 0].set_ylabel(r"$\theta_i$ (°), " + ("left (U)" if side == "left" else "right (V)"))
         for j, kind in enumerate(kinds):
             axes[i, j].tick_params(labelsize=7)
             axes[i, j].xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
@@ -509,7 +509,8 @@ def plot_block_restoration(
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     axes[0].set_ylabel("accuracy (95% CI)")
     axes[0].set_ylim(0, 1.03)
-    axes[1].legend(fontsize="x-small", loc="upper right")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize="x-small")
     return fig, axes
 
 
@@ -529,7 +530,7 @@ def plot_accuracy_bars(rows: Sequence[Mapping[str, object]], *, ax: Axes | None 
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", visible=False)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-    ax.legend([s.upper() for s in series], fontsize="small")
+    ax.legend([s.upper() for s in series], fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig, ax
 
@@ -563,8 +564,9 @@ def accuracy_table(rows: Sequence[Mapping[str, object]], *, recovery: bool = Tru
             rec = float(r.get("recovery", float("nan")))  # type: ignore[arg-type]
             line.append(f"{100 * rec:.0f}%" if np.isfinite(rec) else "n/a")
         out.append(line)
-    notes = ["Recovery = (OOD of the edit - OOD of the SFT end) / (OOD of the reference - OOD of the SFT end); "
-             "n/a when the reference is not above the SFT end."] if recovery else []
+    note = ("Recovery = (OOD of the edit - OOD of the SFT end) / (OOD of the reference - OOD of the SFT end); "
+            "n/a when the reference is not above the SFT end.")
+    notes = [note] if recovery else []
     return Table(columns, out, caption=caption, notes=notes)
 
 

@@ -1,0 +1,83 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (sftrl)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Claims and results
+#
+# Every claim of paper A {cite}`jin2025heals` and paper B {cite}`zhu2025pathnottaken` that
+# this book tests, in one table: the paper's number (marked *(unconfirmed)* where it could
+# not be confirmed from the paper itself), ours from the runs of the
+# {glue:text}`profile` profile, and a verdict, *reproduced*, *partly* or *not reproduced*,
+# computed by a fixed rule from our numbers. {glue:text}`counts_sentence`
+#
+# The verdicts are computed here, with each figure page's default parameters, from the
+# same cached runs, edited checkpoints and analyses the figure pages made; the figure pages
+# show the evidence. A claim whose figure could not be computed in this build is listed as
+# *not evaluated* with the reason, and counts as no result.
+
+# %%
+from myst_nb import glue
+
+from sftrl import config, papers, report
+
+# %% tags=["parameters"]
+profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
+
+# %%
+cfg = config.profile(profile)
+rows = report.claim_rows(cfg)  # reads the figure pages' cached results; makes only what is missing
+counts = report.verdict_counts(rows)
+
+# %% [markdown]
+# ## The claims, the papers' numbers and ours
+#
+# One row per claim, in the order of the book: Figure 1 is
+# {doc}`01_ood_peak_and_decline`, Figures 2 to 5 are {doc}`02_singular_value_stability`,
+# {doc}`03_principal_angles`, {doc}`04_restoration` and {doc}`05_causal_grafting`, and
+# paper B's claims are on {doc}`06_rlvr_stripe_masks` and {doc}`07_geometry_and_probe`.
+# The *ours* column holds the numbers each verdict was decided on. The papers fine-tune
+# models far larger than this book's and count a hand as solved within
+# {glue:text}`paper_attempts` attempts, where ours get {glue:text}`eval_attempts` (see
+# {doc}`09_methods`): accuracy levels are not comparable, so the rules judge the direction
+# and the size of each effect against its own uncertainty.
+
+# %%
+report.claims_table(rows)
+
+# %% [markdown]
+# ## How the verdicts are decided
+#
+# Two accuracies differ only when the difference exceeds the sum of their 95% Wilson
+# interval half-widths, which is stricter than combining them in quadrature. For the
+# update masks of paper B, a share of entries counts as above or below its chance level
+# when its binomial z-score is beyond ±{glue:text}`z_chance` (the entries of a matrix are
+# not independent, so the score is a guide rather than a test). A verdict of *not
+# reproduced* says that our run does not show the claim at that confidence, not that the
+# claim is false for the papers' models. The rules of Figures 1 to 5 are those of
+# `sftrl.claims`, printed on each figure page too; the rules of paper B's mask claims are
+# stated in `sftrl.report` (the figure pages 6 and 7 describe their results in words). Each
+# rule below is the text of the function that applies it.
+
+# %%
+report.rules_table(rows)
+
+# %%
+glue("profile", cfg.profile, display=False)
+glue("counts_sentence", report.counts_sentence(rows), display=False)
+glue("n_claims", len(rows), display=False)
+for verdict, count in counts.items():
+    glue(f"n_{verdict.replace(' ', '_')}", count, display=False)
+glue("z_chance", report.Z_CHANCE, display=False)
+glue("eval_attempts", cfg.eval.attempts, display=False)
+glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)
+for row in rows:
+    glue(f"verdict_{row.key}", row.verdict, display=False)

@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (sftrl)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Methods
+#
+# What this book trains and how it evaluates, beside what paper A {cite}`jin2025heals`
+# did, with every deviation stated. Every setting on this page is read from the
+# configuration of the {glue:text}`profile` profile (`sftrl.config`) or measured from the
+# model itself; none is typed.
+
+# %%
+from myst_nb import glue
+
+from sftrl import config, papers, report
+
+# %% tags=["parameters"]
+profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
+
+# %%
+cfg = config.profile(profile)
+base = report.base_facts(cfg)  # loads the model SFT starts from (pretrains the small base if it is missing)
+splits = report.split_sizes(cfg)
+sizes = report.eval_sizes(cfg)
+trl_defaults = report.trl_defaults()
+tried = report.tried_table()
+
+# %% [markdown]
+# ## The small model
+#
+# No pretrained weights can be downloaded where this book is built, so it pretrains its
+# own model: a Llama-style decoder with {glue:text}`n_layers` blocks of width
+# {glue:text}`hidden_size`, {glue:text}`n_heads` attention heads, an MLP of width
+# {glue:text}`intermediate_size` and a context of {glue:text}`max_positions` tokens;
+# {glue:text}`n_params:,` parameters in all, with {glue:text}`tied_text` input and output
+# embeddings (an edit of one cannot silently change the other). Its vocabulary holds
+# {glue:text}`vocab_size` words: the card ranks, the numbers 1 to 13, the four operators
+# and parentheses, a few field names and the special tokens. A prompt and its strict
+# answer carry the same fields as the papers' JSON answer {cite}`chu2025sftmemorizes`,
+# without the punctuation; for example, under the OOD rule:
+
+# %%
+print(report.compact_example())
+
+# %% [markdown]
+# ## The pretraining corpus, and why it mixes rules
+#
+# The papers' models already read the face-card rule from a prompt before any
+# fine-tuning: what SFT on the ID rule does to that ability is the subject of Figure 1. A
+# base pretrained only on the ID rule would have no such ability to lose, so this base
+# is pretrained on {glue:text}`corpus_size:,` generated examples whose prompts state one
+# of three rules: the ID map (J, Q, K = 10; {glue:text}`mix_id:.0%` of the examples), the
+# OOD map (J, Q, K = 11, 12, 13; {glue:text}`mix_ood:.0%`), or a random map of J, Q and K to
+# 1..13 ({glue:text}`mix_random:.0%`). {glue:text}`face_fraction:.0%` of the random-map
+# hands hold a face card, where the rule matters. Under the OOD map it sees only the
+# {glue:text}`n_ood_pretrain` OOD hands set aside for pretraining, so none of the
+# {glue:text}`n_ood_eval_all` OOD evaluation hands is ever seen with its OOD answer. Answers
+# are in the strict format (the fields above) in {glue:text}`strict_fraction:.0%` of the
+# examples, independently of the rule, and in a loose format (the numbers and the formula
+# only) otherwise, so that learning the strict format in SFT is not the same as learning
+# the ID rule. Pretraining ran {glue:text}`pretrain_steps:,` steps of
+# {glue:text}`pretrain_batch` sequences at peak learning rate {glue:text}`pretrain_lr`;
+# {glue:text}`pretrain_time_sentence`
+
+# %% [markdown]
+# ## Fine-tuning and evaluation, beside paper A
+#
+# Our settings come from the configuration; paper A's from the numbers this book records
+# for it (`sftrl.papers`). SFT trains on ID-rule hands only, in the strict format, with the
+# loss on the answer tokens; RL prompts come from ID-rule hands whose value multisets SFT
+# never saw.
+
+# %%
+report.settings_table(cfg)
+
+# %% [markdown]
+# ## Deviations from paper A
+#
+# - **PPO becomes GRPO.** Paper A trains RL with PPO, a value head and no KL term. trl
+#   {glue:text}`trl_version`, the trainer library used here, no longer offers PPO (it was
+#   removed in trl 1.13); its GRPO trainer with KL coefficient {glue:text}`rl_beta` is the
+#   closest on-policy method: the mean reward of a group of {glue:text}`rl_generations`
+#   samples of the same prompt replaces the value head as the baseline, and there is no
+#   reference model.
+# - **One greedy attempt, no feedback.** Paper A counts a hand as solved within
+#   {glue:text}`paper_attempts` attempts, each wrong one answered with the verifier's
+#   message. The compact format has no words for such a message (its
+#   {glue:text}`vocab_size` words are listed above), so every hand gets
+#   {glue:text}`eval_attempts` greedy attempt, and accuracies are lower than a
+#   multi-attempt protocol would give.
+# - **Larger evaluation sets.** Paper A evaluates {glue:text}`paper_hands` hands per rule:
+#   the 95% interval around an accuracy of 20% then spans ±{glue:text}`paper_half_width:.1%`.
+#   This book evaluates {glue:text}`n_id_eval` ID and {glue:text}`n_ood_eval` OOD hands, for
+#   ±{glue:text}`id_half_width:.1%` and ±{glue:text}`ood_half_width:.1%`, and every accuracy
+#   carries its Wilson interval.
+# - **ID evaluation held out by value multiset.** No ID evaluation hand shares its multiset
+#   of card values (under the ID rule) with any training hand, so ID accuracy measures
+#   generalisation to unseen arithmetic rather than memory of the training answers: SFT
+#   trains on {glue:text}`n_sft_hands` hands, RL prompts come from
+#   {glue:text}`n_rl_hands` others, and {glue:text}`n_id_eval_all` are held out for ID
+#   evaluation.
+# - **A model of another scale.** The learning rates, step counts and RL temperature differ
+#   from paper A's (see the table): they are sized so that the SFT curve passes its OOD
+#   peak and RL moves the weights within the CPU budget.
+
+# %% [markdown]
+# ## Configurations tried
+#
+# {glue:text}`tried_sentence`
+
+# %%
+tried
+
+# %%
+glue("profile", cfg.profile, display=False)
+glue("n_params", base["n_params"], display=False)
+glue("hidden_size", base["hidden_size"], display=False)
+glue("n_layers", base["num_hidden_layers"], display=False)
+glue("n_heads", base["num_attention_heads"], display=False)
+glue("intermediate_size", base["intermediate_size"], display=False)
+glue("max_positions", base["max_position_embeddings"], display=False)
+glue("vocab_size", base["vocab_size"], display=False)
+glue("tied_text", "tied" if base["tie_word_embeddings"] else "separate (untied)", display=False)
+p = cfg.pretrain
+glue("corpus_size", p.corpus_size, display=False)
+glue("mix_id", p.rule_mix[0], display=False)
+glue("mix_ood", p.rule_mix[1], display=False)
+glue("mix_random", p.rule_mix[2], display=False)
+glue("face_fraction", p.face_fraction, display=False)
+glue("strict_fraction", p.strict_fraction, display=False)
+glue("pretrain_steps", p.steps, display=False)
+glue("pretrain_batch", p.batch_size, display=False)
+glue("pretrain_lr", p.lr, display=False)
+glue("pretrain_seconds", base["pretrain_seconds"], display=False)
+glue("pretrain_time_sentence", report.pretrain_sentence(base), display=False)
+glue("n_ood_pretrain", splits["ood_pretrain"], display=False)
+glue("n_ood_eval_all", splits["ood_eval"], display=False)
+glue("n_sft_hands", splits["sft"], display=False)
+glue("n_rl_hands", splits["rl"], display=False)
+glue("n_id_eval_all", splits["id_eval"], display=False)
+glue("n_id_eval", sizes["id"], display=False)
+glue("n_ood_eval", sizes["ood"], display=False)
+glue("id_half_width", report.half_width_at(sizes["id"]), display=False)
+glue("ood_half_width", report.half_width_at(sizes["ood"]), display=False)
+paper_hands = papers.get("task.eval_hands").value
+glue("paper_hands", paper_hands, display=False)
+glue("paper_half_width", report.half_width_at(paper_hands), display=False)
+glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)
+glue("eval_attempts", cfg.eval.attempts, display=False)
+glue("trl_version", trl_defaults["trl_version"], display=False)
+glue("rl_beta", cfg.rl.beta, display=False)
+glue("rl_generations", cfg.rl.num_generations, display=False)
+glue("tried_sentence", report.tried_sentence(tried), display=False)

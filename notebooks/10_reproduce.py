@@ -1,0 +1,189 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (sftrl)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproduce
+#
+# How to rebuild this book, rerun one figure with other settings, run it at paper scale on
+# a GPU, and analyse any pair of checkpoints with the same code. The times quoted are
+# read from the committed benchmark snapshot and the committed base's record; the GPU
+# figures are estimates and say so.
+
+# %%
+from pathlib import Path
+
+from myst_nb import glue
+
+from sftrl import book, config, report
+
+# %% tags=["parameters"]
+bench_file: str = ""  # benchmark snapshot to quote ("" for the committed bench/results/book.json)
+
+# %%
+snapshot = report.bench_snapshot(Path(bench_file) if bench_file else report.BENCH_BOOK)
+base_record = report.base_record()
+cpu, gpu = config.profile("cpu"), config.profile("gpu")
+estimates = report.gpu_estimates(gpu)
+
+# %% [markdown]
+# ## The two commands
+#
+# On a fresh clone (Python 3.11 or newer and `make`), these are the whole set-up; the
+# first creates the project's virtual environment `.venv`:
+#
+# ```bash
+# make book   # execute the out-of-date notebooks, build the site into _build/html
+# make test   # the test suite, with a smoke build of the book checked in headless Chromium
+# ```
+#
+# {glue:text}`budget_sentence`
+
+# %%
+report.stage_table(snapshot)  # nothing when no snapshot is committed
+
+# %% [markdown]
+# The small base model every figure starts from is committed under `data/base`, because
+# pretraining it is the longest stage of all. {glue:text}`base_sentence` To rebuild it from
+# scratch, deterministically, with the cpu profile's pretraining settings:
+#
+# ```bash
+# make base
+# ```
+#
+# ## Rerunning one figure with other parameters
+#
+# Every figure page is a notebook whose first code cell after the imports, tagged
+# `parameters`, lists its settings with their meaning. List them:
+#
+# ```bash
+# .venv/bin/python -m sftrl.book --help-notebook 01_ood_peak_and_decline
+# ```
+
+# %%
+print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_ood_peak_and_decline")))
+
+# %% [markdown]
+# Then rerun that page with papermill-style overrides, `-p NAME VALUE`, typed as papermill
+# types them (`7` an int, `3e-4` a float, `True` a bool), for example SFT at learning rate
+# 3e-4 instead of the default profile's {glue:text}`cpu_sft_lr`:
+#
+# ```bash
+# make figure NB=01_ood_peak_and_decline ARGS="-p sft_lr 3e-4"
+# ```
+#
+# This re-executes `notebooks/01_ood_peak_and_decline.py` with `sft_lr = 3e-4` and
+# rebuilds the site. A new learning rate is a new configuration, so the pipeline trains a
+# new SFT run and new RL runs for it (cached under `data/runs/` beside the default ones),
+# which takes about as long as that page's stage in the table above
+# ({glue:text}`example_stage`). The page then carries a note naming the override; the
+# claims page keeps judging the default runs. A later plain `make book` sees that the
+# parameters differ from the defaults and re-executes the page with them, reusing the
+# cached default runs. To write the executed notebook elsewhere without touching the site:
+#
+# ```bash
+# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
+# ```
+#
+# The same with plain papermill, converting the text notebook with jupytext first:
+#
+# ```bash
+# .venv/bin/jupytext --to ipynb notebooks/01_ood_peak_and_decline.py -o /tmp/fig1.ipynb
+# .venv/bin/papermill --help-notebook /tmp/fig1.ipynb
+# .venv/bin/papermill /tmp/fig1.ipynb /tmp/fig1-out.ipynb -k python3 -p sft_lr 3e-4
+# ```
+#
+# (`python -m sftrl.book` does the same and in addition checks the parameter names before
+# starting, makes sure the kernel is this environment's Python, hides papermill's
+# injected cell and refuses outputs a reader should not see.)
+#
+# ## At paper scale, on a GPU
+#
+# The `gpu` profile runs the same pipeline on a Hugging Face chat model with the papers'
+# prompt and JSON answer. It differs from the default `cpu` profile in these settings:
+
+# %%
+report.Table(["setting", "cpu profile", "gpu profile"], report.profile_differences("cpu", "gpu"))
+
+# %% [markdown]
+# Build the whole book with it (every page receives `profile = "gpu"`; the site goes to
+# `_build/gpu/_build/html`), or run one page with another model, a hub id or a local
+# folder (Figure 1's page takes `model_base`):
+#
+# ```bash
+# make book PROFILE=gpu
+# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1-gpu.ipynb \
+#     -p profile gpu -p model_base Qwen/Qwen2.5-0.5B-Instruct
+# ```
+#
+# The model is downloaded from the Hugging Face hub on first use (or give a local folder
+# where there is no network). What to expect, **as estimates, not measurements** (this
+# book was built without a GPU): the weights, gradients and AdamW states of
+# {glue:text}`gpu_model` ({glue:text}`gpu_params_b:.2f` billion parameters) take about
+# {glue:text}`gpu_state_gb:.0f` GB in bf16, with activations on top (the logits over a
+# large vocabulary dominate them; lower the batch size if memory runs out). SFT of
+# {glue:text}`gpu_sft_steps` steps of {glue:text}`gpu_sft_batch` sequences is about
+# {glue:text}`gpu_sft_minutes:.0f` minutes of compute on one H100, assuming
+# {glue:text}`assumed_tokens` tokens per example and {glue:text}`assumed_utilisation:.0%`
+# of the GPU's bf16 peak. RL is bound by sampling: {glue:text}`gpu_rl_steps` steps of up to
+# {glue:text}`gpu_rl_tokens` generated tokens at an assumed {glue:text}`assumed_decode_s`
+# s per decoding step of the whole batch is about {glue:text}`gpu_rl_minutes:.0f` minutes
+# per run, and Figure 1 runs {glue:text}`gpu_rl_runs` of them; the evaluations of every
+# checkpoint and the mask study's runs come on top.
+#
+# ## The spectral and mask analyses on any checkpoints
+#
+# The analyses read Hugging Face checkpoint folders (safetensors, sharded or not), so
+# they apply to any base and fine-tuned pair with the same architecture. Per-matrix
+# spectral drift, mean |Δσ|/σ and principal angles of one or more checkpoints against a
+# base, as a table and a CSV file:
+#
+# ```bash
+# .venv/bin/python -m sftrl spectra BASE OTHER --out spectra.csv
+# ```
+#
+# Paper B's public pair, downloaded first (weights and configuration only):
+#
+# ```bash
+# .venv/bin/hf download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --include "*.json" "*.safetensors" --local-dir ckpt/base
+# .venv/bin/hf download agentica-org/DeepScaleR-1.5B-Preview --include "*.json" "*.safetensors" --local-dir ckpt/rl
+# .venv/bin/python -m sftrl spectra ckpt/base ckpt/rl --kinds q,k,v,o,down --out spectra.csv
+# ```
+#
+# The figure pages take checkpoints as parameters too. The update-mask page needs the base
+# and at least two RL checkpoints trained from it (for the consistency across runs), and
+# optionally SFT checkpoints; the spectral pages take the four models of paper A:
+#
+# ```bash
+# .venv/bin/python -m sftrl.book run 06_rlvr_stripe_masks --out /tmp/masks.ipynb \
+#     -p base_path ckpt/base -p rl_paths ckpt/rl,ckpt/rl2 -p sft_paths ckpt/sft -p kinds q,k,v,o,down
+# .venv/bin/python -m sftrl.book run 03_principal_angles --out /tmp/angles.ipynb \
+#     -p base ckpt/base -p sft_peak ckpt/sft-peak -p sft_end ckpt/sft-end -p rl ckpt/rl
+# ```
+
+# %%
+glue("budget_sentence", report.budget_sentence(snapshot), display=False)
+glue("base_sentence", report.base_rebuild_sentence(base_record), display=False)
+glue("example_stage", report.stage_text(snapshot, "notebook 01_ood_peak_and_decline"), display=False)
+glue("cpu_sft_lr", cpu.sft.lr, display=False)
+glue("gpu_model", gpu.model.base, display=False)
+glue("gpu_params_b", estimates["n_params"] / 1e9, display=False)
+glue("gpu_state_gb", estimates["model_state_gb"], display=False)
+glue("gpu_sft_steps", gpu.sft.steps, display=False)
+glue("gpu_sft_batch", gpu.sft.batch_size, display=False)
+glue("gpu_sft_minutes", estimates["sft_minutes"], display=False)
+glue("gpu_rl_steps", gpu.rl.steps, display=False)
+glue("gpu_rl_tokens", gpu.rl.max_completion_length, display=False)
+glue("gpu_rl_minutes", estimates["rl_minutes_per_run"], display=False)
+glue("gpu_rl_runs", int(estimates["rl_runs"]), display=False)
+glue("assumed_tokens", int(report.GPU_ASSUMPTIONS["tokens_per_example"]), display=False)
+glue("assumed_utilisation", report.GPU_ASSUMPTIONS["utilisation"], display=False)
+glue("assumed_decode_s", report.GPU_ASSUMPTIONS["decode_step_s"], display=False)

@@ -1,0 +1,95 @@
+"""The small-model study: every configuration tried, and what each gave.
+
+The book's default CPU configuration was chosen by measurement. Each configuration
+tried is declared below (flat overrides of the cpu profile, and why it was tried);
+``make study`` runs them all through the cached pipeline and writes the summary to
+``book/study/tried.json``, a committed snapshot that the Methods page renders. The
+numbers in it come only from those runs.
+
+Usage: ``python -m sftrl.tried [--only NAME ...]``  (what ``make study`` runs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sftrl import config, paths, study
+from sftrl.runs import write_json_atomic
+
+SNAPSHOT = paths.BOOK / "study" / "tried.json"
+
+
+@dataclass(frozen=True)
+class Tried:
+    """One configuration of the study."""
+
+    name: str
+    """Short name, used in the Methods table."""
+    why: str
+    """What the configuration tests."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Flat overrides of the cpu profile (see :func:`sftrl.config.profile`)."""
+    rl: bool = True
+    """Also run RL from ``rl_from_steps`` (else the SFT curve only)."""
+
+
+#: in the order they were tried; the last one marked ``default`` is the cpu profile itself
+TRIED: tuple[Tried, ...] = (
+    Tried("default", "the cpu profile as shipped", {}),
+)
+
+
+def _pct(x: float) -> float:
+    return round(100 * x, 1) if x == x else float("nan")
+
+
+def summarise(t: Tried, profile: str = "cpu") -> dict[str, Any]:
+    """Run (or read) one configuration and summarise its Figure-1 quantities."""
+    cfg = config.profile(profile, **t.overrides)
+    t0 = time.time()
+    curve = study.sft_curve(cfg)
+    peak = study.ood_peak(curve)
+    ood0 = next(r for r in curve if r["step"] == 0 and r["split"] == "ood")
+    row: dict[str, Any] = {
+        "name": t.name, "why": t.why, "overrides": t.overrides,
+        "base_any_format_ood": _pct(ood0["any_format_accuracy"]),
+        "peak_step": peak.step, "peak_ood": _pct(peak.ood), "id_at_peak": _pct(peak.id),
+        "end_step": peak.end_step, "ood_end": _pct(peak.ood_end), "id_end": _pct(peak.id_end),
+    }
+    if t.rl:
+        window = study.rl_window(cfg, cfg.rl_from_steps)
+        row["rl"] = [{"from": w["from_step"], "ood_start": _pct(w["ood_start"]), "ood_rl": _pct(w["ood_rl"]),
+                      "id_start": _pct(w["id_start"]), "id_rl": _pct(w["id_rl"])} for w in window]
+        gains = [w["ood_rl"] - w["ood_start"] for w in window]
+        row["best_rl_gain_points"] = _pct(max(gains)) if gains else float("nan")
+    row["seconds"] = round(time.time() - t0, 1)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="names to (re)run; the others are kept from the snapshot")
+    ap.add_argument("--profile", default="cpu")
+    args = ap.parse_args(argv)
+    old = {r["name"]: r for r in json.loads(SNAPSHOT.read_text())} if SNAPSHOT.exists() else {}
+    rows = []
+    for t in TRIED:
+        if args.only and t.name not in args.only and t.name in old:
+            rows.append(old[t.name])
+            continue
+        rows.append(summarise(t, args.profile))
+        print(json.dumps(rows[-1]), flush=True)
+    clean = json.loads(json.dumps(rows, default=lambda x: None).replace("NaN", "null"))
+    write_json_atomic(SNAPSHOT, clean)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""The book-level pages: the claims table (paper numbers, verdict rules, figures that are not
+available), the methods' settings, the reproduction guide's snapshot readers, and the three
+notebooks executed on the smoke profile (slow)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import sys
+
+import nbformat
+import pytest
+
+from sftrl import book, claims, config, papers, report
+from sftrl.errors import SftrlError
+from sftrl.evaluate import wilson_interval
+
+# papermill / jupyter_client deprecations that do not concern this project (as tests/test_book.py)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning:traitlets.*", "ignore::DeprecationWarning:nbclient.*"
+)
+
+
+def _glued(nb) -> dict[str, object]:
+    """Every value a notebook glued, parsed back from its text form."""
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                text = o["data"]["application/papermill.record/text/plain"]
+                try:
+                    out[name] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    out[name] = text
+    return out
+
+
+# --------------------------------------------------------------------------- the claims list
+
+
+def test_every_rule_of_the_figures_has_a_row_and_every_row_a_group():
+    keys = [c.key for c in report.CLAIMS]
+    assert len(keys) == len(set(keys))
+    rules = [*claims.FIGURE1_RULES, *getattr(claims, "FIGURE2_5_RULES", ()), *report.MASK_RULES]
+    for fn in rules:
+        assert fn.__name__ in keys, f"no claims row for rule {fn.__name__}"
+        assert claims.rule_text(fn)  # every rule states itself
+    assert {c.group for c in report.CLAIMS} == set(report.GROUPS)
+    assert {c.paper for c in report.CLAIMS} == {"A", "B"}
+    for group, (_, page) in report.GROUPS.items():
+        assert (report.paths.NOTEBOOKS / f"{page}.py").is_file(), group
+
+
+def test_paper_numbers_are_printed_and_unconfirmed_ones_say_so():
+    for c in report.CLAIMS:
+        assert report.paper_text(c.key) not in ("", "—"), c.key
+    # unconfirmed in sftrl.papers -> marked; confirmed -> not
+    assert "(unconfirmed)" in report.paper_text("rl_rotates_less_than_sft")
+    assert "(unconfirmed)" in report.paper_text("top_directions_restore")
+    assert "(unconfirmed)" in report.paper_text("sft_directions_lower_rl_ood")
+    assert "(unconfirmed)" not in report.paper_text("ood_rise_and_decline")
+    assert "(unconfirmed)" not in report.paper_text("singular_values_stable")
+    llama = papers.FIGURE1["Llama-3.2-11B"]
+    assert f"step {llama.peak_step}" in report.paper_text("ood_rise_and_decline")
+    assert papers.get("fig6.rl_sparsity").text() in report.paper_text("rl_sparse_sft_dense")
+    with pytest.raises(SftrlError, match="no_such"):
+        report.paper_value("fig9.no_such")
+
+
+def test_a_claim_row_refuses_an_unknown_verdict():
+    with pytest.raises(SftrlError, match="verdict"):
+        report.ClaimRow("k", "A", "Figure 1", "01_x", "s", "p", "o", "mostly", "r")
+
+
+# --------------------------------------------------------------------------- the mask rules
+
+
+def _numbers(**changes: float) -> dict[str, float]:
+    """ms.numbers()-shaped values of a run that shows every effect paper B reports."""
+    n = {"n_rl": 3, "n_sft": 1, "rl_sparsity": 0.8, "rl_sparsity_min": 0.7, "rl_sparsity_max": 0.9,
+         "sft_sparsity": 0.1, "rl_density": 0.2, "sft_density": 0.9,
+         "in_all": 0.05, "in_all_expected": 0.008, "in_all_z": 40.0, "jaccard": 0.4, "jaccard_expected": 0.11,
+         "rl_principal": 0.1, "rl_low": 0.4, "rl_principal_z": -20.0, "rl_low_z": 30.0,
+         "sft_principal": 0.95, "sft_low": 0.85, "sft_principal_z": 8.0, "sft_low_z": -6.0,
+         "rl_drift": 0.001, "rl_drift_min": 0.0005, "rl_drift_max": 0.002, "sft_drift": 0.01,
+         "rl_angle": 1.0, "rl_angle_min": 0.5, "rl_angle_max": 2.0, "sft_angle": 10.0}
+    n.update(changes)
+    return n
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({}, "reproduced"),
+    ({"sft_sparsity": 0.6}, "partly"),  # RL sparser, but SFT sparse too
+    ({"rl_sparsity": 0.4, "rl_sparsity_min": 0.3, "rl_sparsity_max": 0.45}, "partly"),  # RL not mostly untouched
+    ({"rl_sparsity_min": 0.05}, "not reproduced"),  # one RL run denser than SFT
+    ({"rl_density": 0.0, "rl_sparsity": 1.0, "rl_sparsity_min": 1.0, "rl_sparsity_max": 1.0},
+     "not reproduced"),  # nothing changed: trivial sparsity
+])
+def test_sparsity_rule(changes, expected):
+    v = report.rl_sparse_sft_dense(_numbers(**changes))
+    assert v.verdict == expected and v.claim == "rl_sparse_sft_dense"
+    assert "sparsity of RL" in v.reason and v.rule.startswith("sparsity is")
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({}, "reproduced"),
+    ({"in_all_z": 1.0}, "partly"),
+    ({"jaccard": 0.115}, "partly"),  # within 10% of the independent value
+    ({"in_all_z": -5.0, "jaccard": 0.1}, "not reproduced"),
+    ({"rl_density": 0.0}, "not reproduced"),
+])
+def test_consistency_rule(changes, expected):
+    assert report.masks_consistent_across_runs(_numbers(**changes)).verdict == expected
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({}, "reproduced"),
+    ({"sft_principal_z": -9.0, "sft_low_z": 9.0}, "partly"),  # SFT shows the same bias
+    ({"rl_low_z": 1.0}, "partly"),  # below chance on the principal weights only
+    ({"rl_principal_z": 5.0}, "not reproduced"),
+    ({"rl_density": 0.0}, "not reproduced"),
+])
+def test_off_principal_rule(changes, expected):
+    assert report.rl_off_principal(_numbers(**changes)).verdict == expected
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({}, "reproduced"),
+    ({"rl_drift_max": 0.02}, "partly"),  # one RL run drifts more than SFT, the mean does not
+    ({"rl_drift": 0.02, "rl_drift_max": 0.03, "rl_angle": 20.0, "rl_angle_max": 30.0}, "not reproduced"),
+])
+def test_drift_rule(changes, expected):
+    assert report.rl_little_spectral_drift(_numbers(**changes)).verdict == expected
+
+
+def test_a_missing_input_is_named():
+    n = _numbers()
+    del n["sft_sparsity"]
+    with pytest.raises(SftrlError, match="sft_sparsity"):
+        report.rl_sparse_sft_dense(n)
+
+
+@pytest.mark.parametrize("g, expected", [
+    ({"mapped": 0.9, "unmapped": 0.11, "other_seed": 0.8, "chance": 0.1}, "reproduced"),
+    ({"mapped": 0.9, "unmapped": 0.5, "other_seed": 0.8, "chance": 0.1}, "partly"),
+    ({"mapped": 0.2, "unmapped": 0.5, "other_seed": 0.8, "chance": 0.1}, "not reproduced"),
+    ({"mapped": math.nan, "unmapped": math.nan, "other_seed": math.nan, "chance": math.nan}, "not reproduced"),
+])
+def test_geometry_rule(g, expected):
+    assert report.preferred_entries_follow_geometry({"MLP (permuted)": g}).verdict == expected
+
+
+def test_geometry_rule_needs_permuted_matrices():
+    with pytest.raises(SftrlError, match="permuted"):
+        report.preferred_entries_follow_geometry({})
+
+
+def _probe(rewards: dict[str, float], se: float = 0.02) -> list[dict]:
+    return [{"mask": m, "reward_end": r, "reward_end_se": se} for m, r in rewards.items()]
+
+
+@pytest.mark.parametrize("rewards, se, expected", [
+    ({"none": 0.50, "off_principal": 0.49, "principal": 0.20, "random": 0.35}, 0.02, "reproduced"),
+    ({"none": 0.50, "off_principal": 0.30, "principal": 0.10, "random": 0.20}, 0.02, "partly"),  # does not track
+    ({"none": 0.50, "off_principal": 0.49, "principal": 0.45, "random": 0.30}, 0.02, "partly"),  # principal not worst
+    ({"none": 0.50, "off_principal": 0.20, "principal": 0.40, "random": 0.30}, 0.02, "not reproduced"),
+    ({"none": 0.50, "off_principal": 0.49, "principal": 0.20}, math.nan, "not reproduced"),  # no standard error
+])
+def test_probe_rule(rewards, se, expected):
+    rows = [{"mask": "start", "reward_end": math.nan}, *_probe(rewards, se)]
+    assert report.off_principal_probe(rows).verdict == expected
+
+
+# --------------------------------------------------------------------------- figures not available
+
+
+def test_a_figure_whose_library_is_missing_is_not_evaluated_and_says_why(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sftrl.spectral_study", None)  # import now raises ImportError
+    inp = report._Inputs(config.profile("smoke"))
+    for group in ("fig2", "fig3", "fig4", "fig5"):
+        rows = report.judge_group(group, inp)
+        assert rows and {r.verdict for r in rows} == {report.NOT_EVALUATED}
+        assert all("spectral_study" in r.ours and r.rule == "" for r in rows)
+        assert [r.key for r in rows] == [c.key for c in report.CLAIMS if c.group == group]
+
+
+def test_a_missing_function_is_not_evaluated(monkeypatch):
+    monkeypatch.delattr(claims, "figure5")
+    rows = report.judge_group("fig5", report._Inputs(config.profile("smoke")))
+    assert {r.verdict for r in rows} == {report.NOT_EVALUATED}
+    assert "figure5" in rows[0].ours
+
+
+def test_a_rule_without_its_inputs_leaves_the_others_judged(monkeypatch):
+    n = _numbers()
+    del n["sft_drift"]  # e.g. no SFT checkpoint for the drift comparison
+    fake = lambda inp: report._each([(fn.__name__, lambda fn=fn: fn(n)) for fn in report.MASK_RULES[:4]])  # noqa: E731
+    monkeypatch.setitem(report._JUDGES, "fig6", fake)
+    rows = {r.key: r for r in report.judge_group("fig6", report._Inputs(config.profile("smoke")))}
+    assert rows["rl_little_spectral_drift"].verdict == report.NOT_EVALUATED
+    assert "sft_drift" in rows["rl_little_spectral_drift"].ours
+    assert rows["rl_sparse_sft_dense"].verdict == "reproduced"
+    with pytest.raises(SftrlError, match="unknown figure group"):
+        report.judge_group("fig9", report._Inputs(config.profile("smoke")))
+
+
+def test_tables_and_counts():
+    rows = [report._row(c, v, "ours", "rule") for c, v in zip(report.CLAIMS[:4], report.ALLOWED)]
+    counts = report.verdict_counts(rows)
+    assert counts == dict.fromkeys(report.ALLOWED, 1)
+    assert report.counts_sentence(rows) == ("Of paper A's 4 claims, 1 reproduced, 1 partly and 1 not reproduced "
+                                            "(1 not evaluated).")
+    table = report.claims_table(rows)
+    assert len(table.rows) == 4 and table.columns[-1] == "verdict"
+    assert "<table" in table._repr_html_()
+    assert report.counts_sentence([]) == "No claims were judged."
+
+
+def test_figure_defaults_are_read_from_the_pages():
+    d = report.figure_defaults("06_rlvr_stripe_masks")
+    assert d["alpha"] == 0.05 and d["eta"] == 0.0 and d["kinds"] == ""
+    assert report.figure_defaults("no_such_page") == {}
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def test_half_width_is_the_wilson_intervals():
+    assert report.half_width_at(234) == pytest.approx(claims.half_width(wilson_interval(47, 234)))
+    assert 0.04 < report.half_width_at(234) < 0.06  # paper A's set: about +-5 points at 20%
+    assert report.half_width_at(1000) < report.half_width_at(234)
+    with pytest.raises(SftrlError, match="n=0"):
+        report.half_width_at(0)
+
+
+def test_eval_sizes_follow_the_splits_and_the_cap():
+    smoke, cpu = config.profile("smoke"), config.profile("cpu")
+    full = report.split_sizes(cpu)
+    assert report.eval_sizes(cpu) == {"id": full["id_eval"], "ood": full["ood_eval"]}
+    assert report.eval_sizes(smoke) == {"id": smoke.eval.max_hands, "ood": smoke.eval.max_hands}
+
+
+def test_settings_put_ours_beside_paper_as_numbers():
+    cfg = config.profile("smoke")
+    rows = report.settings_rows(cfg)
+    assert all(len(r) == 4 for r in rows)
+    by = {(r[0], r[1]): r for r in rows}
+    assert by[("RL", "learning rate")][2:] == [f"{cfg.rl.lr:g}", papers.get("fig1.rl.lr").text()]
+    assert by[("RL", "clip range")][3] == papers.get("fig1.rl.clip").text()
+    assert by[("SFT", "optimizer steps")][2] == str(cfg.sft.steps)
+    assert by[("evaluation", "hands per rule")][3] == "234"
+    assert by[("RL", "algorithm")][2].startswith("GRPO") and "PPO" in by[("RL", "algorithm")][3]
+    assert report.settings_table(cfg).columns[2] == "this book (smoke profile)"
+
+
+def test_tried_table(tmp_path):
+    assert report.tried_table(tmp_path / "none.json") is None
+    assert "not yet recorded" in report.tried_sentence(None, tmp_path / "none.json")
+    log = tmp_path / "tried.json"
+    log.write_text(json.dumps([
+        {"name": "canonical targets", "settings": {"sft_targets": "canonical", "sft_lr": 1e-4},
+         "results": {"ood_peak": 0.0412345}, "verdict": "rejected", "notes": "ID saturates by memory"},
+        {"name": "more steps", "settings": "sft_steps=3000", "results": "", "notes": "no peak"},
+    ]))
+    table = report.tried_table(log)
+    assert table.rows[0] == ["canonical targets", "sft_targets = canonical; sft_lr = 0.0001", "ood_peak = 0.0412",
+                             "rejected ID saturates by memory"]
+    assert table.rows[1][3] == "no peak"
+    assert "2 configurations" in report.tried_sentence(table, log)
+    log.write_text(json.dumps([{"settings": {}}]))
+    with pytest.raises(SftrlError, match="entry 0"):
+        report.tried_table(log)
+    log.write_text("{not json")
+    with pytest.raises(SftrlError, match="not valid JSON"):
+        report.tried_table(log)
+
+
+# --------------------------------------------------------------------------- reproduce
+
+
+def test_bench_snapshot_as_bench_book_writes_it(tmp_path):
+    assert report.bench_snapshot(tmp_path / "none.json") is None
+    assert report.stage_table(None) is None
+    assert "No benchmark snapshot" in report.budget_sentence(None)
+    snap = {"profile": "cpu", "fresh": True, "cpus": 2,
+            "stages": {"environment (make venv)": 150.0, "notebook 01_ood_peak_and_decline": 240.5,
+                       "total make book": 700.0, "rebuild, nothing changed": 3.2}}
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(snap))
+    got = report.bench_snapshot(path)
+    assert report.stage_table(got).rows[1] == ["notebook 01_ood_peak_and_decline", "240.5", "4.0"]
+    assert "12 minutes" in report.budget_sentence(got) and "3 s" in report.budget_sentence(got)
+    assert report.stage_text(got, "notebook 01_ood_peak_and_decline") == "4 minutes"
+    assert report.stage_text(got, "notebook 99_x") == "not benchmarked yet"
+    path.write_text(json.dumps({"profile": "cpu"}))
+    with pytest.raises(SftrlError, match="stages"):
+        report.bench_snapshot(path)
+
+
+@pytest.mark.parametrize("seconds, text", [(42.0, "42 s"), (1900.0, "32 minutes"), (7300.0, "2.0 hours"),
+                                           (math.nan, "n/a")])
+def test_duration(seconds, text):
+    assert report.duration(seconds) == text
+
+
+def test_profile_differences_name_what_the_gpu_profile_changes():
+    diff = {r[0]: r[1:] for r in report.profile_differences("cpu", "gpu")}
+    gpu = config.profile("gpu")
+    assert diff["model_base"] == ["small", gpu.model.base]
+    assert diff["model_dtype"] == ["float32", "bfloat16"] and diff["model_answer_format"] == ["compact", "chat"]
+    assert diff["sft_lr"][1] == f"{gpu.sft.lr:g}" and "profile" not in diff
+    assert report.profile_differences("cpu", "cpu") == []
+
+
+def test_gpu_estimates_are_computed_from_the_stated_assumptions():
+    gpu = config.profile("gpu")
+    e = report.gpu_estimates(gpu)
+    a = report.GPU_ASSUMPTIONS
+    assert e["model_state_gb"] == pytest.approx(report.HUB_PARAMS[gpu.model.base] * a["bytes_per_param"] / 1e9)
+    longer = report.gpu_estimates(config.profile("gpu", sft_steps=2 * gpu.sft.steps))
+    assert longer["sft_minutes"] == pytest.approx(2 * e["sft_minutes"])
+    assert e["rl_runs"] == len(gpu.rl_from_steps)
+    with pytest.raises(SftrlError, match="no parameter count"):
+        report.gpu_estimates(config.profile("gpu", model_base="someone/unknown-model"))
+
+
+def test_compact_example_is_a_correct_answer():
+    from sftrl import task
+    from sftrl.prompts import get_format, grade
+
+    prompt, answer = report.compact_example().split("\n")
+    assert prompt.startswith("prompt: rule J 11 Q 12 K 13 cards")
+    completion = answer.removeprefix("answer: ")
+    assert grade(get_format("compact"), completion, ("A", "5", "J", "Q"), task.OOD_RULE).correct
+
+
+# --------------------------------------------------------------------------- on the smoke profile (slow)
+
+
+@pytest.mark.slow
+def test_every_claim_gets_a_computed_verdict_on_the_smoke_runs():
+    rows = report.claim_rows(config.profile("smoke"))
+    assert [r.key for r in rows][: len(report.CLAIMS)] == [c.key for c in report.CLAIMS]
+    for r in rows:
+        assert r.verdict in claims.VERDICTS, f"{r.key}: {r.verdict}: {r.ours}"  # all libraries are present
+        assert r.rule and r.ours and r.paper_value
+
+
+@pytest.mark.slow
+def test_the_claims_page_executes_and_glues_a_verdict_per_claim(tmp_path):
+    nb = book.run("08_claims", tmp_path / "claims.ipynb", profile="smoke")
+    glued = _glued(nb)
+    assert glued["profile"] == "smoke" and glued["n_claims"] >= len(report.CLAIMS)
+    for c in report.CLAIMS:
+        assert glued[f"verdict_{c.key}"] in report.ALLOWED
+    assert sum(glued[f"n_{v.replace(' ', '_')}"] for v in report.ALLOWED) == glued["n_claims"]
+    assert glued["n_not_evaluated"] == 0
+    html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
+    assert html.count("<tr>") >= 2 * len(report.CLAIMS)  # the claims table and the rules table
+
+
+@pytest.mark.slow
+def test_the_methods_page_glues_the_measured_size_of_the_base(tmp_path):
+    from sftrl import train
+    from sftrl.model import count_parameters, load_model
+
+    cfg = config.profile("smoke")
+    nb = book.run("09_methods", tmp_path / "methods.ipynb", profile="smoke")
+    glued = _glued(nb)
+    model, tokenizer = load_model(train.base_checkpoint(cfg))
+    assert glued["n_params"] == count_parameters(model)
+    assert glued["hidden_size"] == cfg.model.hidden_size == model.config.hidden_size
+    assert glued["vocab_size"] == len(tokenizer)
+    assert glued["n_id_eval"] == report.eval_sizes(cfg)["id"]
+    assert glued["paper_hands"] == papers.get("task.eval_hands").value
+    assert "pretrained as part of the build" in glued["pretrain_time_sentence"]
+    assert isinstance(glued["tried_sentence"], str)
+
+
+@pytest.mark.slow
+def test_the_reproduce_page_quotes_the_snapshot_it_is_given(tmp_path):
+    snap = tmp_path / "book.json"
+    snap.write_text(json.dumps({"profile": "cpu", "fresh": True, "cpus": 2, "stages": {
+        "notebook 01_ood_peak_and_decline": 300.0, "total make book": 840.0, "rebuild, nothing changed": 4.0}}))
+    nb = book.run("10_reproduce", tmp_path / "reproduce.ipynb", params={"bench_file": str(snap)})
+    glued = _glued(nb)
+    assert "14 minutes" in glued["budget_sentence"] and glued["example_stage"] == "5 minutes"
+    assert glued["gpu_model"] == config.profile("gpu").model.base
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert "sft_lr: float" in text  # the worked example's parameter list, printed live
+    assert nbformat.validate(nb) is None
