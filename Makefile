@@ -38,7 +38,7 @@ EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
 # `make figure NB=x ARGS="-p key value"`: ARGS go to notebook x only
 nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
 
-.PHONY: help venv test book smoke-book figure check-site browser base bench clean list-notebooks FORCE
+.PHONY: help venv test book smoke-book figure check-site browser base study bench clean list-notebooks FORCE
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=cpu|smoke  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
@@ -74,6 +74,9 @@ browser:  ## install headless Chromium and its driver (Debian packages) when mis
 
 base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pretraining, ~30 min on 2 cores
 	OMP_NUM_THREADS=2 $(PY) -m sftrl train base --profile cpu --set threads=2
+
+study: $(STAMP)  ## rerun every configuration of the small-model study; writes book/study/tried.json
+	$(PY) -m sftrl.tried
 
 bench: $(STAMP)  ## time the pipeline's stages and the book build on this machine
 	OMP_NUM_THREADS=2 $(PY) bench/pipeline.py

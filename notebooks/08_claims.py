@@ -38,7 +38,7 @@ rows = report.claim_rows(cfg)  # reads the figure pages' cached results; makes o
 counts = report.verdict_counts(rows)
 
 # %% [markdown]
-# ## The claims, the papers' numbers and ours
+# ## The papers' numbers and ours
 #
 # One row per claim, in the order of the book: Figure 1 is
 # {doc}`01_ood_peak_and_decline`, Figures 2 to 5 are {doc}`02_singular_value_stability`,
@@ -49,9 +49,17 @@ counts = report.verdict_counts(rows)
 # {glue:text}`paper_attempts` attempts, where ours get {glue:text}`eval_attempts` (see
 # {doc}`09_methods`): accuracy levels are not comparable, so the rules judge the direction
 # and the size of each effect against its own uncertainty.
+#
+# ### Paper A: SFT forgets OOD, RL restores it
 
-# %%
-report.claims_table(rows)
+# %% tags=["full-width"]
+report.claims_table(rows, paper="A")
+
+# %% [markdown]
+# ### Paper B: where RL writes
+
+# %% tags=["full-width"]
+report.claims_table(rows, paper="B")
 
 # %% [markdown]
 # ## How the verdicts are decided
@@ -67,7 +75,7 @@ report.claims_table(rows)
 # stated in `sftrl.report` (the figure pages 6 and 7 describe their results in words). Each
 # rule below is the text of the function that applies it.
 
-# %%
+# %% tags=["full-width"]
 report.rules_table(rows)
 
 # %%

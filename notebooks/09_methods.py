@@ -37,16 +37,13 @@ tried = report.tried_table()
 # %% [markdown]
 # ## The small model
 #
-# No pretrained weights can be downloaded where this book is built, so it pretrains its
-# own model: a Llama-style decoder with {glue:text}`n_layers` blocks of width
+# {glue:text}`model_intro` with {glue:text}`n_layers` blocks of width
 # {glue:text}`hidden_size`, {glue:text}`n_heads` attention heads, an MLP of width
 # {glue:text}`intermediate_size` and a context of {glue:text}`max_positions` tokens;
 # {glue:text}`n_params:,` parameters in all, with {glue:text}`tied_text` input and output
-# embeddings (an edit of one cannot silently change the other). Its vocabulary holds
-# {glue:text}`vocab_size` words: the card ranks, the numbers 1 to 13, the four operators
-# and parentheses, a few field names and the special tokens. A prompt and its strict
-# answer carry the same fields as the papers' JSON answer {cite}`chu2025sftmemorizes`,
-# without the punctuation; for example, under the OOD rule:
+# embeddings. {glue:text}`vocab_sentence` The small model's compact format carries the
+# same fields as the papers' JSON answer {cite}`chu2025sftmemorizes`, without the
+# punctuation; for example, a prompt under the OOD rule and its strict answer:
 
 # %%
 print(report.compact_example())
@@ -97,7 +94,7 @@ report.settings_table(cfg)
 #   {glue:text}`vocab_size` words are listed above), so every hand gets
 #   {glue:text}`eval_attempts` greedy attempt, and accuracies are lower than a
 #   multi-attempt protocol would give.
-# - **Larger evaluation sets.** Paper A evaluates {glue:text}`paper_hands` hands per rule:
+# - **Evaluation set sizes.** Paper A evaluates {glue:text}`paper_hands` hands per rule:
 #   the 95% interval around an accuracy of 20% then spans ±{glue:text}`paper_half_width:.1%`.
 #   This book evaluates {glue:text}`n_id_eval` ID and {glue:text}`n_ood_eval` OOD hands, for
 #   ±{glue:text}`id_half_width:.1%` and ±{glue:text}`ood_half_width:.1%`, and every accuracy
@@ -109,8 +106,8 @@ report.settings_table(cfg)
 #   {glue:text}`n_rl_hands` others, and {glue:text}`n_id_eval_all` are held out for ID
 #   evaluation.
 # - **A model of another scale.** The learning rates, step counts and RL temperature differ
-#   from paper A's (see the table): they are sized so that the SFT curve passes its OOD
-#   peak and RL moves the weights within the CPU budget.
+#   from paper A's (see the table): they are set for a model of this size and for the
+#   profile's compute budget.
 
 # %% [markdown]
 # ## Configurations tried
@@ -130,6 +127,8 @@ glue("intermediate_size", base["intermediate_size"], display=False)
 glue("max_positions", base["max_position_embeddings"], display=False)
 glue("vocab_size", base["vocab_size"], display=False)
 glue("tied_text", "tied" if base["tie_word_embeddings"] else "separate (untied)", display=False)
+for name, sentence in report.model_sentences(base).items():
+    glue(name, sentence, display=False)
 p = cfg.pretrain
 glue("corpus_size", p.corpus_size, display=False)
 glue("mix_id", p.rule_mix[0], display=False)

@@ -51,8 +51,8 @@ estimates = report.gpu_estimates(gpu)
 report.stage_table(snapshot)  # nothing when no snapshot is committed
 
 # %% [markdown]
-# The small base model every figure starts from is committed under `data/base`, because
-# pretraining it is the longest stage of all. {glue:text}`base_sentence` To rebuild it from
+# The small base model every figure starts from is committed under `data/base`, so that a
+# build does not have to pretrain it. {glue:text}`base_sentence` To rebuild it from
 # scratch, deterministically, with the cpu profile's pretraining settings:
 #
 # ```bash
@@ -82,12 +82,12 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 #
 # This re-executes `notebooks/01_ood_peak_and_decline.py` with `sft_lr = 3e-4` and
 # rebuilds the site. A new learning rate is a new configuration, so the pipeline trains a
-# new SFT run and new RL runs for it (cached under `data/runs/` beside the default ones),
-# which takes about as long as that page's stage in the table above
-# ({glue:text}`example_stage`). The page then carries a note naming the override; the
+# new SFT run and new RL runs for it (cached under `data/runs/` beside the default ones).
+# {glue:text}`rerun_sentence` The page then carries a note naming the override; the
 # claims page keeps judging the default runs. A later plain `make book` sees that the
-# parameters differ from the defaults and re-executes the page with them, reusing the
-# cached default runs. To write the executed notebook elsewhere without touching the site:
+# parameters differ from the defaults and re-executes the page with the defaults, reusing
+# the cached default runs. To write the executed notebook elsewhere without touching the
+# site:
 #
 # ```bash
 # .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
@@ -111,7 +111,7 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 # prompt and JSON answer. It differs from the default `cpu` profile in these settings:
 
 # %%
-report.Table(["setting", "cpu profile", "gpu profile"], report.profile_differences("cpu", "gpu"))
+report.profile_table("cpu", "gpu")
 
 # %% [markdown]
 # Build the whole book with it (every page receives `profile = "gpu"`; the site goes to
@@ -172,7 +172,7 @@ report.Table(["setting", "cpu profile", "gpu profile"], report.profile_differenc
 # %%
 glue("budget_sentence", report.budget_sentence(snapshot), display=False)
 glue("base_sentence", report.base_rebuild_sentence(base_record), display=False)
-glue("example_stage", report.stage_text(snapshot, "notebook 01_ood_peak_and_decline"), display=False)
+glue("rerun_sentence", report.rerun_sentence(snapshot, "01_ood_peak_and_decline"), display=False)
 glue("cpu_sft_lr", cpu.sft.lr, display=False)
 glue("gpu_model", gpu.model.base, display=False)
 glue("gpu_params_b", estimates["n_params"] / 1e9, display=False)

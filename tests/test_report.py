@@ -196,8 +196,8 @@ def test_a_missing_function_is_not_evaluated(monkeypatch):
 def test_a_rule_without_its_inputs_leaves_the_others_judged(monkeypatch):
     n = _numbers()
     del n["sft_drift"]  # e.g. no SFT checkpoint for the drift comparison
-    fake = lambda inp: report._each([(fn.__name__, lambda fn=fn: fn(n)) for fn in report.MASK_RULES[:4]])  # noqa: E731
-    monkeypatch.setitem(report._JUDGES, "fig6", fake)
+    monkeypatch.setitem(report._JUDGES, "fig6", lambda inp: report._each(
+        [(fn.__name__, lambda fn=fn: fn(n)) for fn in report.MASK_RULES[:4]]))
     rows = {r.key: r for r in report.judge_group("fig6", report._Inputs(config.profile("smoke")))}
     assert rows["rl_little_spectral_drift"].verdict == report.NOT_EVALUATED
     assert "sft_drift" in rows["rl_little_spectral_drift"].ours
@@ -213,8 +213,12 @@ def test_tables_and_counts():
     assert report.counts_sentence(rows) == ("Of paper A's 4 claims, 1 reproduced, 1 partly and 1 not reproduced "
                                             "(1 not evaluated).")
     table = report.claims_table(rows)
-    assert len(table.rows) == 4 and table.columns[-1] == "verdict"
+    assert len(table.rows) == 4 and table.columns[1] == "verdict"
+    assert table.rows[1][:2] == [f"{report.CLAIMS[1].statement} (Figure 1)", "partly"]
     assert "<table" in table._repr_html_()
+    assert len(report.claims_table(rows, paper="A").rows) == 4 and report.claims_table(rows, paper="B").rows == []
+    with pytest.raises(SftrlError, match="unknown paper"):
+        report.claims_table(rows, paper="C")
     assert report.counts_sentence([]) == "No claims were judged."
 
 
@@ -294,6 +298,8 @@ def test_bench_snapshot_as_bench_book_writes_it(tmp_path):
     assert "12 minutes" in report.budget_sentence(got) and "3 s" in report.budget_sentence(got)
     assert report.stage_text(got, "notebook 01_ood_peak_and_decline") == "4 minutes"
     assert report.stage_text(got, "notebook 99_x") == "not benchmarked yet"
+    assert "4 minutes" in report.rerun_sentence(got, "01_ood_peak_and_decline")
+    assert "not committed yet" in report.rerun_sentence(None, "01_ood_peak_and_decline")
     path.write_text(json.dumps({"profile": "cpu"}))
     with pytest.raises(SftrlError, match="stages"):
         report.bench_snapshot(path)
@@ -312,6 +318,7 @@ def test_profile_differences_name_what_the_gpu_profile_changes():
     assert diff["model_dtype"] == ["float32", "bfloat16"] and diff["model_answer_format"] == ["compact", "chat"]
     assert diff["sft_lr"][1] == f"{gpu.sft.lr:g}" and "profile" not in diff
     assert report.profile_differences("cpu", "cpu") == []
+    assert report.profile_table("cpu", "gpu").columns == ["setting", "cpu profile", "gpu profile"]
 
 
 def test_gpu_estimates_are_computed_from_the_stated_assumptions():
@@ -324,6 +331,30 @@ def test_gpu_estimates_are_computed_from_the_stated_assumptions():
     assert e["rl_runs"] == len(gpu.rl_from_steps)
     with pytest.raises(SftrlError, match="no parameter count"):
         report.gpu_estimates(config.profile("gpu", model_base="someone/unknown-model"))
+
+
+def test_the_committed_base_is_described_from_its_record(monkeypatch):
+    from sftrl import paths, train
+    from sftrl.model import count_parameters, load_model
+
+    if report.base_record() is None:
+        pytest.skip("no committed base in this checkout (data/base)")
+    monkeypatch.setattr(train, "base_checkpoint", lambda cfg: paths.BASE)  # never pretrain in a test
+    facts = report.base_facts(config.profile("cpu"))
+    model, _ = load_model(paths.BASE)
+    assert facts["source"] == "committed" and facts["n_params"] == count_parameters(model)
+    assert facts["pretrain_seconds"] == report.base_record()["seconds"]
+    assert report.duration(facts["pretrain_seconds"]) in report.pretrain_sentence(facts)
+    assert "untied" in report.model_sentences(facts)["vocab_sentence"]
+    assert facts["pretrain_run"] in report.base_rebuild_sentence(report.base_record())
+
+
+def test_a_hub_model_is_described_as_such():
+    facts = {"source": "hub", "path": "Qwen/Qwen2.5-0.5B-Instruct", "vocab_size": 151665}
+    sentences = report.model_sentences(facts)
+    assert "Qwen/Qwen2.5-0.5B-Instruct" in sentences["model_intro"] and "151,665" in sentences["vocab_sentence"]
+    assert "no pretraining" in report.pretrain_sentence(facts)
+    assert "no committed base" in report.base_rebuild_sentence(None)
 
 
 def test_compact_example_is_a_correct_answer():
@@ -386,8 +417,9 @@ def test_the_reproduce_page_quotes_the_snapshot_it_is_given(tmp_path):
         "notebook 01_ood_peak_and_decline": 300.0, "total make book": 840.0, "rebuild, nothing changed": 4.0}}))
     nb = book.run("10_reproduce", tmp_path / "reproduce.ipynb", params={"bench_file": str(snap)})
     glued = _glued(nb)
-    assert "14 minutes" in glued["budget_sentence"] and glued["example_stage"] == "5 minutes"
+    assert "14 minutes" in glued["budget_sentence"] and "5 minutes" in glued["rerun_sentence"]
     assert glued["gpu_model"] == config.profile("gpu").model.base
-    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
     assert "sft_lr: float" in text  # the worked example's parameter list, printed live
     assert nbformat.validate(nb) is None

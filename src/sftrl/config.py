@@ -90,11 +90,11 @@ class PretrainConfig:
 class SFTConfig:
     """Supervised fine-tuning on ID-rule hands only, strict format, loss on the answer."""
 
-    steps: int = 1500
-    """Optimizer steps."""
+    steps: int = 600
+    """Optimizer steps (the study: 1,500 steps at 1e-4 show the same shape in 4x the time)."""
     batch_size: int = 64
     """Sequences per step."""
-    lr: float = 1e-4
+    lr: float = 3e-4
     """Learning rate (AdamW, constant after warm-up, as a long SFT in the papers)."""
     warmup_steps: int = 10
     """Linear warm-up steps."""
@@ -104,7 +104,7 @@ class SFTConfig:
     max_solutions: int = 8
     """Cap on solutions per hand when ``targets="random"``."""
     checkpoints: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 300, 400,
-                                    600, 800, 1000, 1200, 1500)
+                                    500, 600)
     """Steps at which a checkpoint is kept (dense early, sparse later); the last step is
     always kept."""
     seed: int = 0
@@ -119,14 +119,15 @@ class RLConfig:
     with ``beta=0`` is the closest on-policy method it offers (the book states this).
     """
 
-    steps: int = 100
+    steps: int = 50
     """Optimizer steps."""
-    prompts_per_step: int = 32
+    prompts_per_step: int = 16
     """Distinct prompts per step; each is sampled ``num_generations`` times."""
     num_generations: int = 8
     """Group size for GRPO's group-normalised advantage."""
-    lr: float = 1e-4
-    """Learning rate (AdamW). Paper A: 1e-6 on 7-11B models."""
+    lr: float = 3e-5
+    """Learning rate (AdamW). Paper A: 1e-6 on 7-11B models; the study: 1e-4 made RL
+    memorise its prompts (held-out ID fell), 1e-5 and 3e-5 gave the same OOD."""
     beta: float = 0.0
     """KL coefficient to the starting model (paper A: none)."""
     temperature: float = 1.0
@@ -138,7 +139,7 @@ class RLConfig:
     in the ID evaluation) or ``"sft"`` (the SFT training hands)."""
     max_completion_length: int = 32
     """Token budget of one completion."""
-    checkpoints: tuple[int, ...] = (10, 25, 50, 100)
+    checkpoints: tuple[int, ...] = (10, 25, 50)
     """Steps at which a checkpoint is kept (the last step always is)."""
     seed: int = 0
     """Seed of the sampling and the data order."""
@@ -188,7 +189,7 @@ class StudyConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     split_seed: int = 42
     """Seed of the held-out hand split (paper A evaluates 234 hands drawn with seed 42)."""
-    rl_from_steps: tuple[int, ...] = (20, 50, 100, 200, 400, 800, 1500)
+    rl_from_steps: tuple[int, ...] = (20, 50, 100, 300, 600)
     """SFT checkpoints RL starts from in Figure 1's recovery window (each must be kept)."""
     rl_main_from: int = -1
     """The SFT step of the RL model Figures 2-6 analyse (-1 = the end of SFT, as paper A)."""

@@ -138,7 +138,11 @@ _STUDY_PROFILES: dict[str, MaskStudyConfig] = {
     # parseable, wrong answers) still gives GRPO a signal, so the smoke runs move weights
     "smoke": MaskStudyConfig(steps=4, prompts_per_step=4, checkpoints=(2, 4), lr=1e-4, reward="shaped",
                              temperature=0.5, regime_lrs=(1e-4, 1e-6), probe_lr=1e-3),
-    "cpu": MaskStudyConfig(),
+    # sized for the book's 2-core budget: five runs that differ in seed, data and recipe,
+    # 20 steps each; the regime sweep at two learning rates around the runs' own
+    "cpu": MaskStudyConfig(steps=20, checkpoints=(5, 10, 20),
+                           variants=("seed 0", "seed 1", "data half 0", "data half 1", "KL 0.05"),
+                           regime_lrs=(1e-4, 1e-6)),
     "gpu": MaskStudyConfig(steps=100, prompts_per_step=32, checkpoints=(10, 25, 50, 100), lr=1e-6,
                            regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6),
 }

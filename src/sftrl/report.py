@@ -703,12 +703,20 @@ def counts_sentence(rows: Sequence[ClaimRow]) -> str:
     return out[:1].upper() + out[1:] + "." if out else "No claims were judged."
 
 
-def claims_table(rows: Sequence[ClaimRow]) -> Table:
-    """The claims page's table: paper, figure, claim, the paper's number, ours, verdict."""
-    body = [[f"{r.paper}", r.figure, r.statement, r.paper_value, r.ours, r.verdict] for r in rows]
-    notes = ["Paper A: arXiv 2509.12235 (Jin et al.); paper B: arXiv 2511.08567 (Zhu et al.). "
-             "Ours: the numbers each verdict was decided on; accuracies with their 95% Wilson interval in brackets."]
-    return Table(["paper", "figure", "claim", "the paper's number", "ours", "verdict"], body, notes=notes)
+#: the papers whose claims the book judges, by their letter
+PAPERS: dict[str, str] = {"A": papers.PAPER_A, "B": papers.PAPER_B}
+
+
+def claims_table(rows: Sequence[ClaimRow], paper: str | None = None) -> Table:
+    """The claims page's table (one paper's rows when ``paper`` is given): the claim and
+    its figure, the verdict, the paper's number and ours."""
+    if paper is not None and paper not in PAPERS:
+        raise SftrlError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
+    body = [[f"{r.statement} ({r.figure})", r.verdict, r.paper_value, r.ours]
+            for r in rows if paper is None or r.paper == paper]
+    notes = ["Ours: the numbers the verdict was decided on; accuracies with their 95% Wilson interval in brackets."]
+    return Table(["claim", "verdict", f"paper {paper}'s number" if paper else "the paper's number", "ours"], body,
+                 notes=notes)
 
 
 def rules_table(rows: Sequence[ClaimRow]) -> Table:
@@ -783,7 +791,8 @@ def base_facts(cfg: StudyConfig) -> dict[str, Any]:
     Keys: ``path``, ``source`` (``"committed"``, ``"pretraining run"`` or ``"hub"``),
     ``n_params``, ``vocab_size``, ``hidden_size``, ``num_hidden_layers``,
     ``num_attention_heads``, ``intermediate_size``, ``max_position_embeddings``,
-    ``tie_word_embeddings``, ``pretrain_seconds`` (nan when unknown), ``pretrain_run``.
+    ``tie_word_embeddings``, ``pretrain_seconds`` (nan when unknown), ``pretrain_run``,
+    ``pretrain_note`` (the committed base's note, if any).
     """
     from sftrl import train
     from sftrl.model import count_parameters, load_model
@@ -798,14 +807,14 @@ def base_facts(cfg: StudyConfig) -> dict[str, Any]:
         "num_attention_heads": c.num_attention_heads, "intermediate_size": c.intermediate_size,
         "max_position_embeddings": c.max_position_embeddings,
         "tie_word_embeddings": bool(getattr(c, "tie_word_embeddings", False)),
-        "pretrain_seconds": math.nan, "pretrain_run": "",
+        "pretrain_seconds": math.nan, "pretrain_run": "", "pretrain_note": "",
     }
     if cfg.model.base != "small":
         facts["source"] = "hub"
     elif Path(path) == paths.BASE:
         record = base_record() or {}
         facts.update(source="committed", pretrain_seconds=float(record.get("seconds", math.nan)),
-                     pretrain_run=record.get("run", ""))
+                     pretrain_run=record.get("run", ""), pretrain_note=record.get("note", ""))
     else:
         run = train.pretrain_run(cfg)
         facts.update(source="pretraining run", pretrain_seconds=float(run.summary().get("seconds", math.nan)),
@@ -825,6 +834,21 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} hours"
 
 
+def model_sentences(facts: Mapping[str, Any]) -> dict[str, str]:
+    """``model_intro`` and ``vocab_sentence`` of the Methods page, for the small base or a
+    hub model (``facts`` from :func:`base_facts`)."""
+    if facts["source"] == "hub":
+        return {"model_intro": f"This profile fine-tunes {facts['path']}, a pretrained decoder",
+                "vocab_sentence": f"Its tokenizer has {facts['vocab_size']:,} tokens, and it answers in the papers' "
+                                  "JSON format through its chat template."}
+    return {"model_intro": "No pretrained weights can be downloaded where this book is built, so it pretrains its "
+                           "own model: a Llama-style decoder",
+            "vocab_sentence": f"Its vocabulary holds {facts['vocab_size']} words: the card ranks, the numbers 1 to 13, "
+                              "the four operators and parentheses, a few field names and the special tokens."
+                              + ("" if facts["tie_word_embeddings"] else " The embeddings are untied so that an edit "
+                                 "of the input embedding cannot silently change the output layer.")}
+
+
 def pretrain_sentence(facts: Mapping[str, Any]) -> str:
     """Where the base came from and how long its pretraining took, as one sentence
     (``facts`` from :func:`base_facts`)."""
@@ -833,7 +857,8 @@ def pretrain_sentence(facts: Mapping[str, Any]) -> str:
         return f"this profile fine-tunes {facts['path']} instead, which needs no pretraining here."
     took = duration(seconds) if math.isfinite(seconds) else "an unrecorded time"
     if facts["source"] == "committed":
-        return (f"that took {took} on the machine that made it, so its result is committed under data/base "
+        note = f" ({facts['pretrain_note']})" if facts.get("pretrain_note") else ""
+        return (f"that took {took} on the machine that made it{note}, so its result is committed under data/base "
                 "(make base rebuilds it).")
     return f"in this profile it is pretrained as part of the build (run {facts['pretrain_run']}, in {took})."
 
@@ -885,7 +910,8 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
         ["model", "fine-tuned model", model, f"{llama.model}, {qwen.model}"],
         ["model", "answer format", cfg.model.answer_format, "JSON {cards, number, formula}, no chain of thought"],
         ["model", "weights during fine-tuning", cfg.model.dtype, NOT_RECORDED],
-        ["SFT", "optimizer steps", _setting(s.steps), f"{llama.end_step} ({llama.model}), {qwen.end_step} ({qwen.model})"],
+        ["SFT", "optimizer steps", _setting(s.steps),
+         f"{llama.end_step} ({llama.model}), {qwen.end_step} ({qwen.model})"],
         ["SFT", "sequences per step", _setting(s.batch_size), NOT_RECORDED],
         ["SFT", "learning rate (AdamW)", f"{s.lr:g}, constant after {s.warmup_steps} warm-up steps", NOT_RECORDED],
         ["SFT", "answers per training hand",
@@ -905,10 +931,11 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
         ["RL", "optimizer steps", _setting(r.steps), NOT_RECORDED],
         ["RL", "rollouts per step", f"{r.prompts_per_step} prompts × {r.num_generations}", NOT_RECORDED],
         ["RL", "reward", f"{r.reward} (verifier)", NOT_RECORDED],
-        ["RL", "started from SFT steps", _setting(cfg.rl_from_steps), value_text("fig1.llama.window") + " (window)"],
+        ["RL", "started from SFT steps", _setting(cfg.rl_from_steps),
+         f"checkpoints along SFT; restoring window {value_text('fig1.llama.window')} ({llama.model})"],
         ["evaluation", "hands per rule", f"ID {sizes['id']}, OOD {sizes['ood']}", _setting(n_paper)],
-        ["evaluation", "attempts per hand", f"{e.attempts}, greedy", f"{_paper_setting('task.eval_attempts')}, "
-                                                                     "each wrong one answered by the verifier"],
+        ["evaluation", "attempts per hand", f"{e.attempts}, greedy",
+         f"{_paper_setting('task.eval_attempts')}, each wrong one answered by the verifier"],
         ["evaluation", "95% half-width at 20% accuracy",
          f"ID ±{100 * half_width_at(sizes['id']):.1f}, OOD ±{100 * half_width_at(sizes['ood']):.1f} points",
          f"±{100 * half_width_at(n_paper):.1f} points"],
@@ -918,8 +945,8 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
 
 def settings_table(cfg: StudyConfig) -> Table:
     """:func:`settings_rows` as a table."""
-    notes = [f"{NOT_RECORDED}: not among paper A's numbers recorded in sftrl.papers. "
-             "Paper A's RL settings are those of its PPO runs."]
+    notes = [(f"{NOT_RECORDED}: not among paper A's numbers recorded in sftrl.papers. "
+              "Paper A's RL settings are those of its PPO runs.")]
     return Table(["stage", "setting", f"this book ({cfg.profile} profile)", "paper A"], settings_rows(cfg),
                  notes=notes)
 
@@ -994,8 +1021,8 @@ def stage_table(snapshot: Mapping[str, Any] | None) -> Table | None:
     rows = [[name, f"{float(s):.1f}", f"{float(s) / 60:.1f}"] for name, s in snapshot["stages"].items()]
     env = "a fresh environment" if snapshot.get("fresh") else "an environment already installed"
     return Table(["stage", "seconds", "minutes"], rows,
-                 notes=[f"Measured by bench/book.py on {snapshot.get('cpus', '?')} CPUs, profile "
-                        f"{snapshot.get('profile', '?')}, with {env}."])
+                 notes=[(f"Measured by bench/book.py on {snapshot.get('cpus', '?')} CPUs, profile "
+                         f"{snapshot.get('profile', '?')}, with {env}.")])
 
 
 def stage_seconds(snapshot: Mapping[str, Any] | None, stage: str) -> float:
@@ -1010,6 +1037,14 @@ def stage_text(snapshot: Mapping[str, Any] | None, stage: str) -> str:
     """One stage's time as the prose quotes it, or "not benchmarked yet"."""
     seconds = stage_seconds(snapshot, stage)
     return duration(seconds) if math.isfinite(seconds) else "not benchmarked yet"
+
+
+def rerun_sentence(snapshot: Mapping[str, Any] | None, notebook: str) -> str:
+    """How long rerunning ``notebook`` with new training settings takes, from the snapshot."""
+    seconds = stage_seconds(snapshot, f"notebook {notebook}")
+    if not math.isfinite(seconds):
+        return "How long that takes is the page's stage in the benchmark, which is not committed yet."
+    return f"That takes about as long as the page's stage in the table above, {duration(seconds)}."
 
 
 def budget_sentence(snapshot: Mapping[str, Any] | None) -> str:
@@ -1029,8 +1064,9 @@ def base_rebuild_sentence(record: Mapping[str, Any] | None) -> str:
         return ("This checkout has no committed base (data/base), so the first make book pretrains it with the "
                 "cpu profile's settings.")
     seconds = float(record.get("seconds", math.nan))
+    note = f" ({record['note']})" if record.get("note") else ""
     return (f"The committed base (run {record.get('run', '?')}, torch {record.get('torch', '?')}) took "
-            f"{duration(seconds)} to pretrain when it was made.")
+            f"{duration(seconds)} to pretrain when it was made{note}.")
 
 
 def profile_differences(a: str = "cpu", b: str = "gpu") -> list[list[str]]:
@@ -1039,6 +1075,12 @@ def profile_differences(a: str = "cpu", b: str = "gpu") -> list[list[str]]:
 
     fa, fb = _flat(config.profile(a)), _flat(config.profile(b))
     return [[k, _setting(fa[k]), _setting(fb[k])] for k in fa if k != "profile" and fa[k] != fb[k]]
+
+
+def profile_table(a: str = "cpu", b: str = "gpu") -> Table:
+    """:func:`profile_differences` as a table."""
+    return Table(["setting", f"{a} profile", f"{b} profile"], profile_differences(a, b),
+                 notes=["Settings are named as papermill parameters and --set take them (section_field)."])
 
 
 #: the assumptions behind :func:`gpu_estimates`: nothing here is measured, and the page says so

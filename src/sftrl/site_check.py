@@ -419,6 +419,11 @@ def check_page(browser: Browser, session: str, server: SiteServer, fetcher: Fetc
     report.title = page["title"]
     if not report.title:
         report.problems.append("page has no title")
+    # request id -> URL, so a failure can be told apart: same-site (a broken site) or
+    # off-site (e.g. MathJax's CDN, unreachable from an offline build machine; readers
+    # online load it, and the check cannot judge it here)
+    urls = {e["params"]["requestId"]: e["params"]["request"]["url"]
+            for e in network if e["method"] == "Network.requestWillBeSent"}
     for event in network:  # every same-site resource the page requested
         params = event["params"]
         if event["method"] == "Network.responseReceived":
@@ -427,7 +432,10 @@ def check_page(browser: Browser, session: str, server: SiteServer, fetcher: Fetc
             if res["url"].startswith(server.base) and res["status"] >= 400 and rel_url != "favicon.ico":
                 report.problems.append(f"resource {rel_url!r} answers HTTP {res['status']}")
         elif event["method"] == "Network.loadingFailed" and not params.get("canceled"):
-            report.problems.append(f"a resource failed to load: {params.get('errorText')}")
+            url = urls.get(params.get("requestId"), "")
+            if url.startswith(server.base) or not url:
+                report.problems.append(f"resource {url.removeprefix(server.base)!r} failed to load: "
+                                       f"{params.get('errorText')}")
     report.images = len(page["images"])
     for img in page["images"]:
         if not img["width"] or not img["height"]:

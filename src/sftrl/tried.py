@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sftrl import config, paths, study
@@ -40,9 +38,25 @@ class Tried:
     """Also run RL from ``rl_from_steps`` (else the SFT curve only)."""
 
 
-#: in the order they were tried; the last one marked ``default`` is the cpu profile itself
+_OLD_SFT = {"sft_lr": 1e-4, "sft_steps": 1500,
+            "sft_checkpoints": "10,20,30,40,50,60,80,100,120,150,200,300,400,600,800,1000,1200,1500"}
+
+#: in the order they were tried; ``default`` is the cpu profile itself
 TRIED: tuple[Tried, ...] = (
-    Tried("default", "the cpu profile as shipped", {}),
+    Tried("SFT lr 1e-4, 1,500 steps",
+          "the prototype's SFT schedule: does the OOD peak and decline show on this base?",
+          _OLD_SFT, rl=False),
+    Tried("RL lr 1e-4, 100 steps x 32 prompts",
+          "RL from the end of SFT at the prototype's RL learning rate",
+          {"rl_lr": 1e-4, "rl_steps": 100, "rl_prompts_per_step": 32, "rl_checkpoints": "10,25,50,100",
+           "rl_from_steps": "600"}),
+    Tried("RL lr 1e-5, 50 steps x 16 prompts",
+          "a gentler RL (closer to paper A's 1e-6) from a middle and the last checkpoint",
+          {"rl_lr": 1e-5, "rl_checkpoints": "25,50", "rl_from_steps": "600,100"}),
+    Tried("RL lr 3e-5, 50 steps x 16 prompts",
+          "the same at 3e-5",
+          {"rl_lr": 3e-5, "rl_checkpoints": "25,50", "rl_from_steps": "600,100"}),
+    Tried("default", "the cpu profile as shipped (SFT lr 3e-4, 600 steps; RL lr 3e-5)", {}),
 )
 
 
