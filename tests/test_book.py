@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from sftrl.book import glued_values
 from sftrl import book, paths
 from sftrl.errors import SftrlError
 
@@ -45,21 +46,7 @@ def _make(*args: str, data: Path, check: bool = True) -> subprocess.CompletedPro
     return proc
 
 
-def _glued(nb) -> dict[str, object]:
-    """Every value the notebook glued, parsed back from its text/plain form."""
-    import ast
-
-    out = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                text = o["data"]["application/papermill.record/text/plain"]
-                try:
-                    out[name] = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    out[name] = text
-    return out
+_glued = glued_values
 
 
 # --------------------------------------------------------------------------- names and parameters

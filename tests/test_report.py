@@ -4,7 +4,6 @@ notebooks executed on the smoke profile (slow)."""
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import sys
@@ -12,6 +11,7 @@ import sys
 import nbformat
 import pytest
 
+from sftrl.book import glued_values
 from sftrl import book, claims, config, papers, report
 from sftrl.errors import SftrlError
 from sftrl.evaluate import wilson_interval
@@ -22,19 +22,7 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
-def _glued(nb) -> dict[str, object]:
-    """Every value a notebook glued, parsed back from its text form."""
-    out = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                text = o["data"]["application/papermill.record/text/plain"]
-                try:
-                    out[name] = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    out[name] = text
-    return out
+_glued = glued_values
 
 
 # --------------------------------------------------------------------------- the claims list

@@ -3,7 +3,6 @@ notebook 02 executed in the smoke profile with its glued numbers checked."""
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -12,6 +11,7 @@ import nbformat
 import pytest
 import torch
 
+from sftrl.book import glued_values
 from sftrl import book, claims, config, paths, study, train
 from sftrl import spectral_study as ss
 from sftrl.checkpoints import BLOCK_KINDS, CheckpointReader
@@ -244,19 +244,7 @@ def test_sharded_checkpoints_with_one_index_get_their_own_accuracy(smoke, tmp_pa
 # --------------------------------------------------------------------------- notebook 02
 
 
-def _glued(nb) -> dict[str, object]:
-    """Every value the notebook glued, parsed back from its text/plain form."""
-    out: dict[str, object] = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                text = o["data"]["application/papermill.record/text/plain"]
-                try:
-                    out[name] = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    out[name] = float(text) if text == "nan" else text
-    return out
+_glued = glued_values
 
 
 def _same(a, b) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 import time
@@ -10,6 +9,7 @@ import time
 import nbformat
 import pytest
 
+from sftrl.book import glued_values
 from sftrl import book, claims, config, study
 from sftrl.errors import SftrlError
 
@@ -121,19 +121,7 @@ def test_rl_window_rows_on_the_smoke_profile(smoke):
     assert [r["run"] for r in again] == [r["run"] for r in window]
 
 
-def _glued(nb) -> dict[str, object]:
-    """Every value the notebook glued, parsed back from its text/plain form."""
-    out: dict[str, object] = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                text = o["data"]["application/papermill.record/text/plain"]
-                try:
-                    out[name] = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    out[name] = float(text) if text == "nan" else text
-    return out
+_glued = glued_values
 
 
 def _same(a, b) -> bool:

@@ -340,3 +340,23 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def glued_values(nb) -> dict[str, object]:
+    """Every value an executed notebook glued (``myst_nb.glue``), parsed back from text.
+
+    Tests and the claims page read a page's numbers this way, exactly as the prose shows them.
+    """
+    import ast
+
+    out: dict[str, object] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                text = o["data"]["application/papermill.record/text/plain"]
+                try:
+                    out[name] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    out[name] = float(text) if text == "nan" else text
+    return out

@@ -65,7 +65,7 @@ from sftrl.masks_study import (  # resolve_layer: also for the notebooks
     resolve_checkpoint,
     resolve_layer,
 )
-from sftrl.runs import append_jsonl, config_hash, file_digest, read_jsonl
+from sftrl.runs import config_hash, file_digest
 from sftrl.spectral import SVD, SVDCache, resolve_k
 
 #: bump when the meaning of a cached edited checkpoint changes (old folders are then ignored)
@@ -342,22 +342,10 @@ def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
 def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
     """:func:`sftrl.study.accuracy`, with a sharded checkpoint identified by all its shards.
 
-    ``study.accuracy`` keys its cache by :func:`sftrl.train._parent_identity`, which for a
-    sharded checkpoint hashes only the index file; every edit of one sharded target has the
-    same index, so they would share one cached accuracy. Single-file checkpoints (the
-    project's own) go through ``study.accuracy`` unchanged; sharded ones use the same cache
-    layout keyed by :func:`checkpoint_identity`.
+    Cached by content (:func:`sftrl.study.accuracy`; a sharded checkpoint is identified by
+    every shard, so edits that share an index file never share a cached result).
     """
-    if (Path(path) / SINGLE_FILE).is_file():
-        return study.accuracy(path, cfg)
-    key = train._eval_key(cfg)
-    cache = paths.CACHE / "evals" / f"{config_hash({'weights': checkpoint_identity(path)})}.jsonl"
-    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
-    if not {r["split"] for r in rows} >= {"id", "ood"}:
-        rows = [{"key": key, **r} for r in train.evaluate_checkpoint(path, cfg)]
-        for r in rows:
-            append_jsonl(cache, r)
-    return {r["split"]: r for r in rows}
+    return study.accuracy(path, cfg)
 
 
 def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
