@@ -14,6 +14,10 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 #   cpu (default) -> site in _build/html;  smoke (tests) -> _build/smoke/_build/html.
 # jupyter-book writes its output to <path-output>/_build/html, hence the two roots.
 PROFILE ?= cpu
+# MODEL (optional): the model every notebook's pipeline fine-tunes, a Hugging Face hub id or
+# a local folder, passed as parameter `model_base`; e.g. make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
+MODEL ?=
+model_arg := $(if $(MODEL),--model-base $(MODEL))
 ifeq ($(PROFILE),cpu)
 PATH_OUTPUT := .
 OUT := _build
@@ -41,7 +45,7 @@ nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
 .PHONY: help venv test book smoke-book figure check-site browser base study bench clean list-notebooks FORCE
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=cpu|smoke  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
+	@echo "  variables: PROFILE=cpu|smoke|gpu  MODEL=<hub id or folder>  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
 
 venv: $(STAMP)  ## create .venv and install the project (torch 2.13.0 pinned with trl/transformers)
 $(STAMP): pyproject.toml
@@ -95,12 +99,12 @@ print-%:  # a variable's value, for scripts (bench/book.py): make -s print-OUT
 # when they change: a plain `make book` after `make figure ... ARGS=...` sees the
 # difference and re-executes that notebook with the defaults.
 define NOTEBOOK_RULES
-$(OUT)/params/$(1).args: export NB_PARAMS := --profile $(PROFILE) $(call nb_args,$(1))
+$(OUT)/params/$(1).args: export NB_PARAMS := --profile $(PROFILE) $(model_arg) $(call nb_args,$(1))
 $(OUT)/params/$(1).args: FORCE
 	@mkdir -p $$(@D); if [ "$$$$(cat $$@ 2>/dev/null)" != "$$$$NB_PARAMS" ]; then printf '%s\n' "$$$$NB_PARAMS" > $$@; fi
 
 $(STAGE)/figures/$(1).ipynb: notebooks/$(1).py $(SRC_PY) $(OUT)/params/$(1).args $(STAMP)
-	$(PY) -m sftrl.book run $(1) --out $$@ --profile $(PROFILE) $(call nb_args,$(1))
+	$(PY) -m sftrl.book run $(1) --out $$@ --profile $(PROFILE) $(model_arg) $(call nb_args,$(1))
 endef
 $(foreach nb,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULES,$(nb))))
 

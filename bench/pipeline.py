@@ -93,14 +93,16 @@ def main() -> int:
         dt = time.time() - t
         n = sum(r["n"] for r in curve)
         rows.append(("evaluate SFT checkpoints", dt, f"{len(curve) // 2} checkpoints, {n / dt:,.0f} hands/s"))
-        for step in cfg.rl_from_steps:
-            t = time.time()
-            train.rl(cfg, step)
-            rows.append((f"RL from SFT step {step}", time.time() - t,
-                         f"{cfg.rl.steps} steps x {cfg.rl.prompts_per_step * cfg.rl.num_generations} rollouts"))
+        t = time.time()
+        study.rl_runs(cfg, cfg.rl_from_steps, seeds=cfg.rl_seeds)  # as make book trains them
+        workers = 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
+        n_runs = len(cfg.rl_from_steps) * cfg.rl_seeds
+        rows.append(("RL window runs", time.time() - t,
+                     f"{n_runs} runs ({len(cfg.rl_from_steps)} starts x {cfg.rl_seeds} seeds) of {cfg.rl.steps} "
+                     f"steps x {cfg.rl.prompts_per_step * cfg.rl.num_generations} rollouts, {workers} worker(s)"))
         t = time.time()
         study.rl_window(cfg, cfg.rl_from_steps)
-        rows.append(("evaluate RL ends", time.time() - t, f"{len(cfg.rl_from_steps)} runs"))
+        rows.append(("evaluate RL ends", time.time() - t, f"{n_runs} runs"))
         total = sum(r[1] for r in rows)
         rows.append(("total", total, "budget for the figures' runs: 600 s"))
         del sft_run

@@ -32,7 +32,7 @@
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import claims, config, papers
+from sftrl import book, claims, config, papers
 from sftrl import spectral_study as ss
 from sftrl.checkpoints import parse_kinds
 from sftrl.plots import spectral as spectral_plots
@@ -41,6 +41,7 @@ from sftrl.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
 base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's)
 sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's OOD peak)
 sft_end: str = ""  # last SFT checkpoint ("" for the pipeline's)
@@ -53,7 +54,7 @@ swap_fractions: str = "0.05,0.2,0.5,1.0"  # fractions of the top singular values
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
-cfg = config.profile(profile)
+cfg = config.profile(profile, model_base=model_base)
 kinds_used = parse_kinds(kinds)
 models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
 layer_used = ss.resolve_layer(layer, models.num_layers)
@@ -158,6 +159,4 @@ for name, value in numbers.items():
     glue(name, value, display=False)
 glue("paper_sigma_change", papers.get("fig2.sigma_change").text(), display=False)
 glue("paper_swap_ood", papers.get("fig2.sigma_swap_llama_ood").text(), display=False)
-for claim, verdict in verdicts.items():
-    glue(f"verdict_{claim}", verdict.sentence, display=False)
-    glue(f"verdict_{claim}_short", verdict.verdict, display=False)
+book.glue_verdicts(verdicts)

@@ -37,7 +37,7 @@
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import claims, config, papers
+from sftrl import book, claims, config, papers
 from sftrl import spectral_study as ss
 from sftrl.checkpoints import parse_kinds
 from sftrl.plots import spectral as spectral_plots
@@ -46,6 +46,7 @@ from sftrl.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
 base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's)
 sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's OOD peak)
 sft_end: str = ""  # last SFT checkpoint, the target of every edit ("" for the pipeline's)
@@ -60,7 +61,7 @@ layer_blocks: str = ""  # comma-separated blocks among Q1..Q4, "first 25%", "fir
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
-cfg = config.profile(profile)
+cfg = config.profile(profile, model_base=model_base)
 kinds_used = parse_kinds(kinds)
 models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
 anchor = ss.anchors(models, cfg, ("base", "sft_peak", "sft_end"))
@@ -170,6 +171,4 @@ for name, value in numbers.items():
     glue(name, value, display=False)
 glue("paper_top20", papers.get("fig4.top20_directions_restore").text(), display=False)
 glue("paper_first25", papers.get("fig4.first25_layers_restore").text(), display=False)
-for claim, verdict in verdicts.items():
-    glue(f"verdict_{claim}", verdict.sentence, display=False)
-    glue(f"verdict_{claim}_short", verdict.verdict, display=False)
+book.glue_verdicts(verdicts)

@@ -31,7 +31,7 @@
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import claims, config, papers
+from sftrl import book, claims, config, papers
 from sftrl import spectral_study as ss
 from sftrl.checkpoints import parse_kinds
 from sftrl.plots import spectral as spectral_plots
@@ -40,6 +40,7 @@ from sftrl.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
 base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's; only listed on this page)
 sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's; only listed on this page)
 sft_end: str = ""  # last SFT checkpoint ("" for the pipeline's)
@@ -49,7 +50,7 @@ kinds: str = ""  # comma-separated matrix kinds rebuilt ("" for the transformer 
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
-cfg = config.profile(profile)
+cfg = config.profile(profile, model_base=model_base)
 kinds_used = parse_kinds(kinds)
 models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
 rows = ss.grafting(models, cfg, kinds=kinds_used)  # four edited checkpoints, written and evaluated once
@@ -112,6 +113,4 @@ for name, value in numbers.items():
     glue(name, value, display=False)
 glue("paper_graft_sft_vectors", papers.get("fig5.graft_sft_vectors").text(), display=False)
 glue("paper_graft_rl_vectors", papers.get("fig5.graft_rl_vectors").text(), display=False)
-for claim, verdict in verdicts.items():
-    glue(f"verdict_{claim}", verdict.sentence, display=False)
-    glue(f"verdict_{claim}_short", verdict.verdict, display=False)
+book.glue_verdicts(verdicts)

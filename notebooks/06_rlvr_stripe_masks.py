@@ -38,6 +38,7 @@ from sftrl.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
 base_path: str = ""  # checkpoint the fine-tuned models started from, folder or hub id; "" for the pipeline's RL start
 rl_paths: str = ""  # comma-separated RL checkpoints from base_path, at least two; "" for the pipeline's K runs
 sft_paths: str = ""  # comma-separated SFT checkpoints from base_path; "" for the pipeline's SFT contrast, or none
@@ -56,7 +57,7 @@ kinds: str = ""  # comma-separated matrix kinds to analyse, e.g. "q,k,v,o,down" 
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
-cfg = config.profile(profile)
+cfg = config.profile(profile, model_base=model_base)
 scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype)
 kinds_used = parse_kinds(kinds)
 

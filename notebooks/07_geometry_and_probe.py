@@ -36,6 +36,7 @@ from sftrl.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
 start_step: int = -1  # SFT step every run starts from; -1 for where the book's main RL model starts
 study_steps: int = 0  # optimizer steps of each run; 0 for the profile's study budget
 study_lr: float = 0.0  # learning rate of the runs compared in the geometry test; 0 for the profile's
@@ -52,7 +53,7 @@ probe_steps: int = 0  # optimizer steps of the probe runs; 0 for study_steps
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
-cfg = config.profile(profile)
+cfg = config.profile(profile, model_base=model_base)
 scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype,
                        permute_seed=permute_seed, probe_alpha=probe_alpha, probe_rank=probe_rank,
                        probe_lr=probe_lr, probe_steps=probe_steps)

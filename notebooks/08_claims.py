@@ -31,9 +31,10 @@ from sftrl import config, papers, report
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
+model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
 
 # %%
-cfg = config.profile(profile)
+cfg = config.profile(profile, model_base=model_base)
 rows = report.claim_rows(cfg)  # reads the figure pages' cached results; makes only what is missing
 counts = report.verdict_counts(rows)
 

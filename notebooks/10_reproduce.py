@@ -115,11 +115,13 @@ report.profile_table("cpu", "gpu")
 
 # %% [markdown]
 # Build the whole book with it (every page receives `profile = "gpu"`; the site goes to
-# `_build/gpu/_build/html`), or run one page with another model, a hub id or a local
-# folder (Figure 1's page takes `model_base`):
+# `_build/gpu/_build/html`), with another model for every page (`MODEL`, a hub id or a
+# local folder, reaches each page that trains as its `model_base` parameter), or run one
+# page alone:
 #
 # ```bash
 # make book PROFILE=gpu
+# make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
 # .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1-gpu.ipynb \
 #     -p profile gpu -p model_base Qwen/Qwen2.5-0.5B-Instruct
 # ```

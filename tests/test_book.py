@@ -131,6 +131,38 @@ def _tiny_notebook(*code: str):
 
 
 @pytest.mark.slow
+def test_glue_verdicts_glues_each_sentence_and_word(monkeypatch):
+    import myst_nb
+
+    from sftrl.claims import Verdict
+
+    got = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: got.append((name, value, display)))
+    v = Verdict(claim="ood_rise_and_decline", statement="s", verdict="reproduced", reason="r", rule="rule")
+    book.glue_verdicts({v.claim: v})
+    assert got == [("verdict_ood_rise_and_decline", v.sentence, False),
+                   ("verdict_ood_rise_and_decline_short", "reproduced", False)]
+
+
+def test_whole_book_settings_reach_only_the_notebooks_that_declare_them(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(book, "execute", lambda nb, out, given, name, changed: seen.__setitem__(name, given))
+    book.run("00_the_task", tmp_path / "a.ipynb", profile="smoke", model_base="some/model")
+    assert seen["00_the_task"] == {"profile": "smoke"}  # the task page trains nothing
+    book.run("02_singular_value_stability", tmp_path / "b.ipynb", profile="gpu", model_base="some/model")
+    assert seen["02_singular_value_stability"] == {"profile": "gpu", "model_base": "some/model"}
+    book.run("01_ood_peak_and_decline", tmp_path / "c.ipynb", profile="gpu", model_base="some/model",
+             params={"model_base": "other/model"})
+    assert seen["01_ood_peak_and_decline"]["model_base"] == "other/model"  # an explicit -p wins
+    book.run("10_reproduce", tmp_path / "d.ipynb", profile="gpu", model_base="some/model")
+    assert seen["10_reproduce"] == {}
+    # every page that runs the pipeline can be pointed at another model
+    for name in book.toc_notebooks():
+        declared = book.notebook_parameters(name)
+        if "profile" in declared and name != "00_the_task":
+            assert "model_base" in declared, name
+
+
 def test_execute_uses_this_venvs_python_hides_the_injected_cell_and_notes_overrides(tmp_path):
     out = tmp_path / "figures" / "tiny.ipynb"
     nb = _tiny_notebook("import sys\nprint(sys.executable, n * 2)")

@@ -245,6 +245,30 @@ def test_a_gain_from_before_the_peak_is_not_restoration():
     assert math.isnan(window[0]["recovery"])
 
 
+def test_a_start_raises_ood_only_when_every_seed_does():
+    curve = _curve(PROTO)
+    window = _window(curve, {20: 0.30, 300: 0.35, 1500: 0.07})
+    mid = window[1]
+    mid["ood_gain_seeds"] = [0.25, 0.12, 0.04]  # mean +13.7 points, every seed above the start
+    v = claims.rl_restores_in_window(curve, window)
+    assert v.verdict == "reproduced" and "300: +13.7 points (seeds +4.0 to +25.0)*" in v.reason
+    assert "3/1 seeds each" in v.reason or "1/3 seeds each" in v.reason
+    mid["ood_gain_seeds"] = [0.45, 0.0, -0.04]  # the same mean, carried by one seed
+    v = claims.rl_restores_in_window(curve, window)
+    assert v.verdict == "not reproduced" and "300: +13.7 points (seeds -4.0 to +45.0);" in v.reason
+
+
+def test_paired_changes_sentence_sorts_starts_by_their_paired_interval():
+    window = [{"from_step": 300, "ood_gain": -0.028, "ood_gain_paired_ci": (-0.045, -0.011)},
+              {"from_step": 100, "ood_gain": 0.021, "ood_gain_paired_ci": (0.004, 0.038)},
+              {"from_step": 600, "ood_gain": 0.011, "ood_gain_paired_ci": (-0.004, 0.026)}]
+    text = claims.paired_changes_sentence(window)
+    assert "OOD accuracy after RL was higher than at the start from step(s) 100 (+2.1 [+0.4, +3.8] points)" in text
+    assert "lower than at the start from step(s) 300 (-2.8" in text
+    assert "not distinguishable from the start from step(s) 600 (+1.1" in text
+    assert "No paired comparison" in claims.paired_changes_sentence([{"from_step": 1}])
+
+
 def test_no_rl_runs_is_not_reproduced():
     assert claims.rl_restores_in_window(_curve(PROTO), []).verdict == "not reproduced"
 

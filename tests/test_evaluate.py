@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sftrl.errors import SftrlError
-from sftrl.evaluate import EvalConfig, EvalResult, evaluate_hands, generate, wilson_interval
+from sftrl.evaluate import EvalConfig, EvalResult, evaluate_hands, generate, paired_difference, wilson_interval
 from sftrl.model import SmallModelConfig, build_model, build_tokenizer
 from sftrl.prompts import ChatFormat, CompactFormat
 from sftrl.task import OOD_RULE, sample_hands, solve
@@ -61,6 +61,28 @@ def test_wilson_wider_for_larger_z_and_edges_exact():
 def test_wilson_rejects_impossible_counts(k, n):
     with pytest.raises(SftrlError, match=f"n={n}"):
         wilson_interval(k, n)
+
+
+def test_paired_difference_known_values():
+    mean, (lo, hi) = paired_difference([[1, 0, 1, 1]], [0, 0, 1, 1])  # d = 1, 0, 0, 0: sd 0.5
+    assert mean == pytest.approx(0.25) and (lo, hi) == pytest.approx((0.25 - 0.49, 0.25 + 0.49))
+    assert paired_difference([[1, 0, 1]], [1, 0, 1]) == (0.0, (0.0, 0.0))  # the same grades: no change
+    mean, _ = paired_difference([[1, 1], [0, 1]], [0, 1])  # two seeds averaged per hand: d = 0.5, 0
+    assert mean == pytest.approx(0.25)
+    with pytest.raises(SftrlError, match="equal-length"):
+        paired_difference([[1, 0]], [1, 0, 1])
+    with pytest.raises(SftrlError, match=">= 2 hands"):
+        paired_difference([[1]], [0])
+
+
+def test_paired_interval_is_narrower_than_two_wilson_intervals_when_models_mostly_agree():
+    rng = random.Random(1)
+    before = [int(rng.random() < 0.2) for _ in range(400)]
+    after = [b if rng.random() < 0.95 else 1 - b for b in before]  # 5% of the hands change
+    mean, (lo, hi) = paired_difference([after], before)
+    wilson_sum = sum((h - l) / 2 for l, h in (wilson_interval(sum(x), 400) for x in (before, after)))
+    assert (hi - lo) / 2 < wilson_sum / 2
+    assert mean == pytest.approx((sum(after) - sum(before)) / 400)
 
 
 # --------------------------------------------------------------------------- scripted model

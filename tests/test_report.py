@@ -251,22 +251,49 @@ def test_tried_table(tmp_path):
     assert report.tried_table(tmp_path / "none.json") is None
     assert "not yet recorded" in report.tried_sentence(None, tmp_path / "none.json")
     log = tmp_path / "tried.json"
+    sft = {"peak_step": 20, "peak_ood": 26.1, "id_at_peak": 70.7, "end_step": 600, "ood_end": 11.3, "id_end": 43.0}
     log.write_text(json.dumps([
-        {"name": "canonical targets", "settings": {"sft_targets": "canonical", "sft_lr": 1e-4},
-         "results": {"ood_peak": 0.0412345}, "verdict": "rejected", "notes": "ID saturates by memory"},
-        {"name": "more steps", "settings": "sft_steps=3000", "results": "", "notes": "no peak"},
+        {"name": "SFT only", "why": "a schedule", "overrides": {"sft_lr": 1e-4, "sft_steps": 1500}, **sft},
+        {"name": "default", "why": "shipped", "overrides": {}, **sft, "rl_seeds": 3,
+         "rl": [{"from": 600, "ood_start": 11.3, "ood_rl": 12.0, "ood_rl_seeds": [10.3, 12.3, 13.4],
+                 "ood_change_paired_ci": [-0.5, 1.9], "id_start": 43.0, "id_rl": 41.0,
+                 "id_rl_seeds": [40.0, 41.0, 42.0]}],
+         "rl_verdict": "not reproduced", "rl_reason": "..."},
     ]))
     table = report.tried_table(log)
-    assert table.rows[0] == ["canonical targets", "sft_targets = canonical; sft_lr = 0.0001", "ood_peak = 0.0412",
-                             "rejected ID saturates by memory"]
-    assert table.rows[1][3] == "no peak"
+    assert table.rows[0] == ["SFT only", "a schedule", "sft_lr = 0.0001; sft_steps = 1500",
+                             "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%", "not run", "not run",
+                             "SFT only"]
+    assert table.rows[1][2:] == ["none", "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%",
+                                 "600: +0.7 [-0.5, +1.9] (seeds -1.0 to +2.1) (3 seeds each)", "600: -2.0", "not reproduced"]
     assert "2 configurations" in report.tried_sentence(table, log)
-    log.write_text(json.dumps([{"settings": {}}]))
-    with pytest.raises(SftrlError, match="entry 0"):
+    log.write_text(json.dumps([{"name": "x", "overrides": {}}]))
+    with pytest.raises(SftrlError, match="entry 0 .*make study"):
         report.tried_table(log)
     log.write_text("{not json")
     with pytest.raises(SftrlError, match="not valid JSON"):
         report.tried_table(log)
+
+
+def test_every_study_configuration_is_a_valid_cpu_configuration():
+    from sftrl import study, tried
+
+    names = [t.name for t in tried.TRIED]
+    assert len(set(names)) == len(names) and "default" in names
+    for t in tried.TRIED:
+        cfg = config.profile("cpu", **t.overrides)  # unknown or ill-typed settings raise
+        if t.rl:
+            study.check_rl_from_steps(cfg, cfg.rl_from_steps)
+    assert next(t for t in tried.TRIED if t.name == "default").overrides == {}
+
+
+def test_the_committed_study_log_renders_every_entry():
+    """The snapshot `make study` wrote is what the Methods page shows: no blank cells."""
+    from sftrl import tried
+
+    table = report.tried_table(tried.SNAPSHOT)
+    assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED]
+    assert all(cell for row in table.rows for cell in row)
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -316,7 +343,7 @@ def test_gpu_estimates_are_computed_from_the_stated_assumptions():
     assert e["model_state_gb"] == pytest.approx(report.HUB_PARAMS[gpu.model.base] * a["bytes_per_param"] / 1e9)
     longer = report.gpu_estimates(config.profile("gpu", sft_steps=2 * gpu.sft.steps))
     assert longer["sft_minutes"] == pytest.approx(2 * e["sft_minutes"])
-    assert e["rl_runs"] == len(gpu.rl_from_steps)
+    assert e["rl_runs"] == len(gpu.rl_from_steps) * gpu.rl_seeds
     with pytest.raises(SftrlError, match="no parameter count"):
         report.gpu_estimates(config.profile("gpu", model_base="someone/unknown-model"))
 

@@ -101,9 +101,11 @@ def test_rl_window_rows_on_the_smoke_profile(smoke):
     peak = study.ood_peak(curve)
     assert [r["from_step"] for r in window] == list(cfg.rl_from_steps)
     assert {r["step"] for r in curve} == set(study.kept_sft_steps(cfg))
+    for r in curve:  # the per-hand grades behind every accuracy
+        assert len(r["solved"]) == r["n"] and r["solved"].count("1") == r["correct"]
     start = {(r["step"], r["split"]): r for r in curve}
     for r in window:
-        assert r["rl_steps"] == cfg.rl.steps and r["run"].startswith("rl-")
+        assert r["rl_steps"] == cfg.rl.steps and [i[:3] for i in r["runs"]] == ["rl-"] * cfg.rl_seeds
         for split in ("id", "ood"):
             lo, hi = r[f"{split}_rl_ci"]
             assert 0 <= lo <= r[f"{split}_rl"] <= hi <= 1
@@ -112,13 +114,47 @@ def test_rl_window_rows_on_the_smoke_profile(smoke):
             assert r[f"{split}_start_ci"] == (start[(r["from_step"], split)]["ci_low"],
                                               start[(r["from_step"], split)]["ci_high"])
         assert r["ood_gain"] == pytest.approx(r["ood_rl"] - r["ood_start"])
+        lo, hi = r["ood_gain_paired_ci"]
+        assert lo <= r["ood_gain"] <= hi
         assert r["after_peak"] == (r["from_step"] > peak.step)
         expected = study.recovery_fraction(r["ood_rl"], r["ood_start"], peak.ood) if r["after_peak"] else math.nan
         assert r["recovery"] == pytest.approx(expected, nan_ok=True)
     t0 = time.monotonic()
     again = study.rl_window(cfg)  # every run and evaluation is cached
     assert time.monotonic() - t0 < 10
-    assert [r["run"] for r in again] == [r["run"] for r in window]
+    assert [r["runs"] for r in again] == [r["runs"] for r in window]
+
+
+@pytest.mark.slow
+def test_rl_window_over_seeds_averages_distinct_runs(smoke):
+    cfg, curve, window = smoke
+    two = config.profile("smoke", rl_from_steps="20,30", rl_seeds=2)
+    # the second seed's runs are missing: two child processes (one thread each) train them
+    rows = study.rl_window(two, workers=2)
+    one = {r["from_step"]: r for r in window}
+    for row in rows:
+        assert row["seeds"] == [0, 1] and len(set(row["runs"])) == 2
+        assert row["runs"][0] == one[row["from_step"]]["runs"][0]  # seed 0 is the single-seed window's run
+        for split in ("id", "ood"):
+            per_seed = row[f"{split}_rl_seeds"]
+            assert per_seed[0] == one[row["from_step"]][f"{split}_rl"]
+            assert row[f"{split}_rl"] == pytest.approx(sum(per_seed) / 2)
+            lo, hi = row[f"{split}_rl_ci"]
+            assert lo <= row[f"{split}_rl"] <= hi
+        assert row["ood_gain_seeds"] == pytest.approx([a - row["ood_start"] for a in row["ood_rl_seeds"]])
+    assert [study.train.rl_run(study.seeded(two, i), 30).config["rl"]["seed"] for i in (0, 1)] == [0, 1]
+    with pytest.raises(SftrlError, match="at least 1"):
+        study.rl_window(two, seeds=0)
+
+    from sftrl.plots import training as training_plots
+
+    table = training_plots.recovery_table(rows)
+    per_seed = table.columns.index("per seed (%)")
+    assert [len(r[per_seed].split(", ")) for r in table.rows] == [2, 2]
+    assert "RL seeds per start: 2" in table.notes[0]
+    fig, ax = training_plots.plot_recovery(curve, rows)
+    ticks = [ln for ln in ax.get_lines() if ln.get_gid() == "rl_seed"]
+    assert sorted(len(ln.get_ydata()) for ln in ticks) == [2, 2]  # one tick per seed at each start
 
 
 _glued = glued_values

@@ -281,17 +281,51 @@ def execute(nb, out: Path, parameters: dict[str, Any], *, name: str, changed: di
         tmp.unlink(missing_ok=True)
 
 
-def run(name: str, out: Path, *, profile: str | None = None, params: dict[str, Any] | None = None):
+def run(name: str, out: Path, *, profile: str | None = None, model_base: str | None = None,
+        params: dict[str, Any] | None = None):
     """Check the parameters, then execute notebooks/NAME.py into ``out``.
 
-    ``profile`` is passed only when the notebook declares a ``profile`` parameter.
+    ``profile`` and ``model_base`` (the whole book's run size and model) are passed only to
+    a notebook that declares them; an explicit ``-p`` in ``params`` wins.
     """
     declared = notebook_parameters(name)
     given = dict(params or {})
     check_parameters(name, given, declared)
-    if profile is not None and "profile" in declared:
-        given.setdefault("profile", profile)
+    for key, value in (("profile", profile), ("model_base", model_base)):
+        if value not in (None, "") and key in declared:
+            given.setdefault(key, value)
     return execute(read_notebook(name), out, given, name=name, changed=overrides(given, declared))
+
+
+# --------------------------------------------------------------------------- glue
+
+
+def glued_values(nb) -> dict[str, object]:
+    """Every value an executed notebook glued (``myst_nb.glue``), parsed back from text.
+
+    Tests and the claims page read a page's numbers this way, exactly as the prose shows them.
+    """
+    out: dict[str, object] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                text = o["data"]["application/papermill.record/text/plain"]
+                try:
+                    out[name] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    out[name] = float(text) if text == "nan" else text
+    return out
+
+
+def glue_verdicts(verdicts: Any) -> None:
+    """In a notebook: glue each verdict (a mapping claim -> :class:`sftrl.claims.Verdict`)
+    as ``verdict_<claim>`` (its sentence) and ``verdict_<claim>_short`` (its one word)."""
+    from myst_nb import glue
+
+    for claim, verdict in verdicts.items():
+        glue(f"verdict_{claim}", verdict.sentence, display=False)
+        glue(f"verdict_{claim}_short", verdict.verdict, display=False)
 
 
 # --------------------------------------------------------------------------- command line
@@ -305,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("name", help="notebook name, e.g. 00_the_task")
     p_run.add_argument("--out", type=Path, required=True, help="executed notebook to write")
     p_run.add_argument("--profile", default=None, help="passed as parameter 'profile' when declared")
+    p_run.add_argument("--model-base", default=None,
+                       help="passed as parameter 'model_base' when declared (HF id or local path)")
     p_run.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
         help="override a parameter; VALUE is typed like papermill's -p (int, float, bool, None, str)",
@@ -324,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             params = {key: resolve_value(value) for key, value in args.parameter}
             start = time.perf_counter()
-            run(args.name, args.out, profile=args.profile, params=params)
+            run(args.name, args.out, profile=args.profile, model_base=args.model_base, params=params)
             print(f"{args.name}: executed in {time.perf_counter() - start:.1f} s -> {args.out}")
         else:
             parser.print_help()
@@ -340,23 +376,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def glued_values(nb) -> dict[str, object]:
-    """Every value an executed notebook glued (``myst_nb.glue``), parsed back from text.
-
-    Tests and the claims page read a page's numbers this way, exactly as the prose shows them.
-    """
-    import ast
-
-    out: dict[str, object] = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                text = o["data"]["application/papermill.record/text/plain"]
-                try:
-                    out[name] = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    out[name] = float(text) if text == "nan" else text
-    return out

@@ -191,6 +191,9 @@ class StudyConfig:
     """Seed of the held-out hand split (paper A evaluates 234 hands drawn with seed 42)."""
     rl_from_steps: tuple[int, ...] = (20, 50, 100, 300, 600)
     """SFT checkpoints RL starts from in Figure 1's recovery window (each must be kept)."""
+    rl_seeds: int = 3
+    """RL runs per start in the recovery window, with seeds ``rl.seed``, ``rl.seed + 1``, ...
+    (the window's OOD changes are a few points, so one seed cannot decide them)."""
     rl_main_from: int = -1
     """The SFT step of the RL model Figures 2-6 analyse (-1 = the end of SFT, as paper A)."""
     threads: int = 2
@@ -214,6 +217,7 @@ def _smoke() -> StudyConfig:
                     max_completion_length=24),
         eval=EvalConfig(max_hands=24, max_new_tokens=24),
         rl_from_steps=(10, 20, 30),
+        rl_seeds=1,
         threads=1,
     )
 

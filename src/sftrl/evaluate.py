@@ -30,8 +30,10 @@ from sftrl.task import Rule, get_rule
 from sftrl.verifier import Outcome
 
 
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson_interval(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion k/n (Wilson 1927; Brown, Cai & DasGupta 2001).
+
+    ``k`` may be fractional: the mean count of several runs graded on the same ``n`` hands.
 
     Unlike the normal approximation it stays inside [0, 1] and is not degenerate at k=0 or
     k=n (0/10 gives (0, 0.278)). ``z=1.96`` is the 95% interval. Raises SftrlError for n=0
@@ -52,6 +54,29 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     lo = 0.0 if k == 0 else max(0.0, center - half)
     hi = 1.0 if k == n else min(1.0, center + half)
     return lo, hi
+
+
+def paired_difference(after: Sequence[Sequence[int]], before: Sequence[int],
+                      z: float = 1.96) -> tuple[float, tuple[float, float]]:
+    """Mean per-hand change in accuracy between models graded on the *same* hands, and its
+    normal-approximation interval (a paired comparison; cf. McNemar 1947).
+
+    ``before``: 0/1 per hand for one model (an SFT checkpoint); ``after``: one such list per
+    repeat of the other (RL seeds), averaged per hand. With ``d_h = mean(after[:, h]) -
+    before[h]``, returns ``mean(d)`` and ``mean(d) ± z * sd(d) / sqrt(n)`` (sample standard
+    deviation). Because both models meet the same hands, the hands' difficulty cancels:
+    the interval is much narrower than two independent Wilson intervals added together.
+    SftrlError for fewer than two hands or lists of different lengths.
+    """
+    n = len(before)
+    if n < 2 or not after or any(len(a) != n for a in after):
+        raise SftrlError(f"paired_difference needs >= 2 hands and equal-length gradings, got {n} and "
+                         f"{[len(a) for a in after]}")
+    d = [sum(a[h] for a in after) / len(after) - before[h] for h in range(n)]
+    mean = sum(d) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = z * sd / math.sqrt(n)
+    return mean, (mean - half, mean + half)
 
 
 @dataclass

@@ -933,6 +933,7 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
         ["RL", "reward", f"{r.reward} (verifier)", NOT_RECORDED],
         ["RL", "started from SFT steps", _setting(cfg.rl_from_steps),
          f"checkpoints along SFT; restoring window {value_text('fig1.llama.window')} ({llama.model})"],
+        ["RL", "seeds per start (Figure 1)", _setting(cfg.rl_seeds), NOT_RECORDED],
         ["evaluation", "hands per rule", f"ID {sizes['id']}, OOD {sizes['ood']}", _setting(n_paper)],
         ["evaluation", "attempts per hand", f"{e.attempts}, greedy",
          f"{_paper_setting('task.eval_attempts')}, each wrong one answered by the verifier"],
@@ -965,9 +966,35 @@ def _cell(x: Any) -> str:
     return str(x)
 
 
+def _signed(x: float) -> str:
+    return f"{x + 0.0:+.1f}"
+
+
+def _tried_row(entry: Mapping[str, Any]) -> list[str]:
+    """One study-log entry (as :func:`sftrl.tried.summarise` writes it) as table cells."""
+    sft = (f"OOD {entry['peak_ood']:.1f}% at step {entry['peak_step']} → {entry['ood_end']:.1f}% at "
+           f"{entry['end_step']}; ID {entry['id_at_peak']:.1f}% → {entry['id_end']:.1f}%")
+    ood, idd, verdict = "not run", "not run", "SFT only"
+    if entry.get("rl"):
+        ood_parts, id_parts = [], []
+        for r in entry["rl"]:
+            gains = [x - r["ood_start"] for x in r.get("ood_rl_seeds") or [r["ood_rl"]]]
+            spread = f" (seeds {_signed(min(gains))} to {_signed(max(gains))})" if len(gains) > 1 else ""
+            paired = r.get("ood_change_paired_ci")
+            paired = f" [{_signed(paired[0])}, {_signed(paired[1])}]" if paired else ""
+            ood_parts.append(f"{r['from']}: {_signed(r['ood_rl'] - r['ood_start'])}{paired}{spread}")
+            id_parts.append(f"{r['from']}: {_signed(r['id_rl'] - r['id_start'])}")
+        seeds = entry.get("rl_seeds", 1)
+        ood = f"{'; '.join(ood_parts)} ({seeds} seed{'s' if seeds != 1 else ''} each)"
+        idd = "; ".join(id_parts)
+        verdict = entry.get("rl_verdict", "")
+    return [str(entry["name"]), str(entry.get("why", "")), _cell(entry.get("overrides") or "none"), sft, ood, idd,
+            verdict]
+
+
 def tried_table(path: Path = TRIED) -> Table | None:
-    """The study log (a JSON list of ``{name, settings, results, verdict or notes}``) as a
-    table, or None when no log is committed. SftrlError naming the entry that is malformed."""
+    """The study log written by ``make study`` (:mod:`sftrl.tried`) as a table, or None when
+    no log is committed. SftrlError naming the entry that is malformed."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -979,12 +1006,19 @@ def tried_table(path: Path = TRIED) -> Table | None:
         raise SftrlError(f"{path} must hold a list of configurations, not {type(entries).__name__}")
     rows = []
     for i, entry in enumerate(entries):
-        if not isinstance(entry, Mapping) or "name" not in entry:
-            raise SftrlError(f"{path}: entry {i} must be an object with a 'name'")
-        outcome = " ".join(_cell(entry[k]) for k in ("verdict", "notes") if entry.get(k) not in (None, ""))
-        rows.append([_cell(entry["name"]), _cell(entry.get("settings", "")), _cell(entry.get("results", "")),
-                     outcome])
-    return Table(["configuration", "settings", "results", "verdict / notes"], rows)
+        try:
+            rows.append(_tried_row(entry))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SftrlError(f"{path}: entry {i} is not a study-log entry of sftrl.tried ({exc!r}); "
+                             "rerun `make study`") from None
+    notes = ["Settings: flat overrides of the cpu profile (sftrl.config.profile); none = the default. "
+             "SFT: the OOD peak and the end of SFT, ID at both. RL: OOD after RL minus OOD at the start "
+             "checkpoint, in points, by start step: the mean over seeds, its paired 95% interval (the same "
+             "hands before and after RL) in square brackets and the seeds' range; "
+             "held-out ID likewise (mean). Verdict: the Figure-1 rule for RL's recovery window "
+             "(sftrl.claims.rl_restores_in_window) applied to that configuration's runs."]
+    return Table(["configuration", "what it tests", "settings", "SFT", "RL: OOD change (points)",
+                  "RL: ID change (points)", "RL window verdict"], rows, notes=notes)
 
 
 def tried_sentence(table: Table | None, path: Path = TRIED) -> str:
@@ -1111,4 +1145,4 @@ def gpu_estimates(cfg: StudyConfig, n_params: float | None = None) -> dict[str, 
     sft_s = 6 * n * tokens / (a["peak_bf16_flops"] * a["utilisation"])
     rl_s = cfg.rl.steps * cfg.rl.max_completion_length * a["decode_step_s"]
     return {"n_params": float(n), "model_state_gb": n * a["bytes_per_param"] / 1e9, "sft_minutes": sft_s / 60,
-            "rl_minutes_per_run": rl_s / 60, "rl_runs": float(len(cfg.rl_from_steps))}
+            "rl_minutes_per_run": rl_s / 60, "rl_runs": float(len(cfg.rl_from_steps) * cfg.rl_seeds)}

@@ -6,7 +6,7 @@ Usage::
 
     curve = study.sft_curve(cfg)            # one row per (step, split)
     peak = study.ood_peak(curve)
-    window = study.rl_window(cfg, [50, 300, 1500])   # default: cfg.rl_from_steps
+    window = study.rl_window(cfg, [50, 300, 1500])   # default: cfg.rl_from_steps x cfg.rl_seeds
     best = study.best_recovery(window)      # None when no start recovered anything
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import json
 import math
 import os
 import subprocess
@@ -105,14 +106,26 @@ def ood_peak(rows: Sequence[dict[str, Any]]) -> Peak:
     return Peak(step=best, ood=ood[best], id=idd[best], end_step=end, ood_end=ood[end], id_end=idd[end])
 
 
-def _rl_in_subprocess(profile: str, overrides: dict[str, Any], from_step: int) -> None:
-    cmd = [sys.executable, "-m", "sftrl", "train", "rl", "--profile", profile, "--from-step", str(from_step)]
-    for k, v in overrides.items():
-        cmd += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
+def _rl_in_subprocess(profile: str, jobs: Sequence[tuple[dict[str, Any], int]]) -> None:
+    """Train RL runs one after another in one child process of one thread (one import of
+    torch and trl for all of them). ``jobs``: (flat overrides, SFT step) pairs."""
+    if not jobs:
+        return
+    spec = json.dumps({"profile": profile, "jobs": [[flat, step] for flat, step in jobs]})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "sftrl.study", spec], env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"RL from step {from_step} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"RL from step(s) {[step for _, step in jobs]} failed:\n{done.stderr[-3000:]}")
+
+
+def _worker(argv: Sequence[str]) -> int:
+    """Child process of :func:`_rl_in_subprocess`: ``python -m sftrl.study '<json>'``."""
+    from sftrl import config
+
+    spec = json.loads(argv[0])
+    for flat, step in spec["jobs"]:
+        train.rl(config.profile(spec["profile"], **flat), int(step))
+    return 0
 
 
 def _flat(cfg: StudyConfig) -> dict[str, Any]:
@@ -125,51 +138,83 @@ def _flat(cfg: StudyConfig) -> dict[str, Any]:
     return out
 
 
-def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = None) -> list[train.Run]:
-    """RL from each SFT step; with ``workers`` > 1, missing runs train in parallel child
-    processes of one thread each. ``None``: as many workers as ``cfg.threads`` on a CPU
-    (two one-thread processes ran ~1.6x faster than one two-thread process here, see
-    bench/), one on a GPU."""
+def seeded(cfg: StudyConfig, i: int) -> StudyConfig:
+    """``cfg`` with the RL seed moved on by ``i`` (the i-th of ``cfg.rl_seeds`` repeats)."""
+    return dataclasses.replace(cfg, rl=dataclasses.replace(cfg.rl, seed=cfg.rl.seed + i))
+
+
+def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = None,
+            seeds: int = 1) -> list[list[train.Run]]:
+    """RL from each SFT step, ``seeds`` runs each (:func:`seeded`): one list of runs per step.
+
+    With ``workers`` > 1, missing runs train in parallel child processes of one thread
+    each. ``None``: as many workers as ``cfg.threads`` on a CPU (two one-thread processes
+    ran ~1.6x faster than one two-thread process here, see bench/), one on a GPU."""
     if workers is None:
         workers = 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
+    if seeds < 1:
+        raise SftrlError(f"rl_seeds must be at least 1, got {seeds}")
     from_steps = check_rl_from_steps(cfg, from_steps)
     train.sft(cfg)  # the parent first, once
-    todo = [s for s in from_steps if not train.rl_run(cfg, s).is_done]
+    variants = [seeded(cfg, i) for i in range(seeds)]
+    todo = [(c, s) for s in from_steps for c in variants if not train.rl_run(c, s).is_done]
     if workers > 1 and len(todo) > 1:
-        one_thread = dataclasses.replace(cfg, threads=1)
-        flat = {k: v for k, v in _flat(one_thread).items()}
-        flat["threads"] = 1
+        jobs = [({**_flat(dataclasses.replace(c, threads=1)), "threads": 1}, s) for c, s in todo]
+        shares = [jobs[i::workers] for i in range(workers)]  # one child per worker, a share of the runs each
         with cf.ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda s: _rl_in_subprocess(cfg.profile, flat, s), todo))
-    return [train.rl(cfg, s) for s in from_steps]
+            list(pool.map(lambda share: _rl_in_subprocess(cfg.profile, share), shares))
+    return [[train.rl(c, s) for c in variants] for s in from_steps]
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _grades(row: dict[str, Any]) -> list[int]:
+    """The per-hand grades (0/1) of an evaluation row."""
+    return [int(c) for c in row["solved"]]
 
 
 def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
-              workers: int | None = None) -> list[dict[str, Any]]:
+              workers: int | None = None, seeds: int | None = None) -> list[dict[str, Any]]:
     """OOD/ID after RL from each SFT checkpoint, beside the checkpoint it started from.
 
-    ``from_steps`` defaults to ``cfg.rl_from_steps``. One row per start, in the given order:
-    ``from_step``, ``run``, ``{id,ood}_start`` and ``{id,ood}_rl`` (accuracies) with their
-    95% Wilson intervals ``*_start_ci`` / ``*_rl_ci``, ``ood_gain`` (RL minus start),
-    ``after_peak`` (the start comes after the SFT OOD peak) and ``recovery``
-    (:func:`recovery_fraction`; ``nan`` for a start at or before the peak, where nothing
-    has been lost yet, and wherever nothing was lost).
+    ``from_steps`` defaults to ``cfg.rl_from_steps`` and ``seeds`` (RL runs per start) to
+    ``cfg.rl_seeds``. One row per start, in the given order: ``from_step``, ``runs`` (one
+    id per seed), ``seeds``; ``{id,ood}_start`` and ``{id,ood}_rl`` (accuracies; after RL
+    the mean over seeds, per seed in ``*_rl_seeds``) with their 95% Wilson intervals
+    ``*_start_ci`` / ``*_rl_ci`` (the mean's over the same ``n`` hands, so they show the
+    hand-sampling error; the seeds' spread is shown by ``*_rl_seeds``); ``ood_gain`` (mean
+    RL minus start), ``ood_gain_seeds`` and ``{id,ood}_gain_paired_ci``, the 95% interval of
+    the change compared hand by hand (:func:`sftrl.evaluate.paired_difference`: start and RL
+    models meet the same hands, so it is much narrower than the two Wilson intervals); ``after_peak`` (the start comes after the SFT
+    OOD peak) and ``recovery`` (:func:`recovery_fraction` of the mean; ``nan`` for a start
+    at or before the peak, where nothing has been lost yet, and wherever nothing was lost).
     """
+    from sftrl.evaluate import paired_difference, wilson_interval
+
+    seeds = cfg.rl_seeds if seeds is None else seeds
     from_steps = check_rl_from_steps(cfg, cfg.rl_from_steps if from_steps is None else from_steps)
     curve = sft_curve(cfg)
     peak = ood_peak(curve)
     start_acc = {(r["step"], r["split"]): r for r in curve}
     out = []
-    for step, run in zip(from_steps, rl_runs(cfg, from_steps, workers), strict=True):
-        end = {r["split"]: r for r in train.evaluate_run(run, cfg, steps=[cfg.rl.steps])}
-        row: dict[str, Any] = {"from_step": step, "run": run.id, "rl_steps": cfg.rl.steps}
+    for step, runs in zip(from_steps, rl_runs(cfg, from_steps, workers, seeds), strict=True):
+        ends = [{r["split"]: r for r in train.evaluate_run(run, cfg, steps=[cfg.rl.steps])} for run in runs]
+        row: dict[str, Any] = {"from_step": step, "runs": [run.id for run in runs], "rl_steps": cfg.rl.steps,
+                               "seeds": [cfg.rl.seed + i for i in range(seeds)]}
         for split in ("id", "ood"):
             start = start_acc[(step, split)]
+            n = ends[0][split]["n"]
             row[f"{split}_start"] = start["accuracy"]
             row[f"{split}_start_ci"] = (start["ci_low"], start["ci_high"])
-            row[f"{split}_rl"] = end[split]["accuracy"]
-            row[f"{split}_rl_ci"] = (end[split]["ci_low"], end[split]["ci_high"])
-            row[f"{split}_n"] = end[split]["n"]
+            row[f"{split}_rl_seeds"] = [e[split]["accuracy"] for e in ends]
+            row[f"{split}_rl"] = _mean(row[f"{split}_rl_seeds"])
+            row[f"{split}_rl_ci"] = wilson_interval(_mean([e[split]["correct"] for e in ends]), n)
+            row[f"{split}_n"] = n
+            row[f"{split}_gain_paired_ci"] = paired_difference(
+                [_grades(e[split]) for e in ends], _grades(start))[1]
+        row["ood_gain_seeds"] = [a - row["ood_start"] for a in row["ood_rl_seeds"]]
         row["ood_gain"] = row["ood_rl"] - row["ood_start"]
         row["after_peak"] = step > peak.step
         row["recovery"] = (recovery_fraction(row["ood_rl"], row["ood_start"], peak.ood)
@@ -230,3 +275,7 @@ def accuracy(path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
         for r in rows:
             append_jsonl(cache, r)
     return {r["split"]: r for r in rows}
+
+
+if __name__ == "__main__":
+    sys.exit(_worker(sys.argv[1:]))

@@ -499,8 +499,12 @@ def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size
     return total / max(count, 1)
 
 
+#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added)
+EVAL_ROWS = 2
+
+
 def _eval_key(cfg: StudyConfig) -> str:
-    return config_hash({"pipeline": PIPELINE_VERSION, "eval": dataclasses.asdict(cfg.eval),
+    return config_hash({"pipeline": PIPELINE_VERSION, "rows": EVAL_ROWS, "eval": dataclasses.asdict(cfg.eval),
                         "split_seed": cfg.split_seed, "format": cfg.model.answer_format})
 
 
@@ -512,7 +516,11 @@ def _cap(hands: Sequence[task.Hand], n: int) -> list[task.Hand]:
 
 
 def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, Any]]:
-    """ID and OOD accuracy, format errors and answer losses of one checkpoint."""
+    """ID and OOD accuracy, format errors and answer losses of one checkpoint.
+
+    Each row also carries ``solved``: one character per hand, ``"1"`` solved, ``"0"`` not,
+    in the evaluation set's fixed order (for comparisons of two models hand by hand).
+    """
     from sftrl.evaluate import EvalConfig, evaluate_hands
 
     e = cfg.eval
@@ -536,7 +544,8 @@ def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, An
         rows.append({"split": split, "n": result.n, "correct": result.correct, "accuracy": result.accuracy,
                      "ci_low": result.ci[0], "ci_high": result.ci[1],
                      "format_error_rate": result.format_error_rate, "any_format_accuracy": lenient,
-                     "hands_per_s": result.hands_per_s, **losses})
+                     "hands_per_s": result.hands_per_s, **losses,
+                     "solved": "".join("1" if rec["correct"] else "0" for rec in result.records)})
     del model
     return rows
 

@@ -119,17 +119,35 @@ def paper_table(peak: Peak, window: Rows, *, label: str = "this book") -> Table:
     return Table(columns, rows, notes=notes)
 
 
+def _seeds_text(r: dict[str, Any], key: str) -> str:
+    """Per-seed values of a window row, e.g. ``'12.1, 13.6, 11.8'`` (empty for one seed)."""
+    vals = r.get(key) or []
+    return ", ".join(f"{100 * v:.1f}" for v in vals) if len(vals) > 1 else ""
+
+
+def _change_text(gain: float, ci: Sequence[float] | None) -> str:
+    text = f"{100 * gain + 0.0:+.1f} points"
+    return text if ci is None else f"{text} [{100 * ci[0] + 0.0:+.1f}, {100 * ci[1] + 0.0:+.1f}]"
+
+
 def recovery_table(window: Rows) -> Table:
-    """One row per RL start: OOD and ID before and after RL, with intervals, and the recovery."""
-    columns = ["RL from SFT step", "OOD at start", "OOD after RL", "OOD change", "recovery", "ID at start",
-               "ID after RL"]
+    """One row per RL start: OOD and ID before and after RL (the mean over seeds, with its
+    interval, and each seed's OOD), OOD change and recovery."""
+    columns = ["RL from SFT step", "OOD at start", "OOD after RL (mean)", "per seed (%)", "OOD change (paired CI)",
+               "recovery", "ID at start", "ID after RL (mean)"]
     rows = []
     for r in sorted(window, key=lambda r: r["from_step"]):
         rec = f"{100 * r['recovery']:.0f}%" if math.isfinite(r["recovery"]) else "n/a"
         rows.append([str(r["from_step"]), _ci_text(r["ood_start"], r["ood_start_ci"]),
-                     _ci_text(r["ood_rl"], r["ood_rl_ci"]), f"{100 * r['ood_gain']:+.1f} points", rec,
+                     _ci_text(r["ood_rl"], r["ood_rl_ci"]), _seeds_text(r, "ood_rl_seeds") or "one seed",
+                     _change_text(r["ood_gain"], r.get("ood_gain_paired_ci")), rec,
                      pct(r["id_start"]), _ci_text(r["id_rl"], r["id_rl_ci"])])
-    notes = ["Recovery is n/a for a start at or before the OOD peak (nothing lost yet) or where OOD "
+    n_seeds = sorted({len(r.get("runs") or [None]) for r in window})
+    notes = [f"RL seeds per start: {'/'.join(map(str, n_seeds))}. Intervals are 95% Wilson intervals over the "
+             "evaluation hands (for the mean, of the mean count); the per-seed column shows the spread between "
+             "RL runs. The change's interval compares the start checkpoint and RL hand by hand on the same "
+             "hands (paired), so it is narrower than the two accuracies' intervals.",
+             "Recovery is n/a for a start at or before the OOD peak (nothing lost yet) or where OOD "
              "had not fallen below the peak."]
     return Table(columns, rows, notes=notes)
 
@@ -256,7 +274,8 @@ def plot_losses(curve: Rows, *, peak: Peak | None = None):
 def plot_recovery(curve: Rows, window: Rows, *, peak: Peak | None = None):
     """Panel (c): OOD accuracy along SFT and, at each RL start, an arrow to OOD after RL.
 
-    The SFT curve carries its 95% band; each RL result its 95% interval. The label above an
+    The SFT curve carries its 95% band; each RL result (the mean over seeds) its 95%
+    interval, and a tick per seed shows the spread between RL runs. The label above an
     RL result is its recovery fraction where one is defined (a start after the peak that
     had lost OOD accuracy), else its OOD change in points.
     """
@@ -272,23 +291,30 @@ def plot_recovery(curve: Rows, window: Rows, *, peak: Peak | None = None):
         ax.axhline(peak.ood, color=COLORS["ood"], ls=":", lw=0.8, zorder=1)
     # RL results sit a few points right of their start, so a marker never hides the start
     shifted = offset_copy(ax.transData, fig=fig, x=RL_OFFSET_PT, y=0, units="points")
+    seed_shift = offset_copy(ax.transData, fig=fig, x=RL_OFFSET_PT + 8, y=0, units="points")  # beside the mean
     for i, r in enumerate(sorted(window, key=lambda r: r["from_step"])):
         x, y0, y1 = r["from_step"], r["ood_start"], r["ood_rl"]
         ax.plot([x], [y0], "o", mfc="white", mec=COLORS["sft"], mew=1.5, ms=6, zorder=4,
                 label="RL start (SFT checkpoint)" if i == 0 else None)
+        per_seed = r.get("ood_rl_seeds") or []
+        if len(per_seed) > 1:
+            ax.plot([x] * len(per_seed), per_seed, "_", color=COLORS["rl"], ms=6, mew=1.2, zorder=4,
+                    transform=seed_shift, gid="rl_seed", label="one RL seed" if i == 0 else None)
         ci = r["ood_rl_ci"]
+        mean = " (mean of seeds)" if len(per_seed) > 1 else ""
         ax.errorbar([x], [y1], yerr=[[y1 - ci[0]], [ci[1] - y1]], fmt="s", color=COLORS["rl"], ms=5, capsize=3,
                     zorder=5, transform=shifted,
-                    label=f"OOD after {r['rl_steps']} RL steps (95% CI)" if i == 0 else None)
+                    label=f"OOD after {r['rl_steps']} RL steps{mean}, 95% CI" if i == 0 else None)
         if abs(y1 - y0) > 0.005:
             ax.annotate("", xy=(x, y1), xycoords=shifted, xytext=(x, y0), textcoords="data", zorder=3,
                         arrowprops={"arrowstyle": "->", "color": COLORS["rl"], "lw": 1.3, "shrinkA": 4, "shrinkB": 4})
         rec = r["recovery"]
         text = f"{100 * rec:.0f}%" if math.isfinite(rec) else f"{100 * r['ood_gain'] + 0.0:+.1f} pt"
-        ax.annotate(text, (x, max(ci[1], y0)), xycoords=shifted, xytext=(0, 5), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=7, color=COLORS["rl"])
+        ax.annotate(text, (x, max(ci[1], y0, *per_seed)), xycoords=shifted, xytext=(0, 5),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7, color=COLORS["rl"])
     step_axis(ax, steps + [r["from_step"] for r in window])
-    top = max([*hi, *(r["ood_rl_ci"][1] for r in window), 0.05])
+    top = max([*hi, *(r["ood_rl_ci"][1] for r in window), *(v for r in window for v in r.get("ood_rl_seeds", [])),
+               0.05])
     ax.set_ylim(-0.01, min(1.05, top * 1.25 + 0.02))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("OOD accuracy")
