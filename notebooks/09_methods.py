@@ -123,6 +123,10 @@ report.settings_table(cfg)
 # %%
 tried
 
+# %% [markdown]
+# {glue:text}`tried_verdicts_sentence` {doc}`Figure 1's chapter <01_ood_peak_and_decline>`
+# shows the default's window in full.
+
 # %%
 glue("profile", cfg.profile, display=False)
 glue("n_params", base["n_params"], display=False)
@@ -166,3 +170,4 @@ glue("rl_beta", cfg.rl.beta, display=False)
 glue("rl_generations", cfg.rl.num_generations, display=False)
 glue("tried_sentence", report.tried_sentence(tried), display=False)
 glue("rl_seeds", cfg.rl_seeds, display=False)
+glue("tried_verdicts_sentence", report.tried_verdicts_sentence(), display=False)

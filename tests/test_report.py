@@ -267,6 +267,9 @@ def test_tried_table(tmp_path):
     assert table.rows[1][2:] == ["none", "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%",
                                  "600: +0.7 [-0.5, +1.9] (seeds -1.0 to +2.1) (3 seeds each)", "600: -2.0", "not reproduced"]
     assert "2 configurations" in report.tried_sentence(table, log)
+    assert report.tried_verdicts_sentence(log) == ("Of the 1 RL configurations, 0 reproduced RL's recovery window, "
+                                                   "0 partly, and 1 did not.")
+    assert report.tried_verdicts_sentence(tmp_path / "none.json") == ""
     log.write_text(json.dumps([{"name": "x", "overrides": {}}]))
     with pytest.raises(SftrlError, match="entry 0 .*make study"):
         report.tried_table(log)

@@ -80,6 +80,8 @@ def test_rl_from_a_step_sft_does_not_keep_is_refused_before_any_work():
         study.rl_window(cfg)
     with pytest.raises(SftrlError, match="is empty"):
         study.check_rl_from_steps(cfg, [])
+    with pytest.raises(SftrlError, match="rl_seeds must be at least 1, got 0"):
+        study.rl_window(config.profile("smoke", rl_seeds=0))
     assert time.monotonic() - t0 < 2  # nothing was trained or evaluated
 
 

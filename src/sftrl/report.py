@@ -1021,6 +1021,20 @@ def tried_table(path: Path = TRIED) -> Table | None:
                   "RL: ID change (points)", "RL window verdict"], rows, notes=notes)
 
 
+def tried_verdicts_sentence(path: Path = TRIED) -> str:
+    """How many of the study log's RL configurations reproduce RL's recovery window (by the
+    verdict each row records), or an empty string when no log is committed."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    verdicts = [e.get("rl_verdict") for e in json.loads(path.read_text()) if e.get("rl")]
+    if not verdicts:
+        return "No configuration of the log ran RL."
+    counts = {v: verdicts.count(v) for v in ("reproduced", "partly", "not reproduced")}
+    return (f"Of the {len(verdicts)} RL configurations, {counts['reproduced']} reproduced RL's recovery window, "
+            f"{counts['partly']} partly, and {counts['not reproduced']} did not.")
+
+
 def tried_sentence(table: Table | None, path: Path = TRIED) -> str:
     """The sentence that introduces the study log (or says that none is recorded)."""
     where = path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path

@@ -138,6 +138,11 @@ def _flat(cfg: StudyConfig) -> dict[str, Any]:
     return out
 
 
+def _check_seeds(seeds: int) -> None:
+    if seeds < 1:
+        raise SftrlError(f"rl_seeds must be at least 1, got {seeds}")
+
+
 def seeded(cfg: StudyConfig, i: int) -> StudyConfig:
     """``cfg`` with the RL seed moved on by ``i`` (the i-th of ``cfg.rl_seeds`` repeats)."""
     return dataclasses.replace(cfg, rl=dataclasses.replace(cfg.rl, seed=cfg.rl.seed + i))
@@ -152,8 +157,7 @@ def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = N
     ran ~1.6x faster than one two-thread process here, see bench/), one on a GPU."""
     if workers is None:
         workers = 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
-    if seeds < 1:
-        raise SftrlError(f"rl_seeds must be at least 1, got {seeds}")
+    _check_seeds(seeds)
     from_steps = check_rl_from_steps(cfg, from_steps)
     train.sft(cfg)  # the parent first, once
     variants = [seeded(cfg, i) for i in range(seeds)]
@@ -194,6 +198,7 @@ def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
     from sftrl.evaluate import paired_difference, wilson_interval
 
     seeds = cfg.rl_seeds if seeds is None else seeds
+    _check_seeds(seeds)  # bad input fails before any training
     from_steps = check_rl_from_steps(cfg, cfg.rl_from_steps if from_steps is None else from_steps)
     curve = sft_curve(cfg)
     peak = ood_peak(curve)
