@@ -231,10 +231,7 @@ def test_task_notebook_glues_the_numbers_an_independent_count_gives(tmp_path, mo
     glued = _glued(nb)
 
     # every {glue:text}`key` the prose quotes was glued
-    import re
-
-    quoted = {m.split(":")[0] for c in nb.cells if c.cell_type == "markdown"
-              for m in re.findall(r"\{glue:text\}`([^`]+)`", c.source)}
+    quoted = book.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
 
     ranks = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"]

@@ -369,8 +369,6 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
     """Notebook 06 pointed at checkpoints by path (as a reader would at a 1.5B model and its
     RL descendants): every number and sentence the prose quotes is glued, and equals the
     library's. (07 needs the pipeline's runs; the smoke book executes it.)"""
-    import re
-
     from sftrl import book
 
     _, base, rl, sft = tiny
@@ -378,8 +376,7 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
               "alpha": 0.1, "kinds": "q,k,v,o,down"}
     nb = book.run("06_rlvr_stripe_masks", tmp_path / "06.ipynb", profile="smoke", params=params)
     glued = _glued(nb)
-    quoted = {m.split(":")[0] for c in nb.cells if c.cell_type == "markdown"
-              for m in re.findall(r"\{glue:(?:text|md)\}`([^`]+)`", c.source)}
+    quoted = book.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
     n = ms.numbers(ms.analyse(base, {f"rl {p.name}": p for p in rl.values()}, {"sft sft": sft["sft"]},
                               eta=0.0, alpha=0.1, k_frac=0.2, kinds=["q", "k", "v", "o", "down"]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 import nbformat
 import pytest
@@ -261,8 +260,7 @@ def test_notebook_02_glues_what_the_library_computes(smoke, tmp_path):
     book.run(NOTEBOOK, out, profile="smoke")
     nb = nbformat.read(out, as_version=4)
     glued = _glued(nb)
-    quoted = {q.split(":")[0] for c in nb.cells if c.cell_type == "markdown"
-              for q in re.findall(r"\{glue:text\}`([^`]+)`", c.source)}
+    quoted = book.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
 
     rows = ss.compare_pairs(m, k_frac=0.2)
@@ -307,8 +305,7 @@ def test_notebooks_03_to_05_run_and_glue_the_library_verdicts(smoke, tmp_path, n
     book.run(name, out, profile="smoke")
     nb = nbformat.read(out, as_version=4)
     glued = _glued(nb)
-    quoted = {q.split(":")[0] for c in nb.cells if c.cell_type == "markdown"
-              for q in re.findall(r"\{glue:text\}`([^`]+)`", c.source)}
+    quoted = book.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
     expected = _expected_verdicts(name, cfg, m)
     assert expected and all(glued[k] == v for k, v in expected.items()), expected

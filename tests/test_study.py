@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 
 import nbformat
@@ -177,8 +176,7 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
     nb = nbformat.read(out, as_version=4)
     glued = _glued(nb)
 
-    quoted = {m.split(":")[0] for c in nb.cells if c.cell_type == "markdown"
-              for m in re.findall(r"\{glue:text\}`([^`]+)`", c.source)}
+    quoted = book.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
 
     peak = study.ood_peak(curve)

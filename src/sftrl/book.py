@@ -318,6 +318,13 @@ def glued_values(nb) -> dict[str, object]:
     return out
 
 
+def quoted_glue_names(nb) -> set[str]:
+    """The names a notebook's prose quotes as ``{glue:text}`name``` or ``{glue:md}`name```
+    (format specs dropped): each must be among :func:`glued_values` for the page to build."""
+    return {m.split(":")[0] for cell in nb.cells if cell.cell_type == "markdown"
+            for m in re.findall(r"\{glue:(?:text|md)\}`([^`]+)`", cell.source)}
+
+
 def glue_verdicts(verdicts: Any) -> None:
     """In a notebook: glue each verdict (a mapping claim -> :class:`sftrl.claims.Verdict`)
     as ``verdict_<claim>`` (its sentence) and ``verdict_<claim>_short`` (its one word)."""
