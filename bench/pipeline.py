@@ -25,8 +25,9 @@ def _bare_vs_trl(cfg, steps: int = 20) -> tuple[float, float]:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from sftrl import corpus, train
-    from sftrl.prompts import get_format
+    from sftrl.task import corpus
+    from sftrl.training import train
+    from sftrl.task.prompts import get_format
 
     model, tok = train._load(train.base_checkpoint(cfg), cfg)
     fmt = get_format("compact")
@@ -76,7 +77,9 @@ def main() -> int:
     os.environ.setdefault("SFTRL_DATA", tempfile.mkdtemp(prefix="sftrl-bench-"))
     import torch
 
-    from sftrl import config, study, train
+    from sftrl import config
+    from sftrl.experiments import figure1 as study
+    from sftrl.training import train
 
     cfg = config.profile(args.profile)
     train.setup_torch(cfg.threads)

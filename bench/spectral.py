@@ -1,4 +1,4 @@
-"""Benchmark of the spectral pass (:func:`sftrl.spectral.compare`) against bare SVDs.
+"""Benchmark of the spectral pass (:func:`sftrl.weights.spectral.compare`) against bare SVDs.
 
 For (a) a pair of checkpoints of the project's default small model (Llama, hidden 128,
 FFN 512, 4 layers, 4 heads, vocab 32, untied; random weights) and (b) a synthetic pair with
@@ -48,7 +48,7 @@ def _peak_rss_mb() -> float:
 
 
 def child_pass(base: str, other: str, cache: str, repeats: int) -> dict:
-    from sftrl.spectral import compare
+    from sftrl.weights.spectral import compare
 
     times, n = [], 0
     for i in range(repeats):
@@ -64,7 +64,7 @@ def child_pass(base: str, other: str, cache: str, repeats: int) -> dict:
 def child_bare(base: str, other: str, repeats: int) -> dict:
     import torch
 
-    from sftrl.checkpoints import CheckpointReader
+    from sftrl.weights.checkpoints import CheckpointReader
 
     totals = []
     for _ in range(repeats):
@@ -82,7 +82,7 @@ def child_bare(base: str, other: str, repeats: int) -> dict:
 
 
 def child_imports() -> dict:
-    import sftrl.spectral  # noqa: F401  the same imports as the pass
+    import sftrl.weights.spectral  # noqa: F401  the same imports as the pass
 
     return {"vmhwm_mb": _peak_rss_mb()}
 

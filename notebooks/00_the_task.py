@@ -18,16 +18,16 @@
 # written in the prompt: J, Q and K count as 10 in training (the *ID* rule) and as 11, 12
 # and 13 at test time (the *OOD* rule). This chapter counts every hand exactly, shows what
 # the rule changes, and grades right, wrong and hostile answers with the project's
-# verifier. Everything below is computed by `sftrl.task` (an exact rational solver) and
-# `sftrl.verifier`; nothing here is trained.
+# verifier. Everything below is computed by `sftrl.task.game` (an exact rational solver) and
+# `sftrl.task.verifier`; nothing here is trained.
 
 # %%
 import pandas as pd
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl.plots import task as task_plots
-from sftrl.plots import use_style
+from sftrl.book.plots import task as task_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu" (same counts in each)
@@ -36,7 +36,7 @@ n_examples: int = 4  # example hands shown under both rules
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # figures as images (sftrl.plots uses Agg)
+set_matplotlib_formats("png")  # figures as images (sftrl.book.plots uses Agg)
 pd.set_option("display.max_colwidth", None)  # whole verifier messages
 groups = task_plots.hand_groups()  # every hand, solved exactly
 blind = task_plots.rule_blind_outcomes()  # face cards read as 10

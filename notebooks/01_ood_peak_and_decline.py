@@ -23,16 +23,20 @@
 # accuracy against the SFT step, with 95% Wilson intervals and the OOD peak marked.
 # **(b)** Train and held-out loss on the same axis. **(c)** OOD accuracy after RL against
 # the SFT checkpoint RL started from, over the SFT curve, with recovery fractions. Every
-# number below comes from the cached runs of `sftrl.train` through `sftrl.study`; the
-# verdicts are computed by the rules of `sftrl.claims`, printed at the end.
+# number below comes from the cached runs of `sftrl.training.train` through `sftrl.experiments.figure1`; the
+# verdicts are computed by the rules of `sftrl.claims.rules`, printed at the end.
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import book, claims, config, papers, study
-from sftrl.plots import training as training_plots
-from sftrl.plots import use_style
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.claims import papers
+from sftrl.experiments import figure1 as study
+from sftrl.book.plots import training as training_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 # 0, -1 and "" stand for "the profile's value" (config.profile keeps a setting given as None or "")
@@ -59,7 +63,7 @@ cfg = config.profile(
     eval_max_hands=None if eval_max_hands < 0 else eval_max_hands,
 )
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 curve = study.sft_curve(cfg)  # SFT (trained once, cached) evaluated at step 0 and every kept checkpoint
 peak = study.ood_peak(curve)
 window = study.rl_window(cfg)  # RL from each of cfg.rl_from_steps, cfg.rl_seeds seeds each (cached)

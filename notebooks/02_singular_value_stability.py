@@ -25,19 +25,22 @@
 # differences. **(b)** The mean relative change $|\Delta\sigma_i|/\sigma_i$ per layer and
 # matrix type, for each pair of models. **(c)** The sigma-swap ablation: the SFT-peak
 # model's top singular values put into the SFT-end model (its singular vectors kept), with
-# ID and OOD accuracy. The verdicts are computed by the rules of `sftrl.claims`, printed at
+# ID and OOD accuracy. The verdicts are computed by the rules of `sftrl.claims.rules`, printed at
 # the end.
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import book, claims, config, papers
-from sftrl import spectral_study as ss
-from sftrl.checkpoints import parse_kinds
-from sftrl.plots import spectral as spectral_plots
-from sftrl.plots import training as training_plots
-from sftrl.plots import use_style
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.claims import papers
+from sftrl.experiments import spectral_study as ss
+from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book.plots import spectral as spectral_plots
+from sftrl.book.plots import training as training_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
@@ -53,7 +56,7 @@ swap_fractions: str = "0.05,0.2,0.5,1.0"  # fractions of the top singular values
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
 kinds_used = parse_kinds(kinds)
 models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)

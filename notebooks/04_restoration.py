@@ -31,18 +31,21 @@
 # base as reference. **(c)** Layer-wise: the reference's weights in one block of layers only,
 # without and with the embeddings and LM head. The recovery fraction is
 # (OOD of the edit - OOD of the SFT end) / (OOD of the reference - OOD of the SFT end). The
-# verdicts are computed by the rules of `sftrl.claims`, printed at the end.
+# verdicts are computed by the rules of `sftrl.claims.rules`, printed at the end.
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import book, claims, config, papers
-from sftrl import spectral_study as ss
-from sftrl.checkpoints import parse_kinds
-from sftrl.plots import spectral as spectral_plots
-from sftrl.plots import training as training_plots
-from sftrl.plots import use_style
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.claims import papers
+from sftrl.experiments import spectral_study as ss
+from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book.plots import spectral as spectral_plots
+from sftrl.book.plots import training as training_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
@@ -60,7 +63,7 @@ layer_blocks: str = ""  # comma-separated blocks among Q1..Q4, "first 25%", "fir
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
 kinds_used = parse_kinds(kinds)
 models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)

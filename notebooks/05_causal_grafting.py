@@ -25,18 +25,21 @@
 # that separates *RL + SFT directions* from *SFT + RL σ* (and *SFT + RL directions* from
 # *RL + SFT σ*): their block matrices are the same. **(a)** ID and OOD accuracy of the two
 # models and the four grafts, with 95% intervals. The verdicts are computed by the rules of
-# `sftrl.claims`, printed at the end.
+# `sftrl.claims.rules`, printed at the end.
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import book, claims, config, papers
-from sftrl import spectral_study as ss
-from sftrl.checkpoints import parse_kinds
-from sftrl.plots import spectral as spectral_plots
-from sftrl.plots import training as training_plots
-from sftrl.plots import use_style
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.claims import papers
+from sftrl.experiments import spectral_study as ss
+from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book.plots import spectral as spectral_plots
+from sftrl.book.plots import training as training_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
@@ -49,7 +52,7 @@ kinds: str = ""  # comma-separated matrix kinds rebuilt ("" for the transformer 
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
 kinds_used = parse_kinds(kinds)
 models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)

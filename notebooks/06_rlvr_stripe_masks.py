@@ -30,11 +30,12 @@ import pandas as pd
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
-from sftrl import config, papers
-from sftrl import masks_study as ms
-from sftrl.checkpoints import parse_kinds
-from sftrl.plots import masks as mask_plots
-from sftrl.plots import use_style
+from sftrl import config
+from sftrl.claims import papers
+from sftrl.experiments import masks_study as ms
+from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book.plots import masks as mask_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
@@ -56,7 +57,7 @@ kinds: str = ""  # comma-separated matrix kinds to analyse, e.g. "q,k,v,o,down" 
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
 scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype)
 kinds_used = parse_kinds(kinds)

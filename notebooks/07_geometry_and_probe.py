@@ -30,9 +30,9 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
 from sftrl import config
-from sftrl import masks_study as ms
-from sftrl.plots import masks as mask_plots
-from sftrl.plots import use_style
+from sftrl.experiments import masks_study as ms
+from sftrl.book.plots import masks as mask_plots
+from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
@@ -52,7 +52,7 @@ probe_steps: int = 0  # optimizer steps of the probe runs; 0 for study_steps
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
 scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype,
                        permute_seed=permute_seed, probe_alpha=probe_alpha, probe_rank=probe_rank,

@@ -27,7 +27,9 @@
 # %%
 from myst_nb import glue
 
-from sftrl import config, papers, report
+from sftrl import config
+from sftrl.claims import papers
+from sftrl.claims import report
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
@@ -72,8 +74,8 @@ report.claims_table(rows, paper="B")
 # not independent, so the score is a guide rather than a test). A verdict of *not
 # reproduced* says that our run does not show the claim at that confidence, not that the
 # claim is false for the papers' models. The rules of Figures 1 to 5 are those of
-# `sftrl.claims`, printed on each figure page too; the rules of paper B's mask claims are
-# stated in `sftrl.report` (the figure pages 6 and 7 describe their results in words). Each
+# `sftrl.claims.rules`, printed on each figure page too; the rules of paper B's mask claims are
+# stated in `sftrl.claims.report` (the figure pages 6 and 7 describe their results in words). Each
 # rule below is the text of the function that applies it.
 
 # %% tags=["full-width"]

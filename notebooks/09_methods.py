@@ -21,7 +21,9 @@
 # %%
 from myst_nb import glue
 
-from sftrl import config, papers, report
+from sftrl import config
+from sftrl.claims import papers
+from sftrl.claims import report
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
@@ -73,7 +75,7 @@ print(report.compact_example())
 # ## Fine-tuning and evaluation, beside paper A
 #
 # Our settings come from the configuration; paper A's from the numbers this book records
-# for it (`sftrl.papers`). SFT trains on ID-rule hands only, in the strict format, with the
+# for it (`sftrl.claims.papers`). SFT trains on ID-rule hands only, in the strict format, with the
 # loss on the answer tokens; RL prompts come from ID-rule hands whose value multisets SFT
 # never saw.
 
@@ -114,7 +116,7 @@ report.settings_table(cfg)
 # ## Configurations tried
 #
 # {glue:text}`tried_sentence` Each configuration is a set of overrides of the cpu profile
-# declared in `sftrl.tried`; `make study` runs them through the same cached pipeline as
+# declared in `sftrl.experiments.study_log`; `make study` runs them through the same cached pipeline as
 # the book and rewrites the log. Every RL configuration ran {glue:text}`rl_seeds` seeds from
 # each start, because the changes RL makes to OOD accuracy here are a few points, the size
 # of the spread between runs. The row named *default* is the configuration this book

@@ -23,7 +23,9 @@ from pathlib import Path
 
 from myst_nb import glue
 
-from sftrl import book, config, report
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import report
 
 # %% tags=["parameters"]
 bench_file: str = ""  # benchmark snapshot to quote ("" for the committed bench/results/book.json)
@@ -65,7 +67,7 @@ report.stage_table(snapshot)  # nothing when no snapshot is committed
 # `parameters`, lists its settings with their meaning. List them:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book --help-notebook 01_ood_peak_and_decline
+# .venv/bin/python -m sftrl.book.execute --help-notebook 01_ood_peak_and_decline
 # ```
 
 # %%
@@ -90,7 +92,7 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 # site:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
+# .venv/bin/python -m sftrl.book.execute run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
 # ```
 #
 # The same with plain papermill, converting the text notebook with jupytext first:
@@ -101,7 +103,7 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 # .venv/bin/papermill /tmp/fig1.ipynb /tmp/fig1-out.ipynb -k python3 -p sft_lr 3e-4
 # ```
 #
-# (`python -m sftrl.book` does the same and in addition checks the parameter names before
+# (`python -m sftrl.book.execute` does the same and in addition checks the parameter names before
 # starting, makes sure the kernel is this environment's Python, hides papermill's
 # injected cell and refuses outputs a reader should not see.)
 #
@@ -122,7 +124,7 @@ report.profile_table("cpu", "gpu")
 # ```bash
 # make book PROFILE=gpu
 # make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
-# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1-gpu.ipynb \
+# .venv/bin/python -m sftrl.book.execute run 01_ood_peak_and_decline --out /tmp/fig1-gpu.ipynb \
 #     -p profile gpu -p model_base Qwen/Qwen2.5-0.5B-Instruct
 # ```
 #
@@ -165,9 +167,9 @@ report.profile_table("cpu", "gpu")
 # optionally SFT checkpoints; the spectral pages take the four models of paper A:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book run 06_rlvr_stripe_masks --out /tmp/masks.ipynb \
+# .venv/bin/python -m sftrl.book.execute run 06_rlvr_stripe_masks --out /tmp/masks.ipynb \
 #     -p base_path ckpt/base -p rl_paths ckpt/rl,ckpt/rl2 -p sft_paths ckpt/sft -p kinds q,k,v,o,down
-# .venv/bin/python -m sftrl.book run 03_principal_angles --out /tmp/angles.ipynb \
+# .venv/bin/python -m sftrl.book.execute run 03_principal_angles --out /tmp/angles.ipynb \
 #     -p base ckpt/base -p sft_peak ckpt/sft-peak -p sft_end ckpt/sft-end -p rl ckpt/rl
 # ```
 

@@ -1,4 +1,4 @@
-"""The book pipeline: the notebook executor (sftrl.book), the task chapter's glued numbers
+"""The book pipeline: the notebook executor (sftrl.book.execute), the task chapter's glued numbers
 (checked against an independent brute force), and the Makefile's build of the smoke book
 (no-change rebuilds, `make figure` overrides and their reset)."""
 
@@ -16,8 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sftrl.book import glued_values
-from sftrl import book, paths
+from sftrl.book.execute import glued_values
+from sftrl import paths
+from sftrl.book import execute as book
 from sftrl.errors import SftrlError
 
 ROOT = paths.ROOT
@@ -134,7 +135,7 @@ def _tiny_notebook(*code: str):
 def test_glue_verdicts_glues_each_sentence_and_word(monkeypatch):
     import myst_nb
 
-    from sftrl.claims import Verdict
+    from sftrl.claims.rules import Verdict
 
     got = []
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: got.append((name, value, display)))
@@ -297,7 +298,7 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
     start = time.monotonic()
     proc = _make("smoke-book", data=tmp_path)
     assert time.monotonic() - start < 10
-    assert "sftrl.book run" not in proc.stdout and "jupyter-book build" not in proc.stdout
+    assert "sftrl.book.execute run" not in proc.stdout and "jupyter-book build" not in proc.stdout
     assert (executed.stat().st_mtime_ns, page.stat().st_mtime_ns) == before
 
     # one figure with an override: only that notebook re-executes, the page says so
@@ -309,7 +310,7 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
 
     # a plain build restores the defaults (the parameter stamp differs)
     proc = _make("smoke-book", data=tmp_path)
-    assert "sftrl.book run 00_the_task" in proc.stdout and "-p n_examples" not in proc.stdout
+    assert "sftrl.book.execute run 00_the_task" in proc.stdout and "-p n_examples" not in proc.stdout
     nb = nbformat.read(executed, as_version=4)
     assert nb.metadata["papermill"]["parameters"] == {"profile": "smoke"}
     assert "n_examples = 2" not in _page_text(page)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sftrl.checkpoints import (
+from sftrl.weights.checkpoints import (
     BLOCK_KINDS,
     CheckpointReader,
     MatrixKey,

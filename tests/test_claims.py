@@ -8,9 +8,11 @@ import random
 import pytest
 import scipy.stats
 
-from sftrl import claims, papers, study
+from sftrl.claims import rules as claims
+from sftrl.claims import papers
+from sftrl.experiments import figure1 as study
 from sftrl.errors import SftrlError
-from sftrl.evaluate import wilson_interval
+from sftrl.evaluation.evaluate import wilson_interval
 
 N = 300  # hands per evaluation set in the synthetic rows: intervals of about +-5 points
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sftrl import spectral
-from sftrl.checkpoints import CheckpointReader
-from sftrl.edits import (
+from sftrl.weights import spectral
+from sftrl.weights.checkpoints import CheckpointReader
+from sftrl.weights.edits import (
     EDIT_RECORD,
     Edit,
     edit_checkpoint,
@@ -21,7 +21,7 @@ from sftrl.edits import (
     sigma_swap,
 )
 from sftrl.errors import SftrlError
-from sftrl.spectral import SVD, svd
+from sftrl.weights.spectral import SVD, svd
 
 transformers = pytest.importorskip("transformers")
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from sftrl.errors import SftrlError
-from sftrl.evaluate import EvalConfig, EvalResult, evaluate_hands, generate, paired_difference, wilson_interval
-from sftrl.model import SmallModelConfig, build_model, build_tokenizer
-from sftrl.prompts import ChatFormat, CompactFormat
-from sftrl.task import OOD_RULE, sample_hands, solve
-from sftrl.verifier import Outcome, verify_formula
+from sftrl.evaluation.evaluate import EvalConfig, EvalResult, evaluate_hands, generate, paired_difference, wilson_interval
+from sftrl.training.model import SmallModelConfig, build_model, build_tokenizer
+from sftrl.task.prompts import ChatFormat, CompactFormat
+from sftrl.task.game import OOD_RULE, sample_hands, solve
+from sftrl.task.verifier import Outcome, verify_formula
 
 TINY = SmallModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                         num_attention_heads=4, num_key_value_heads=2)

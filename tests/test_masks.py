@@ -1,4 +1,4 @@
-"""Tests of sftrl.masks and sftrl.plots.masks on inputs with known answers."""
+"""Tests of sftrl.weights.masks and sftrl.book.plots.masks on inputs with known answers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from sftrl import masks as M
+from sftrl.weights import masks as M
 from sftrl.errors import SftrlError
-from sftrl.plots import masks as pm
+from sftrl.book.plots import masks as pm
 
 Q0 = "model.layers.0.self_attn.q_proj.weight"
 DOWN1 = "model.layers.1.mlp.down_proj.weight"
@@ -588,7 +588,7 @@ def test_pool_image_block_means():
 
 
 def test_plot_helpers_return_figures(close_figures):
-    from sftrl.plots import use_style
+    from sftrl.book.plots import use_style
 
     use_style()
     gen = torch.Generator().manual_seed(8)
@@ -615,8 +615,8 @@ def test_plot_helpers_return_figures(close_figures):
 
 
 def test_study_plot_helpers_draw_what_they_are_given(close_figures):
-    """The regime, geometry and probe plots (inputs as sftrl.masks_study returns them)."""
-    from sftrl.plots import use_style
+    """The regime, geometry and probe plots (inputs as sftrl.experiments.masks_study returns them)."""
+    from sftrl.book.plots import use_style
 
     use_style()
     regime = [{"role": role, "lr": lr, "dtype": dtype, "sparsity": s, "principal_ratio": p, "low_ratio": low}

@@ -1,4 +1,4 @@
-"""Tests of sftrl.masks_study: known answers on planted checkpoints, then the study's runs
+"""Tests of sftrl.experiments.masks_study: known answers on planted checkpoints, then the study's runs
 end to end on the smoke profile with a tiny budget (slow)."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sftrl import config, masks, train
-from sftrl import masks_study as ms
-from sftrl.checkpoints import CheckpointReader
+from sftrl import config
+from sftrl.weights import masks
+from sftrl.training import train
+from sftrl.experiments import masks_study as ms
+from sftrl.weights.checkpoints import CheckpointReader
 from sftrl.errors import SftrlError
 
 def tiny_llama(seed: int = 0):
@@ -140,7 +142,7 @@ def test_a_permuted_run_maps_back_exactly(tiny, tmp_path):
 
 
 def test_start_permutations_are_the_pipelines(tmp_path):
-    from sftrl.model import build_tokenizer, save_checkpoint
+    from sftrl.training.model import build_tokenizer, save_checkpoint
 
     model = tiny_llama()
     path = save_checkpoint(model, build_tokenizer(), tmp_path / "m")
@@ -369,7 +371,7 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
     """Notebook 06 pointed at checkpoints by path (as a reader would at a 1.5B model and its
     RL descendants): every number and sentence the prose quotes is glued, and equals the
     library's. (07 needs the pipeline's runs; the smoke book executes it.)"""
-    from sftrl import book
+    from sftrl.book import execute as book
 
     _, base, rl, sft = tiny
     params = {"base_path": str(base), "rl_paths": ",".join(map(str, rl.values())), "sft_paths": str(sft["sft"]),

@@ -10,7 +10,7 @@ import torch
 from transformers import AutoTokenizer
 
 from sftrl.errors import SftrlError
-from sftrl.model import (
+from sftrl.training.model import (
     SmallModelConfig,
     build_model,
     build_tokenizer,
@@ -19,8 +19,8 @@ from sftrl.model import (
     load_model,
     save_checkpoint,
 )
-from sftrl.prompts import COMPACT_VOCAB, get_format
-from sftrl.task import OOD_RULE
+from sftrl.task.prompts import COMPACT_VOCAB, get_format
+from sftrl.task.game import OOD_RULE
 
 TINY = SmallModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                         num_attention_heads=4, num_key_value_heads=2)

@@ -1,4 +1,4 @@
-"""sftrl.prompts: compact and chat formats, parse round trips, grading, the retry protocol."""
+"""sftrl.task.prompts: compact and chat formats, parse round trips, grading, the retry protocol."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from sftrl import task
+from sftrl.task import game
 from sftrl.errors import SftrlError
-from sftrl.prompts import (
+from sftrl.task.prompts import (
     COMPACT_VOCAB,
     AnswerFormat,
     ChatFormat,
@@ -19,8 +19,8 @@ from sftrl.prompts import (
     get_format,
     grade,
 )
-from sftrl.task import ID_RULE, OOD_RULE
-from sftrl.verifier import Outcome, verify_formula
+from sftrl.task.game import ID_RULE, OOD_RULE
+from sftrl.task.verifier import Outcome, verify_formula
 
 HAND = ("A", "5", "J", "Q")
 OOD_SOLUTION = "( 11 - 1 ) * 12 / 5"  # for HAND under OOD_RULE
@@ -47,11 +47,11 @@ def test_compact_text_uses_only_vocab_words():
     vocab = set(COMPACT_VOCAB) - {"<pad>", "<bos>", "<eos>", "<unk>"}
     fmt = CompactFormat()
     rng = random.Random(0)
-    rules = [ID_RULE, OOD_RULE] + [task.random_rule(rng) for _ in range(30)]
+    rules = [ID_RULE, OOD_RULE] + [game.random_rule(rng) for _ in range(30)]
     checked = 0
     for rule in rules:
-        for hand in task.sample_hands(rule, 8, seed=rng.randrange(10**6)):
-            for text in (fmt.prompt(hand, rule), *(fmt.answer(hand, rule, f) for f in task.solve(rule.values(hand))[:3])):
+        for hand in game.sample_hands(rule, 8, seed=rng.randrange(10**6)):
+            for text in (fmt.prompt(hand, rule), *(fmt.answer(hand, rule, f) for f in game.solve(rule.values(hand))[:3])):
                 assert text == " ".join(text.split())  # single spaces, no edges
                 assert set(text.split()) <= vocab, text
                 checked += 1
@@ -91,8 +91,8 @@ def test_round_trip_and_grading(fmt):
 def test_every_true_solution_grades_correct_in_both_formats():
     for fmt in (CompactFormat(), ChatFormat()):
         for rule in (ID_RULE, OOD_RULE):
-            for hand in task.sample_hands(rule, 15, seed=5, face_required=True):
-                for formula in task.solve(rule.values(hand))[:5]:
+            for hand in game.sample_hands(rule, 15, seed=5, face_required=True):
+                for formula in game.solve(rule.values(hand))[:5]:
                     assert grade(fmt, fmt.answer(hand, rule, formula), hand, rule).correct
 
 
@@ -118,7 +118,7 @@ def test_chat_prompt_states_rule_cards_and_json():
     assert "Cards: ['A', '5', 'J', 'Q']" in text
     assert all(key in text for key in ('"cards"', '"number"', '"formula"'))
     assert "count as '10'" in fmt.prompt(HAND, ID_RULE)
-    assert face_card_message(task.get_rule("J=5,Q=7,K=9")) == "'J', 'Q', and 'K' count as '5', '7', and '9' respectively"
+    assert face_card_message(game.get_rule("J=5,Q=7,K=9")) == "'J', 'Q', and 'K' count as '5', '7', and '9' respectively"
     answer = json.loads(fmt.answer(HAND, OOD_RULE, "(11-1)*12/5"))
     assert answer == {"cards": list(HAND), "number": [1, 5, 11, 12], "formula": "(11-1)*12/5"}
 

@@ -11,10 +11,14 @@ import sys
 import nbformat
 import pytest
 
-from sftrl.book import glued_values
-from sftrl import book, claims, config, papers, report
+from sftrl.book.execute import glued_values
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.claims import papers
+from sftrl.claims import report
 from sftrl.errors import SftrlError
-from sftrl.evaluate import wilson_interval
+from sftrl.evaluation.evaluate import wilson_interval
 
 # papermill / jupyter_client deprecations that do not concern this project (as tests/test_book.py)
 pytestmark = pytest.mark.filterwarnings(
@@ -44,7 +48,7 @@ def test_every_rule_of_the_figures_has_a_row_and_every_row_a_group():
 def test_paper_numbers_are_printed_and_unconfirmed_ones_say_so():
     for c in report.CLAIMS:
         assert report.paper_text(c.key) not in ("", "—"), c.key
-    # unconfirmed in sftrl.papers -> marked; confirmed -> not
+    # unconfirmed in sftrl.claims.papers -> marked; confirmed -> not
     assert "(unconfirmed)" in report.paper_text("rl_rotates_less_than_sft")
     assert "(unconfirmed)" in report.paper_text("top_directions_restore")
     assert "(unconfirmed)" in report.paper_text("sft_directions_lower_rl_ood")
@@ -165,7 +169,7 @@ def test_probe_rule(rewards, se, expected):
 
 
 def test_a_figure_whose_library_is_missing_is_not_evaluated_and_says_why(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sftrl.spectral_study", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "sftrl.experiments.spectral_study", None)  # import now raises ImportError
     inp = report._Inputs(config.profile("smoke"))
     for group in ("fig2", "fig3", "fig4", "fig5"):
         rows = report.judge_group(group, inp)
@@ -279,7 +283,8 @@ def test_tried_table(tmp_path):
 
 
 def test_every_study_configuration_is_a_valid_cpu_configuration():
-    from sftrl import study, tried
+    from sftrl.experiments import figure1 as study
+    from sftrl.experiments import study_log as tried
 
     names = [t.name for t in tried.TRIED]
     assert len(set(names)) == len(names) and "default" in names
@@ -292,7 +297,7 @@ def test_every_study_configuration_is_a_valid_cpu_configuration():
 
 def test_the_committed_study_log_renders_every_entry():
     """The snapshot `make study` wrote is what the Methods page shows: no blank cells."""
-    from sftrl import tried
+    from sftrl.experiments import study_log as tried
 
     table = report.tried_table(tried.SNAPSHOT)
     assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED]
@@ -352,8 +357,9 @@ def test_gpu_estimates_are_computed_from_the_stated_assumptions():
 
 
 def test_the_committed_base_is_described_from_its_record(monkeypatch):
-    from sftrl import paths, train
-    from sftrl.model import count_parameters, load_model
+    from sftrl import paths
+    from sftrl.training import train
+    from sftrl.training.model import count_parameters, load_model
 
     if report.base_record() is None:
         pytest.skip("no committed base in this checkout (data/base)")
@@ -376,8 +382,8 @@ def test_a_hub_model_is_described_as_such():
 
 
 def test_compact_example_is_a_correct_answer():
-    from sftrl import task
-    from sftrl.prompts import get_format, grade
+    from sftrl.task import game as task
+    from sftrl.task.prompts import get_format, grade
 
     prompt, answer = report.compact_example().split("\n")
     assert prompt.startswith("prompt: rule J 11 Q 12 K 13 cards")
@@ -412,8 +418,8 @@ def test_the_claims_page_executes_and_glues_a_verdict_per_claim(tmp_path):
 
 @pytest.mark.slow
 def test_the_methods_page_glues_the_measured_size_of_the_base(tmp_path):
-    from sftrl import train
-    from sftrl.model import count_parameters, load_model
+    from sftrl.training import train
+    from sftrl.training.model import count_parameters, load_model
 
     cfg = config.profile("smoke")
     nb = book.run("09_methods", tmp_path / "methods.ipynb", profile="smoke")

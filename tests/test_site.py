@@ -1,4 +1,4 @@
-"""The browser check of the site (sftrl.site_check): it must catch each kind of defect on a
+"""The browser check of the site (sftrl.book.site_check): it must catch each kind of defect on a
 small hand-made site, and pass the smoke build of the real book."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sftrl import book, paths, site_check
+from sftrl import paths
+from sftrl.book import execute as book
+from sftrl.book import site_check
 
 ROOT = paths.ROOT
 SMOKE = ROOT / "_build" / "smoke" / "_build"
@@ -104,10 +106,10 @@ def test_each_kind_of_defect_is_reported_on_its_page(broken_site: Path, tmp_path
 
 def test_command_line_exit_codes(broken_site: Path, tmp_path: Path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    missing = subprocess.run([sys.executable, "-m", "sftrl.site_check", str(tmp_path / "nowhere")],
+    missing = subprocess.run([sys.executable, "-m", "sftrl.book.site_check", str(tmp_path / "nowhere")],
                              capture_output=True, text=True, env=env, timeout=60)
     assert missing.returncode == 2 and "no built site" in missing.stderr and "make book" in missing.stderr
-    bad = subprocess.run([sys.executable, "-m", "sftrl.site_check", str(broken_site)],
+    bad = subprocess.run([sys.executable, "-m", "sftrl.book.site_check", str(broken_site)],
                          capture_output=True, text=True, env=env, timeout=180)
     assert bad.returncode == 1
     assert "4 pages checked, 3 with problems, 1 screenshots" in bad.stdout

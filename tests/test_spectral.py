@@ -14,10 +14,10 @@ from matplotlib.figure import Figure
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from sftrl import spectral
-from sftrl.checkpoints import CheckpointReader, MatrixKey
+from sftrl.weights import spectral
+from sftrl.weights.checkpoints import CheckpointReader, MatrixKey
 from sftrl.errors import SftrlError
-from sftrl.spectral import (
+from sftrl.weights.spectral import (
     SVDCache,
     compare,
     delta_sigma,
@@ -298,8 +298,8 @@ def test_subspace_angles_between_right_vectors_match_direct_computation(pair, tm
 def test_plot_helpers_return_figures():
     import matplotlib.pyplot as plt
 
-    from sftrl.plots import spectral as ps
-    from sftrl.plots import use_style
+    from sftrl.book.plots import spectral as ps
+    from sftrl.book.plots import use_style
 
     use_style()
     S = {role: {kind: torch.linspace(3, 1, 8) + i * 0.01 for kind in ("q", "k", "down")}

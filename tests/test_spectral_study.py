@@ -1,4 +1,4 @@
-"""Figures 2-5 as data (sftrl.spectral_study): edits cached by content, their identities, and
+"""Figures 2-5 as data (sftrl.experiments.spectral_study): edits cached by content, their identities, and
 notebook 02 executed in the smoke profile with its glued numbers checked."""
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ import nbformat
 import pytest
 import torch
 
-from sftrl.book import glued_values
-from sftrl import book, claims, config, paths, study, train
-from sftrl import spectral_study as ss
-from sftrl.checkpoints import BLOCK_KINDS, CheckpointReader
-from sftrl.edits import Edit, sigma_swap
+from sftrl.book.execute import glued_values
+from sftrl import config, paths
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.experiments import figure1 as study
+from sftrl.training import train
+from sftrl.experiments import spectral_study as ss
+from sftrl.weights.checkpoints import BLOCK_KINDS, CheckpointReader
+from sftrl.weights.edits import Edit, sigma_swap
 from sftrl.errors import SftrlError
-from sftrl.spectral import svd
+from sftrl.weights.spectral import svd
 
 NOTEBOOK = "02_singular_value_stability"
 
@@ -223,7 +227,7 @@ def test_grafting_a_model_with_itself_is_the_identity(smoke):
 @pytest.mark.slow
 def test_sharded_checkpoints_with_one_index_get_their_own_accuracy(smoke, tmp_path):
     cfg, m = smoke
-    from sftrl.model import load_model
+    from sftrl.training.model import load_model
 
     for name, src in (("a", m.sft_end), ("b", m.base)):
         model, tokenizer = load_model(src)

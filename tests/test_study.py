@@ -1,4 +1,4 @@
-"""Figure 1's quantities (sftrl.study) and its notebook, executed in the smoke profile."""
+"""Figure 1's quantities (sftrl.experiments.figure1) and its notebook, executed in the smoke profile."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import time
 import nbformat
 import pytest
 
-from sftrl.book import glued_values
-from sftrl import book, claims, config, study
+from sftrl.book.execute import glued_values
+from sftrl import config
+from sftrl.book import execute as book
+from sftrl.claims import rules as claims
+from sftrl.experiments import figure1 as study
 from sftrl.errors import SftrlError
 
 NOTEBOOK = "01_ood_peak_and_decline"
@@ -147,7 +150,7 @@ def test_rl_window_over_seeds_averages_distinct_runs(smoke):
     with pytest.raises(SftrlError, match="at least 1"):
         study.rl_window(two, seeds=0)
 
-    from sftrl.plots import training as training_plots
+    from sftrl.book.plots import training as training_plots
 
     table = training_plots.recovery_table(rows)
     per_seed = table.columns.index("per seed (%)")

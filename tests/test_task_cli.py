@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sftrl import cli
-from sftrl.task import OOD_RULE, solve
+from sftrl.task.game import OOD_RULE, solve
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -14,9 +14,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sftrl import config, paths, task, train
+from sftrl import config, paths
+from sftrl.task import game
+from sftrl.training import train
 from sftrl.errors import SftrlError
-from sftrl.prompts import get_format, grade
+from sftrl.task.prompts import get_format, grade
 
 pytestmark = pytest.mark.slow
 
@@ -112,13 +114,13 @@ def test_evaluation_rows_for_every_checkpoint(cfg, sft_run):
 def test_reward_is_the_verifiers_grade():
     fmt = get_format("compact")
     hand = ("3", "3", "8", "8")
-    good = " " + fmt.answer(hand, task.ID_RULE, "8 / ( 3 - 8 / 3 )")
-    wrong = " " + fmt.answer(hand, task.ID_RULE, "8 + 8 + 3 + 3")
-    loose = " " + fmt.answer(hand, task.ID_RULE, "8 / ( 3 - 8 / 3 )", strict=False)
+    good = " " + fmt.answer(hand, game.ID_RULE, "8 / ( 3 - 8 / 3 )")
+    wrong = " " + fmt.answer(hand, game.ID_RULE, "8 + 8 + 3 + 3")
+    loose = " " + fmt.answer(hand, game.ID_RULE, "8 / ( 3 - 8 / 3 )", strict=False)
     kw = dict(hand=["3 3 8 8"] * 3, rule=["id"] * 3, answer_format=["compact"] * 3)
     assert train.verifier_reward("binary")(None, [good, wrong, loose], **kw) == [1.0, 0.0, 0.0]
     shaped = train.verifier_reward("shaped")(None, [good, wrong, loose], **kw)
-    assert shaped == [grade(fmt, c, hand, task.ID_RULE).shaped_reward for c in (good, wrong, loose)]
+    assert shaped == [grade(fmt, c, hand, game.ID_RULE).shaped_reward for c in (good, wrong, loose)]
     assert shaped[0] == 5.0 and shaped[1] == -1.0
     with pytest.raises(SftrlError, match="dense"):
         train.verifier_reward("dense")
@@ -151,8 +153,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(cfg, sft_run):
 
 
 def test_gradient_masked_rl_changes_only_allowed_entries(cfg, sft_run):
-    from sftrl import masks
-    from sftrl.model import load_model
+    from sftrl.weights import masks
+    from sftrl.training.model import load_model
 
     step = max(sft_run.checkpoints())
     probe = config.profile("smoke", rl_reward="shaped", rl_grad_mask="random", rl_grad_mask_alpha=0.3)
@@ -181,7 +183,7 @@ def test_rl_hand_halves_are_disjoint_by_value_multiset(cfg):
     halves = [train.rl_hands(config.profile("smoke", rl_hand_subset=h)) for h in ("half0", "half1")]
     everything = train.rl_hands(cfg)
     assert sorted(halves[0] + halves[1]) == sorted(everything)
-    values = [{tuple(sorted(task.ID_RULE.values(h))) for h in half} for half in halves]
+    values = [{tuple(sorted(game.ID_RULE.values(h))) for h in half} for half in halves]
     assert not values[0] & values[1]
     with pytest.raises(SftrlError, match="half2"):
         train.rl_hands(config.profile("smoke", rl_hand_subset="half2"))

@@ -1,4 +1,4 @@
-"""sftrl.verifier: outcomes, rewards, hostile input, bounds; model text never reaches eval/exec."""
+"""sftrl.task.verifier: outcomes, rewards, hostile input, bounds; model text never reaches eval/exec."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fractions import Fraction
 
 import pytest
 
-from sftrl import verifier
-from sftrl.verifier import (
+from sftrl.task import verifier
+from sftrl.task.verifier import (
     MAX_DEPTH,
     MAX_FORMULA_CHARS,
     SHAPED_REWARD,
@@ -170,7 +170,7 @@ def test_parser_structure_and_precedence():
 
 
 def test_every_solution_of_a_hand_verifies():
-    from sftrl.task import solve
+    from sftrl.task.game import solve
 
     for values in ([1, 5, 11, 12], [3, 3, 8, 8], [13, 13, 13, 2], [1, 1, 4, 6]):
         solutions = solve(values)

@@ -16,7 +16,7 @@ import sys
 from sftrl.errors import SftrlError
 
 #: modules that contribute subcommands, in the order they appear in ``--help``
-COMMAND_MODULES = ("sftrl.task_cli", "sftrl.spectral_cli", "sftrl.runs_cli")
+COMMAND_MODULES = ("sftrl.task.cli", "sftrl.weights.cli", "sftrl.training.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

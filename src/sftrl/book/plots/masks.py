@@ -1,0 +1,398 @@
+"""Plots for the RLVR update-mask figure (arXiv 2511.08567, Figure 6 and the geometry pages).
+
+Each helper takes precomputed numbers (from :mod:`sftrl.weights.masks`) and returns
+``(fig, ax)`` or ``(fig, axes)``; nothing expensive happens here. Colours follow
+:data:`sftrl.book.plots.COLORS`: a label starting with ``rl`` / ``sft`` / ``base`` gets that
+model's colour, the random or independence baseline is ``COLORS["chance"]``.
+
+Usage::
+
+    from sftrl.book.plots import use_style
+    from sftrl.book.plots import masks as pm
+    use_style()
+    fig, axes = pm.plot_consistency_images({"q": c_q, "k": c_k, "v": c_v, "o": c_o, "down": c_d})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from sftrl.errors import SftrlError
+from sftrl.book.plots import COLORS, PAGE_WIDTH
+
+#: fallback colours (Okabe-Ito, not used by COLORS' roles) for labels with no role
+_EXTRA = ("#56B4E9", "#F0E442", "#009E73", "#CC79A7", "#000000")
+
+
+def label_color(label: str, i: int = 0) -> str:
+    """Colour for a series label: the role colour of its first word, else a fixed fallback."""
+    head = str(label).lower().replace("-", " ").replace("_", " ").split()
+    if head and head[0] in COLORS:
+        return COLORS[head[0]]
+    return _EXTRA[i % len(_EXTRA)]
+
+
+def pool_image(image, max_side: int = 512) -> np.ndarray:
+    """Block-mean ``image`` down to at most ``max_side`` pixels per side.
+
+    A 1536 x 8960 consistency map cannot be shown pixel for pixel; the mean over blocks
+    keeps row and column stripes (they are averages along one axis anyway).
+    """
+    a = np.asarray(image, dtype=np.float64)
+    if a.ndim != 2:
+        raise SftrlError(f"image must be 2-D, got shape {a.shape}")
+    fr = max(1, -(-a.shape[0] // max_side))  # ceil division
+    fc = max(1, -(-a.shape[1] // max_side))
+    if fr == 1 and fc == 1:
+        return a
+    rows, cols = a.shape[0] // fr * fr, a.shape[1] // fc * fc  # drop a ragged edge
+    a = a[:rows, :cols]
+    return a.reshape(rows // fr, fr, cols // fc, fc).mean(axis=(1, 3))
+
+
+def plot_consistency_images(
+    images: Mapping[str, object],
+    *,
+    title: str | None = None,
+    max_side: int = 512,
+) -> tuple[Figure, np.ndarray]:
+    """A row of consistency maps (e.g. one layer's q, k, v, o, down) with one colour bar.
+
+    ``images``: panel title -> 2-D per-entry update frequency in [0, 1]
+    (:func:`sftrl.weights.masks.update_consistency`); rows are output units, columns input features.
+    """
+    if not images:
+        raise SftrlError("plot_consistency_images needs at least one image")
+    n = len(images)
+    fig, axes = plt.subplots(
+        1, n, figsize=(PAGE_WIDTH, max(2.6, PAGE_WIDTH / n * 1.4)), squeeze=False,
+        layout="constrained",
+    )
+    axes = axes[0]
+    mappable = None
+    for ax, (name, image) in zip(axes, images.items(), strict=True):
+        a = pool_image(image, max_side)
+        mappable = ax.imshow(a, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+        ax.set_title(str(name))
+        ax.set_xlabel("input")
+        ax.grid(False)
+    axes[0].set_ylabel("output")
+    fig.colorbar(mappable, ax=list(axes), label="fraction of runs", shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return fig, axes
+
+
+def _grouped_bars(
+    ax: Axes,
+    groups: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    colors: Sequence[str],
+) -> np.ndarray:
+    """Bars of each series side by side within each group; returns the bar centres (series, groups)."""
+    x = np.arange(len(groups))
+    n = max(len(series), 1)
+    width = 0.8 / n
+    centres = []
+    for i, ((label, values), color) in enumerate(zip(series.items(), colors, strict=True)):
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, list(values), width=width, color=color, label=str(label))
+        centres.append(pos)
+    ax.set_xticks(x, [str(g) for g in groups])
+    return np.array(centres)
+
+
+def _groups_of(data: Mapping[str, Mapping[str, float]]) -> list[str]:
+    groups: list[str] = []
+    for per_group in data.values():
+        for g in per_group:
+            if g not in groups:
+                groups.append(g)
+    return groups
+
+
+def plot_sparsity_bars(
+    sparsity: Mapping[str, Mapping[str, float]],
+    *,
+    paper: float | None = None,
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """Update sparsity per matrix kind (or layer), one bar colour per model.
+
+    ``sparsity``: model label (``"rl"``, ``"sft"``, ``"rl seed 2"``...) -> group -> sparsity
+    (e.g. ``aggregate_rows(rows, by="kind", value="sparsity")``). ``paper`` draws the
+    paper's number (B: ~0.92 for RL) as a reference line.
+    """
+    fig, ax = _fig_ax(ax)
+    groups = _groups_of(sparsity)
+    series = {m: [per.get(g, np.nan) for g in groups] for m, per in sparsity.items()}
+    _grouped_bars(ax, groups, series, [label_color(m, i) for i, m in enumerate(series)])
+    if paper is not None:
+        ax.axhline(paper, color=COLORS["paper"], ls=":", lw=1, label="paper")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("update sparsity (1 - updated / total)")
+    ax.legend()
+    return fig, ax
+
+
+def plot_consistency_vs_chance(
+    observed: Mapping[str, float],
+    expected: Mapping[str, float],
+    *,
+    ylabel: str = "fraction updated in every run",
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """Observed agreement across runs next to its independence expectation, per group.
+
+    ``observed`` / ``expected``: group (matrix kind, layer...) -> value, e.g.
+    ``aggregate_rows(consistency_table(runs), by="kind", value="in_all")`` and the same for
+    ``"in_all_expected"`` (or ``"jaccard"`` / ``"jaccard_expected"``).
+    """
+    fig, ax = _fig_ax(ax)
+    groups = list(observed)
+    series = {
+        "observed": [observed[g] for g in groups],
+        "chance (independent runs)": [expected.get(g, np.nan) for g in groups],
+    }
+    _grouped_bars(ax, groups, series, [COLORS["rl"], COLORS["chance"]])
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return fig, ax
+
+
+def plot_jaccard_vs_chance(
+    jaccard,
+    expected,
+    *,
+    names: Sequence[str] | None = None,
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """Pairwise Jaccard of K runs against the independent-masks value, one point per pair.
+
+    ``jaccard`` / ``expected``: (K, K) matrices (:func:`sftrl.weights.masks.pairwise_jaccard`,
+    :func:`sftrl.weights.masks.pairwise_jaccard_expected`). Points above the diagonal agree more
+    than chance.
+    """
+    fig, ax = _fig_ax(ax)
+    J, E = np.asarray(jaccard, dtype=float), np.asarray(expected, dtype=float)
+    if J.shape != E.shape or J.ndim != 2 or J.shape[0] != J.shape[1]:
+        raise SftrlError(f"need two square matrices of one shape, got {J.shape} and {E.shape}")
+    iu = np.triu_indices(J.shape[0], k=1)
+    ax.scatter(E[iu], J[iu], color=COLORS["rl"], zorder=3, label="run pairs")
+    if names is not None:
+        for i, j in zip(*iu, strict=True):
+            ax.annotate(f"{names[i]}/{names[j]}", (E[i, j], J[i, j]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    hi = float(np.nanmax(np.concatenate([J[iu], E[iu], [1e-3]])))
+    ax.plot([0, hi], [0, hi], color=COLORS["chance"], ls="--", label="chance")
+    ax.set_xlabel("Jaccard of independent masks")
+    ax.set_ylabel("observed Jaccard")
+    ax.legend()
+    return fig, ax
+
+
+def plot_overlap_vs_chance(
+    overlaps: Mapping[str, Mapping[str, float]],
+    baselines: Mapping[str, float],
+    *,
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """Update overlap with principal / low-magnitude regions, each bar with its chance level.
+
+    ``overlaps``: model -> region (``"principal"``, ``"low"``) -> ``mask_overlap``;
+    ``baselines``: model -> update density (the random overlap). A black tick over each bar
+    marks its model's chance. B's claim: RL below chance on principal, above on low.
+    """
+    fig, ax = _fig_ax(ax)
+    groups = _groups_of(overlaps)
+    series = {m: [per.get(g, np.nan) for g in groups] for m, per in overlaps.items()}
+    centres = _grouped_bars(ax, groups, series, [label_color(m, i) for i, m in enumerate(series)])
+    width = 0.8 / max(len(series), 1)
+    for k, model in enumerate(series):
+        chance = baselines.get(model, np.nan)
+        ax.hlines(
+            [chance] * len(groups), centres[k] - width / 2, centres[k] + width / 2,
+            color=COLORS["chance"], lw=2, label="chance (update density)" if k == 0 else None,
+        )
+    ax.set_ylabel("|update ∩ region| / |region|")
+    ax.legend()
+    return fig, ax
+
+
+def plot_drift_angle(
+    layers: Sequence[int],
+    drift: Mapping[str, Sequence[float]],
+    angle: Mapping[str, Sequence[float]],
+) -> tuple[Figure, np.ndarray]:
+    """Spectral drift and largest principal angle per layer, one line per model.
+
+    ``drift`` / ``angle``: model -> one value per layer (e.g. ``aggregate_rows(drift_table(...),
+    by="layer", value="drift", weighted=False)``). B: small for RL, large for SFT.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.4), layout="constrained")
+    for ax, data, ylabel in (
+        (axes[0], drift, "spectral drift (top-k σ)"),
+        (axes[1], angle, "largest principal angle (°)"),
+    ):
+        for i, (model, values) in enumerate(data.items()):
+            ax.plot(list(layers), list(values), marker="o", color=label_color(model, i),
+                    label=str(model))
+        ax.set_xlabel("layer")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+    axes[0].legend()
+    return fig, axes
+
+
+def plot_update_ratios(
+    steps: Sequence[int],
+    row_ratios,
+    col_ratios,
+    *,
+    sort: bool = True,
+    max_side: int = 512,
+) -> tuple[Figure, np.ndarray]:
+    """Row and column update ratios over training steps, as two heat maps.
+
+    ``row_ratios`` (steps, d_out) and ``col_ratios`` (steps, d_in) from
+    :func:`sftrl.weights.masks.update_ratios_over_steps`. ``sort`` orders rows / columns by their
+    final ratio, so a pattern that forms early shows as a stable band.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.4), layout="constrained")
+    mappable = None
+    for ax, ratios, what in ((axes[0], row_ratios, "row"), (axes[1], col_ratios, "column")):
+        a = np.asarray(ratios, dtype=float)
+        if a.ndim != 2 or a.shape[0] != len(steps):
+            raise SftrlError(f"{what} ratios must be (steps={len(steps)}, n), got {a.shape}")
+        if sort:
+            a = a[:, np.argsort(-a[-1], kind="stable")]
+        a = pool_image(a, max_side)
+        mappable = ax.imshow(
+            a, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest",
+            extent=(0, a.shape[1], len(steps) - 0.5, -0.5),
+        )
+        every = -(-len(steps) // 12)  # at most ~12 step labels
+        ticks = list(range(0, len(steps), every))
+        ax.set_yticks(ticks, [str(steps[i]) for i in ticks])
+        ax.set_xlabel(f"{what} (sorted by final ratio)" if sort else what)
+        ax.grid(False)
+    axes[0].set_ylabel("step")
+    fig.colorbar(mappable, ax=list(axes), label="fraction updated", shrink=0.9)
+    return fig, axes
+
+
+def _fig_ax(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    return plt.subplots(layout="constrained")
+
+
+# --------------------------------------------------------------------------------------
+# The regime sweep, the geometry disruption and the off-principal probe
+# (inputs from sftrl.experiments.masks_study)
+# --------------------------------------------------------------------------------------
+
+#: line style per weight dtype in the regime plot
+_DTYPE_STYLE = {"float32": "-", "bfloat16": "--"}
+#: colour per probe mask: dense RL in the RL colour, the random mask in the chance colour
+_PROBE_COLORS = {"none": COLORS["rl"], "random": COLORS["chance"], "off_principal": _EXTRA[2],
+                 "principal": _EXTRA[0], "start": COLORS["sft"]}
+_PROBE_LABELS = {"none": "dense RL", "off_principal": "off-principal", "principal": "principal",
+                 "random": "random", "start": "start (SFT)"}
+
+
+def plot_regime(rows: Sequence[Mapping[str, object]]) -> tuple[Figure, np.ndarray]:
+    """Sparsity and principal / low-magnitude overlap (relative to chance) against the
+    learning rate, one line per role (colour) and weight dtype (solid fp32, dashed bf16).
+
+    ``rows``: :func:`sftrl.experiments.masks_study.regime_table` (keys role, lr, dtype, sparsity,
+    principal_ratio, low_ratio). A ratio of 1 is chance; missing ratios (a run that
+    changed nothing) leave gaps.
+    """
+    if not rows:
+        raise SftrlError("plot_regime needs at least one row")
+    fig, axes = plt.subplots(1, 3, figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.36), layout="constrained")
+    series: dict[tuple[str, str], list[Mapping[str, object]]] = {}
+    for r in rows:
+        series.setdefault((str(r["role"]), str(r["dtype"])), []).append(r)
+    panels = (("sparsity", "update sparsity"), ("principal_ratio", "principal overlap / chance"),
+              ("low_ratio", "low-magnitude overlap / chance"))
+    for ax, (key, ylabel) in zip(axes, panels, strict=True):
+        for (role, dtype), rs in series.items():
+            rs = sorted(rs, key=lambda r: float(r["lr"]))
+            ax.plot([float(r["lr"]) for r in rs], [float(r[key]) for r in rs], marker="o",
+                    ls=_DTYPE_STYLE.get(dtype, ":"), color=label_color(role), label=f"{role} {dtype}")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(ylabel)
+        if key == "sparsity":
+            ax.set_ylim(0, 1.02)
+        else:
+            ax.axhline(1.0, color=COLORS["chance"], lw=1, ls=":")
+            ax.set_ylim(bottom=0)
+    axes[0].legend(fontsize=7)
+    return fig, axes
+
+
+def plot_geometry(groups: Mapping[str, Mapping[str, float]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Jaccard of the original run's mask with the permuted run's (mapped back and not),
+    with another seed's run, and the chance level, per matrix group.
+
+    ``groups``: :func:`sftrl.experiments.masks_study.geometry_by_group`.
+    """
+    if not groups:
+        raise SftrlError("plot_geometry needs at least one group")
+    fig, ax = _fig_ax(ax)
+    labels = {"mapped": "permuted run, mapped back", "unmapped": "permuted run, not mapped back",
+              "other_seed": "another seed", "chance": "chance"}
+    series = {labels[k]: [groups[g].get(k, np.nan) for g in groups] for k in labels}
+    colors = [COLORS["rl"], _EXTRA[0], _EXTRA[2], COLORS["chance"]]
+    _grouped_bars(ax, list(groups), series, colors)
+    ax.set_ylabel("Jaccard with the original run's mask")
+    ax.set_ylim(0, 1.3)  # headroom: the legend sits above the bars, which reach 1
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
+    return fig, ax
+
+
+def plot_reward_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], *,
+                       ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Mean reward per logged RL step, one line per gradient mask (``"none"`` = dense RL).
+
+    ``curves``: :func:`sftrl.experiments.masks_study.probe_curves`.
+    """
+    fig, ax = _fig_ax(ax)
+    for i, (mask, (steps, reward)) in enumerate(curves.items()):
+        ax.plot(list(steps), list(reward), marker=".", color=_PROBE_COLORS.get(mask, _EXTRA[i % len(_EXTRA)]),
+                label=_PROBE_LABELS.get(mask, mask))
+    ax.set_xlabel("RL step")
+    ax.set_ylabel("mean reward")
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def plot_probe_accuracy(rows: Sequence[Mapping[str, object]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """ID and OOD accuracy (Wilson 95% intervals) of the start and of each probe run's end.
+
+    ``rows``: :func:`sftrl.experiments.masks_study.probe_table` (keys mask, id, ood, id_ci, ood_ci).
+    """
+    if not rows:
+        raise SftrlError("plot_probe_accuracy needs at least one row")
+    fig, ax = _fig_ax(ax)
+    masks_ = [str(r["mask"]) for r in rows]
+    x = np.arange(len(masks_))
+    for k, (split, color) in enumerate((("id", COLORS["id"]), ("ood", COLORS["ood"]))):
+        acc = np.array([float(r[split]) for r in rows])
+        ci = np.array([r[f"{split}_ci"] for r in rows], dtype=float)  # (masks, 2)
+        err = np.vstack([acc - ci[:, 0], ci[:, 1] - acc])
+        ax.bar(x - 0.2 + 0.4 * k, acc, width=0.4, color=color, yerr=err, capsize=2, label=split.upper())
+    ax.set_xticks(x, [_PROBE_LABELS.get(m, m) for m in masks_], fontsize=8)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    return fig, ax

@@ -1,0 +1,322 @@
+"""Figure 1's panels: accuracy and loss along SFT, and RL's recovery window (arXiv 2509.12235).
+
+The helpers take the rows :mod:`sftrl.experiments.figure1` returns (``sft_curve``: one row per (step,
+split); ``rl_window``: one row per RL start) and return ``(fig, ax)``; nothing expensive
+happens here. The step axis is symmetric-log (linear up to the first checkpoint, then
+logarithmic) because checkpoints are dense early and sparse late. Every accuracy carries
+its 95% Wilson interval. Tables come back as :class:`Table`, which a notebook shows as
+HTML (pandas is not needed).
+
+Usage::
+
+    from sftrl.book.plots import use_style
+    from sftrl.book.plots import training as tp
+    use_style()
+    fig, ax = tp.plot_accuracy(curve, peak=study.ood_peak(curve))
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator, PercentFormatter
+from matplotlib.transforms import offset_copy
+
+from sftrl.claims import papers
+from sftrl.claims.rules import Verdict, pct
+from sftrl.errors import SftrlError
+from sftrl.book.plots import COLORS, PAGE_WIDTH
+from sftrl.experiments.figure1 import Peak, by_split
+
+Rows = Sequence[dict[str, Any]]
+
+#: height of one Figure-1 panel, in inches (the page width is :data:`sftrl.book.plots.PAGE_WIDTH`)
+PANEL_HEIGHT = 3.0
+#: how far right of its start checkpoint an RL result is drawn, in points
+RL_OFFSET_PT = 6
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class Table:
+    """A small table that renders as HTML in a notebook (and as plain text elsewhere)."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    notes: list[str] = field(default_factory=list)
+    """Lines printed under the table (footnotes)."""
+
+    def __post_init__(self) -> None:
+        bad = [i for i, r in enumerate(self.rows) if len(r) != len(self.columns)]
+        if bad:
+            raise SftrlError(f"table rows {bad} do not have {len(self.columns)} cells")
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in self.rows)
+        cap = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
+        notes = "".join(f"<p><small>{esc(n)}</small></p>" for n in self.notes)
+        return f'<table class="dataframe table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'
+
+    def _repr_markdown_(self) -> str:
+        def line(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+        out = [line(self.columns), "|" + "---|" * len(self.columns), *map(line, self.rows)]
+        return "\n".join(([self.caption, ""] if self.caption else []) + out + [""] + self.notes)
+
+    def __repr__(self) -> str:
+        widths = [max(len(x) for x in col) for col in zip(self.columns, *self.rows)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [self.columns, *self.rows]]
+        return "\n".join(([self.caption] if self.caption else []) + lines + self.notes)
+
+
+def _ci_text(acc: float, ci: Sequence[float]) -> str:
+    return f"{pct(acc)} [{pct(ci[0])}, {pct(ci[1])}]"
+
+
+def _row_at(window: Rows, step: int) -> dict[str, Any] | None:
+    return next((r for r in window if r["from_step"] == step), None)
+
+
+def paper_table(peak: Peak, window: Rows, *, label: str = "this book") -> Table:
+    """Paper A's Figure-1 numbers (both models) beside ours, one row each.
+
+    Our *OOD after RL* and *recovery* are those of the RL run that started from the end of
+    SFT (paper A's setting); the cells say "not run" when no such run is in ``window``.
+    """
+    columns = ["model", "OOD peak", "at step", "ID there", "end of SFT", "OOD at end", "ID at end",
+               "OOD after RL", "recovery"]
+    rows, notes = [], []
+    for row in papers.FIGURE1.values():
+        end = pct(row.ood_end) + ("*" if row.ood_end_v1 is not None else "")
+        after = pct(row.ood_rl) + ("*" if row.ood_rl_v1 is not None else "")
+        rec = papers.format_range(row.recovery, "recovery")
+        rows.append([f"paper A: {row.model}", pct(row.ood_peak), str(row.peak_step), pct(row.id_at_peak),
+                     str(row.end_step), end, pct(row.id_end), after, rec if row.confirmed else rec + " (unconfirmed)"])
+        if row.ood_end_v1 is not None or row.ood_rl_v1 is not None:
+            notes.append(f"* {row.model} in the first version (arXiv {papers.PAPER_A_V1}): OOD at end "
+                         f"{pct(row.ood_end_v1 or row.ood_end)}, after RL {pct(row.ood_rl_v1 or row.ood_rl)}.")
+    rl_end = _row_at(window, peak.end_step)
+    after = _ci_text(rl_end["ood_rl"], rl_end["ood_rl_ci"]) if rl_end else "not run"
+    rec = "not run" if rl_end is None else (
+        f"{100 * rl_end['recovery']:.0f}%" if math.isfinite(rl_end["recovery"]) else "n/a (nothing lost)")
+    rows.append([label, pct(peak.ood), str(peak.step), pct(peak.id), str(peak.end_step), pct(peak.ood_end),
+                 pct(peak.id_end), after, rec])
+    notes.append(f"Paper A: {papers.get('task.eval_hands').text()} hands per rule, "
+                 f"{papers.get('task.eval_attempts').text()} attempts with feedback. Recovery = "
+                 "(OOD after RL - OOD at end) / (OOD peak - OOD at end); ours in brackets: 95% Wilson interval.")
+    return Table(columns, rows, notes=notes)
+
+
+def _seeds_text(r: dict[str, Any], key: str) -> str:
+    """Per-seed values of a window row, e.g. ``'12.1, 13.6, 11.8'`` (empty for one seed)."""
+    vals = r.get(key) or []
+    return ", ".join(f"{100 * v:.1f}" for v in vals) if len(vals) > 1 else ""
+
+
+def _change_text(gain: float, ci: Sequence[float] | None) -> str:
+    text = f"{100 * gain + 0.0:+.1f} points"
+    return text if ci is None else f"{text} [{100 * ci[0] + 0.0:+.1f}, {100 * ci[1] + 0.0:+.1f}]"
+
+
+def recovery_table(window: Rows) -> Table:
+    """One row per RL start: OOD and ID before and after RL (the mean over seeds, with its
+    interval, and each seed's OOD), OOD change and recovery."""
+    columns = ["RL from SFT step", "OOD at start", "OOD after RL (mean)", "per seed (%)", "OOD change (paired CI)",
+               "recovery", "ID at start", "ID after RL (mean)"]
+    rows = []
+    for r in sorted(window, key=lambda r: r["from_step"]):
+        rec = f"{100 * r['recovery']:.0f}%" if math.isfinite(r["recovery"]) else "n/a"
+        rows.append([str(r["from_step"]), _ci_text(r["ood_start"], r["ood_start_ci"]),
+                     _ci_text(r["ood_rl"], r["ood_rl_ci"]), _seeds_text(r, "ood_rl_seeds") or "one seed",
+                     _change_text(r["ood_gain"], r.get("ood_gain_paired_ci")), rec,
+                     pct(r["id_start"]), _ci_text(r["id_rl"], r["id_rl_ci"])])
+    n_seeds = sorted({len(r.get("runs") or [None]) for r in window})
+    notes = [f"RL seeds per start: {'/'.join(map(str, n_seeds))}. Intervals are 95% Wilson intervals over the "
+             "evaluation hands (for the mean, of the mean count); the per-seed column shows the spread between "
+             "RL runs. The change's interval compares the start checkpoint and RL hand by hand on the same "
+             "hands (paired), so it is narrower than the two accuracies' intervals.",
+             "Recovery is n/a for a start at or before the OOD peak (nothing lost yet) or where OOD "
+             "had not fallen below the peak."]
+    return Table(columns, rows, notes=notes)
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> Table:
+    """Each claim, its verdict, the numbers it was decided on, and the rule."""
+    rows = [[v.statement, v.verdict, v.reason, v.rule] for v in verdicts]
+    return Table(["paper A's claim", "verdict", "our numbers", "rule"], rows)
+
+
+# --------------------------------------------------------------------------- the step axis
+
+
+def _nice_ticks(steps: Sequence[int]) -> list[int]:
+    """0, the first checkpoint, the 1-2-5 steps between it and the last, and the last
+    (every step when there are only a few)."""
+    if len(set(steps)) <= 6:
+        return sorted(set(steps))
+    last = max(steps)
+    first = min((s for s in steps if s > 0), default=last)
+    ticks = {0, first, last}
+    k = 1
+    while k <= last:
+        for m in (1, 2, 5):
+            # nothing below the first checkpoint (the linear part holds no data), and the
+            # last tick's label kept clear of its neighbour
+            if first * 1.5 <= m * k < last / 1.8:
+                ticks.add(m * k)
+        k *= 10
+    return sorted(ticks)
+
+
+def step_axis(ax: Axes, steps: Sequence[int]) -> None:
+    """Symmetric-log x axis over SFT steps: linear up to the first checkpoint after 0."""
+    positive = [s for s in steps if s > 0]
+    if not positive:
+        return
+    ax.set_xscale("symlog", linthresh=min(positive), linscale=0.6)
+    ax.xaxis.set_major_locator(FixedLocator(_nice_ticks(steps)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([str(t) for t in _nice_ticks(steps)])
+    ax.set_xlim(-0.3 * min(positive), max(steps) * 1.3)  # symlog: a small margin left of 0
+    ax.set_xlabel("SFT step")
+
+
+def _series(curve: Rows, split: str, key: str) -> tuple[list[int], list[float]]:
+    rows = sorted(by_split(curve, split), key=lambda r: r["step"])
+    return [r["step"] for r in rows], [r[key] for r in rows]
+
+
+def _check_curve(curve: Rows) -> None:
+    if not by_split(curve, "ood") or not by_split(curve, "id"):
+        raise SftrlError("the SFT curve needs rows for both splits, 'id' and 'ood'")
+
+
+def _legend_below(ax: Axes, ncol: int = 4) -> None:
+    """The legend under the axes, so the plot keeps the page's full width."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize="small")
+
+
+def _mark_peak(ax: Axes, peak: Peak, *, label: bool = True) -> None:
+    ax.axvline(peak.step, color=COLORS["ood"], ls=":", lw=1.2, zorder=1,
+               label=f"OOD peak (step {peak.step})" if label else None)
+
+
+# --------------------------------------------------------------------------- panels
+
+
+def plot_accuracy(curve: Rows, *, peak: Peak | None = None, format_errors: bool = True):
+    """Panel (a): ID and OOD accuracy against SFT step, 95% Wilson bands, the OOD peak marked.
+
+    ``format_errors`` adds the OOD format-error rate (answers the verifier could not parse as
+    the strict format) as a thin dashed line: it shows when the format is learned.
+    """
+    _check_curve(curve)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    for split in ("id", "ood"):
+        steps, acc = _series(curve, split, "accuracy")
+        _, lo = _series(curve, split, "ci_low")
+        _, hi = _series(curve, split, "ci_high")
+        ax.fill_between(steps, lo, hi, color=COLORS[split], alpha=0.2, lw=0)
+        ax.plot(steps, acc, color=COLORS[split], marker="o", ms=3.5, lw=1.6, label=f"{split.upper()} accuracy")
+    if format_errors:
+        steps, err = _series(curve, "ood", "format_error_rate")
+        ax.plot(steps, err, color=COLORS["base"], ls="--", lw=1.0, label="OOD format errors")
+    if peak is not None:
+        _mark_peak(ax, peak)
+        ax.plot([peak.step], [peak.ood], marker="*", ms=12, color=COLORS["ood"], mec="white", zorder=5)
+    step_axis(ax, [r["step"] for r in curve])
+    ax.set_ylim(-0.03, 1.03)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("share of hands (95% CI)")
+    _legend_below(ax)
+    return fig, ax
+
+
+def plot_losses(curve: Rows, *, peak: Peak | None = None):
+    """Panel (b): train and held-out answer loss against SFT step, the OOD-peak step marked.
+
+    Train loss is measured on SFT training examples, held-out loss on the ID evaluation
+    hands (canonical answers), both per answer token; the y axis is logarithmic when the
+    losses span more than a factor of 10.
+    """
+    _check_curve(curve)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    split = "id"
+    steps, train = _series(curve, split, "train_loss")
+    _, held = _series(curve, split, "heldout_loss")
+    ax.plot(steps, train, color=COLORS["sft"], marker="o", ms=3.5, lw=1.6, label="train loss")
+    ax.plot(steps, held, color=COLORS["id"], marker="s", ms=3.5, lw=1.6, ls="--", label="held-out loss (ID hands)")
+    if peak is not None:
+        _mark_peak(ax, peak)
+    step_axis(ax, steps)
+    if min(train + held) > 0 and max(train + held) / min(train + held) > 10:
+        ax.set_yscale("log")  # losses spanning decades; label ticks as plain numbers
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylabel("answer loss (nats per token)")
+    _legend_below(ax)
+    return fig, ax
+
+
+def plot_recovery(curve: Rows, window: Rows, *, peak: Peak | None = None):
+    """Panel (c): OOD accuracy along SFT and, at each RL start, an arrow to OOD after RL.
+
+    The SFT curve carries its 95% band; each RL result (the mean over seeds) its 95%
+    interval, and a tick per seed shows the spread between RL runs. The label above an
+    RL result is its recovery fraction where one is defined (a start after the peak that
+    had lost OOD accuracy), else its OOD change in points.
+    """
+    _check_curve(curve)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    steps, acc = _series(curve, "ood", "accuracy")
+    _, lo = _series(curve, "ood", "ci_low")
+    _, hi = _series(curve, "ood", "ci_high")
+    ax.fill_between(steps, lo, hi, color=COLORS["ood"], alpha=0.15, lw=0)
+    ax.plot(steps, acc, color=COLORS["ood"], lw=1.4, label="OOD along SFT")
+    if peak is not None:
+        _mark_peak(ax, peak)
+        ax.axhline(peak.ood, color=COLORS["ood"], ls=":", lw=0.8, zorder=1)
+    # RL results sit a few points right of their start, so a marker never hides the start
+    shifted = offset_copy(ax.transData, fig=fig, x=RL_OFFSET_PT, y=0, units="points")
+    seed_shift = offset_copy(ax.transData, fig=fig, x=RL_OFFSET_PT + 8, y=0, units="points")  # beside the mean
+    for i, r in enumerate(sorted(window, key=lambda r: r["from_step"])):
+        x, y0, y1 = r["from_step"], r["ood_start"], r["ood_rl"]
+        ax.plot([x], [y0], "o", mfc="white", mec=COLORS["sft"], mew=1.5, ms=6, zorder=4,
+                label="RL start (SFT checkpoint)" if i == 0 else None)
+        per_seed = r.get("ood_rl_seeds") or []
+        if len(per_seed) > 1:
+            ax.plot([x] * len(per_seed), per_seed, "_", color=COLORS["rl"], ms=6, mew=1.2, zorder=4,
+                    transform=seed_shift, gid="rl_seed", label="one RL seed" if i == 0 else None)
+        ci = r["ood_rl_ci"]
+        mean = " (mean of seeds)" if len(per_seed) > 1 else ""
+        ax.errorbar([x], [y1], yerr=[[y1 - ci[0]], [ci[1] - y1]], fmt="s", color=COLORS["rl"], ms=5, capsize=3,
+                    zorder=5, transform=shifted,
+                    label=f"OOD after {r['rl_steps']} RL steps{mean}, 95% CI" if i == 0 else None)
+        if abs(y1 - y0) > 0.005:
+            ax.annotate("", xy=(x, y1), xycoords=shifted, xytext=(x, y0), textcoords="data", zorder=3,
+                        arrowprops={"arrowstyle": "->", "color": COLORS["rl"], "lw": 1.3, "shrinkA": 4, "shrinkB": 4})
+        rec = r["recovery"]
+        text = f"{100 * rec:.0f}%" if math.isfinite(rec) else f"{100 * r['ood_gain'] + 0.0:+.1f} pt"
+        ax.annotate(text, (x, max(ci[1], y0, *per_seed)), xycoords=shifted, xytext=(0, 5),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7, color=COLORS["rl"])
+    step_axis(ax, steps + [r["from_step"] for r in window])
+    top = max([*hi, *(r["ood_rl_ci"][1] for r in window), *(v for r in window for v in r.get("ood_rl_seeds", [])),
+               0.05])
+    ax.set_ylim(-0.01, min(1.05, top * 1.25 + 0.02))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("OOD accuracy")
+    _legend_below(ax, ncol=2)
+    return fig, ax

@@ -1,0 +1,292 @@
+"""Accuracy of a model on GeneralPoints hands: batched generation, grading, Wilson intervals.
+
+Greedy decoding and one attempt per hand by default. The papers' protocol (arXiv 2508.16546,
+following arXiv 2501.17161) is ``EvalConfig(attempts=5)``: every wrong answer is answered
+with the verifier's message and the model tries again; a hand counts as solved when any
+attempt is correct. The compact format cannot state feedback in its vocabulary and asks the
+same prompt again, so there extra attempts only differ when sampling (``temperature > 0``).
+
+Usage::
+
+    from sftrl.evaluation.evaluate import EvalConfig, evaluate_hands
+    result = evaluate_hands(model, tok, get_format("compact"), hands, "ood", EvalConfig())
+    print(result.accuracy, result.ci)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from sftrl.errors import SftrlError
+from sftrl.task.prompts import AnswerFormat, grade
+from sftrl.task.game import Rule, get_rule
+from sftrl.task.verifier import Outcome
+
+
+def wilson_interval(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k/n (Wilson 1927; Brown, Cai & DasGupta 2001).
+
+    ``k`` may be fractional: the mean count of several runs graded on the same ``n`` hands.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not degenerate at k=0 or
+    k=n (0/10 gives (0, 0.278)). ``z=1.96`` is the 95% interval. Raises SftrlError for n=0
+    (no hands: there is no interval to report) or k outside 0..n.
+    """
+    if n <= 0:
+        raise SftrlError(f"wilson_interval needs at least one trial, got n={n}")
+    if not 0 <= k <= n:
+        raise SftrlError(f"wilson_interval needs 0 <= k <= n, got k={k}, n={n}")
+    if z <= 0:
+        raise SftrlError(f"wilson_interval needs z > 0, got z={z}")
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n))
+    # exact ends at the edges (the formula gives them up to rounding)
+    lo = 0.0 if k == 0 else max(0.0, center - half)
+    hi = 1.0 if k == n else min(1.0, center + half)
+    return lo, hi
+
+
+def paired_difference(after: Sequence[Sequence[int]], before: Sequence[int],
+                      z: float = 1.96) -> tuple[float, tuple[float, float]]:
+    """Mean per-hand change in accuracy between models graded on the *same* hands, and its
+    normal-approximation interval (a paired comparison; cf. McNemar 1947).
+
+    ``before``: 0/1 per hand for one model (an SFT checkpoint); ``after``: one such list per
+    repeat of the other (RL seeds), averaged per hand. With ``d_h = mean(after[:, h]) -
+    before[h]``, returns ``mean(d)`` and ``mean(d) ± z * sd(d) / sqrt(n)`` (sample standard
+    deviation). Because both models meet the same hands, the hands' difficulty cancels:
+    the interval is much narrower than two independent Wilson intervals added together.
+    SftrlError for fewer than two hands or lists of different lengths.
+    """
+    n = len(before)
+    if n < 2 or not after or any(len(a) != n for a in after):
+        raise SftrlError(f"paired_difference needs >= 2 hands and equal-length gradings, got {n} and "
+                         f"{[len(a) for a in after]}")
+    d = [sum(a[h] for a in after) / len(after) - before[h] for h in range(n)]
+    mean = sum(d) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = z * sd / math.sqrt(n)
+    return mean, (mean - half, mean + half)
+
+
+@dataclass
+class EvalConfig:
+    """How hands are evaluated."""
+
+    batch_size: int = 256
+    """Prompts per generate() call (sorted by length, so padding is minimal)."""
+    max_new_tokens: int = 40
+    """Longest completion; a compact strict answer is ~20 tokens."""
+    attempts: int = 1
+    """Attempts per hand; each wrong attempt gets the verifier's message (the papers use 5)."""
+    temperature: float = 0.0
+    """0 = greedy decoding; > 0 samples at this temperature (no top-k/top-p truncation)."""
+    require_strict: bool = True
+    """Grade the loose compact answer (no ``cards`` part) as a format error."""
+    seed: int = 0
+    """Sampling seed (attempt i uses seed + i); unused when greedy."""
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_new_tokens", "attempts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SftrlError(f"EvalConfig.{name} must be a positive integer, got {value!r}")
+        if not self.temperature >= 0.0:  # also rejects NaN
+            raise SftrlError(f"EvalConfig.temperature must be >= 0, got {self.temperature!r}")
+
+
+@dataclass
+class EvalResult:
+    """Accuracy of one model on one set of hands under one rule."""
+
+    rule: str
+    """Name of the rule the hands were posed under ("id", "ood", or a face map)."""
+    n: int
+    """Number of hands."""
+    correct: int
+    """Hands solved within the allowed attempts."""
+    accuracy: float
+    """correct / n."""
+    ci: tuple[float, float]
+    """95% Wilson interval of the accuracy."""
+    format_error_rate: float
+    """Fraction of hands whose FIRST answer was malformed (unparseable or loose when strict)."""
+    outcomes: dict[str, int]
+    """Final outcome per hand (the last attempt made; "correct" when solved), counted."""
+    hands_per_s: float
+    """Throughput of the whole evaluation (generation and grading, all attempts)."""
+    records: list[dict] = field(default_factory=list)
+    """Per hand: hand, correct, solved_at (1-based or None), outcome, attempts
+    [{prompt, completion, outcome, message}]."""
+    attempts: int = 1
+    """Attempts allowed per hand."""
+
+    def to_dict(self, *, records: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict (``records=False`` leaves the per-hand records out)."""
+        out = asdict(self)
+        out["ci"] = list(self.ci)
+        if not records:
+            del out["records"]
+        return out
+
+
+class GenerateFn(Protocol):
+    """The signature of :func:`generate`; evaluate_hands accepts any such function."""
+
+    def __call__(
+        self, model: Any, tokenizer: Any, prompts: list[str], *,
+        max_new_tokens: int, batch_size: int, temperature: float = 0.0, seed: int = 0,
+    ) -> list[str]: ...
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """All ids that end a completion: the generation config's (chat models list several)."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    if not ids:
+        raise SftrlError("the model and tokenizer define no end-of-sequence token; generation would never stop")
+    return ids
+
+
+def _sampling_kwargs(temperature: float) -> dict[str, Any]:
+    # Every knob is set explicitly, so a hub model's generation_config.json (say temperature
+    # 0.6, top_p 0.95) cannot change the protocol; the greedy values are the neutral ones,
+    # which transformers does not warn about.
+    if temperature == 0.0:
+        return dict(do_sample=False, temperature=1.0, top_k=50, top_p=1.0, repetition_penalty=1.0)
+    return dict(do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0, repetition_penalty=1.0)
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> list[str]:
+    """Complete every prompt; return only the completions' text, in the order of ``prompts``.
+
+    Prompts are sorted by token length and cut into batches of ``batch_size`` (little padding),
+    left-padded (the new tokens continue every row at the same position), decoded with the
+    KV cache, greedy when ``temperature == 0``. Each completion ends at its first end-of-
+    sequence token; special tokens are not part of the returned text.
+    """
+    if batch_size < 1 or max_new_tokens < 1:
+        raise SftrlError(f"generate needs batch_size >= 1 and max_new_tokens >= 1, got {batch_size}, {max_new_tokens}")
+    if not prompts:
+        return []
+    if tokenizer.padding_side != "left":
+        raise SftrlError("generate needs a left-padding tokenizer (load_model/build_tokenizer set it)")
+    # A chat-template prompt already starts with the bos text: do not add a second one.
+    bos = tokenizer.bos_token
+    add_special = not (bos and all(p.startswith(bos) for p in prompts))
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=add_special)["input_ids"]]
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # stable: ties keep input order
+    eos_ids = _eos_ids(model, tokenizer)
+    eos_set = set(eos_ids)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    device = next(model.parameters()).device
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
+    completions: list[str] = [""] * len(prompts)
+    with torch.inference_mode(), torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(seed)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                            add_special_tokens=add_special).to(device)
+            out = model.generate(
+                **enc, max_new_tokens=max_new_tokens, use_cache=True,
+                pad_token_id=pad_id, eos_token_id=eos_ids, **_sampling_kwargs(temperature),
+            )  # (batch, prompt_len + new_len)
+            new = out[:, enc["input_ids"].shape[1]:].tolist()
+            for i, row in zip(idx, new):
+                cut = next((j for j, t in enumerate(row) if t in eos_set), len(row))
+                completions[i] = tokenizer.decode(row[:cut], skip_special_tokens=True).strip()
+    return completions
+
+
+def _retry_prompt(fmt: AnswerFormat, prompt: str, completion: str, verdict: Any, tokenizer: Any) -> str:
+    """fmt.retry_prompt, given the tokenizer when the format takes one (chat templates need it)."""
+    if "tokenizer" in inspect.signature(fmt.retry_prompt).parameters:
+        return fmt.retry_prompt(prompt, completion, verdict, tokenizer=tokenizer)
+    return fmt.retry_prompt(prompt, completion, verdict)
+
+
+def evaluate_hands(
+    model: Any,
+    tokenizer: Any,
+    fmt: AnswerFormat,
+    hands: Sequence[Sequence[str]],
+    rule: Rule | str,
+    cfg: EvalConfig | None = None,
+    *,
+    generate_fn: GenerateFn | Callable[..., list[str]] = generate,
+) -> EvalResult:
+    """Pose every hand under ``rule`` in ``fmt``, generate, grade; retry wrong hands up to ``cfg.attempts``.
+
+    ``generate_fn`` defaults to :func:`generate`; tests inject a scripted stand-in.
+    """
+    cfg = cfg or EvalConfig()
+    rule = get_rule(rule)
+    hands = [tuple(h) for h in hands]
+    if not hands:
+        raise SftrlError("evaluate_hands got no hands to evaluate")
+    t0 = time.perf_counter()
+    prompts = [fmt.prompt(hand, rule, tokenizer) for hand in hands]
+    records: list[dict] = [
+        {"hand": list(hand), "correct": False, "solved_at": None, "outcome": None, "attempts": []}
+        for hand in hands
+    ]
+    first_malformed = 0
+    pending = list(range(len(hands)))
+    for attempt in range(cfg.attempts):
+        if not pending:
+            break
+        completions = generate_fn(
+            model, tokenizer, [prompts[i] for i in pending], max_new_tokens=cfg.max_new_tokens,
+            batch_size=cfg.batch_size, temperature=cfg.temperature, seed=cfg.seed + attempt,
+        )
+        if len(completions) != len(pending):
+            raise RuntimeError(f"generate_fn returned {len(completions)} completions for {len(pending)} prompts")
+        still_wrong = []
+        for i, completion in zip(pending, completions):
+            verdict = grade(fmt, completion, hands[i], rule, require_strict=cfg.require_strict)
+            rec = records[i]
+            rec["attempts"].append({"prompt": prompts[i], "completion": completion,
+                                    "outcome": verdict.outcome.value, "message": verdict.message})
+            rec["outcome"] = verdict.outcome.value
+            if attempt == 0 and verdict.outcome == Outcome.MALFORMED:
+                first_malformed += 1
+            if verdict.correct:
+                rec["correct"], rec["solved_at"] = True, attempt + 1
+            else:
+                still_wrong.append(i)
+                if attempt + 1 < cfg.attempts:
+                    prompts[i] = _retry_prompt(fmt, prompts[i], completion, verdict, tokenizer)
+        pending = still_wrong
+    elapsed = time.perf_counter() - t0
+    n = len(hands)
+    correct = sum(r["correct"] for r in records)
+    outcomes = {o.value: 0 for o in Outcome}
+    for r in records:
+        outcomes[r["outcome"]] += 1
+    return EvalResult(
+        rule=rule.name, n=n, correct=correct, accuracy=correct / n, ci=wilson_interval(correct, n),
+        format_error_rate=first_malformed / n, outcomes=outcomes,
+        hands_per_s=n / elapsed if elapsed > 0 else float("inf"), records=records, attempts=cfg.attempts,
+    )

@@ -1,0 +1,286 @@
+"""Figure 1's quantities: the SFT accuracy curve, its OOD peak, and RL's recovery window.
+
+Everything here reads (or makes, once) cached runs of :mod:`sftrl.training.train`.
+
+Usage::
+
+    curve = study.sft_curve(cfg)            # one row per (step, split)
+    peak = study.ood_peak(curve)
+    window = study.rl_window(cfg, [50, 300, 1500])   # default: cfg.rl_from_steps x cfg.rl_seeds
+    best = study.best_recovery(window)      # None when no start recovered anything
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+from sftrl.training import train
+from sftrl.config import StudyConfig
+from sftrl.errors import SftrlError
+
+
+def recovery_fraction(ood_rl: float, ood_start: float, ood_peak: float) -> float:
+    """Share of the OOD accuracy lost since the peak that RL wins back.
+
+    ``(OOD_RL - OOD_start) / (OOD_peak - OOD_start)`` where *start* is the SFT checkpoint RL
+    began from (paper A, arXiv 2509.12235, quotes it with start = the end of SFT: Llama
+    ~85-88%, Qwen ~99%). ``nan`` when nothing was lost (peak == start).
+    """
+    lost = ood_peak - ood_start
+    return float("nan") if abs(lost) < 1e-12 else (ood_rl - ood_start) / lost
+
+
+def sft_curve(cfg: StudyConfig) -> list[dict[str, Any]]:
+    """ID/OOD accuracy and losses at step 0 (the base) and every kept SFT checkpoint."""
+    run = train.sft(cfg)
+    rows = train.evaluate_run(run, cfg, start=train.base_checkpoint(cfg))
+    train_log = {r["step"]: r["loss"] for r in run.metrics() if "loss" in r}
+    for r in rows:
+        r["logged_train_loss"] = train_log.get(r["step"])
+    return rows
+
+
+def by_split(rows: Sequence[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """The rows of one split (``"id"`` or ``"ood"``), in their given order."""
+    return [r for r in rows if r["split"] == split]
+
+
+def kept_sft_steps(cfg: StudyConfig) -> list[int]:
+    """The SFT steps that have a model: 0 (the base), every configured checkpoint up to
+    the last step, and the last step (known from the configuration, before any training)."""
+    s = cfg.sft
+    return sorted({0, s.steps, *(c for c in s.checkpoints if 0 < c <= s.steps)})
+
+
+def check_rl_from_steps(cfg: StudyConfig, from_steps: Sequence[int]) -> list[int]:
+    """``from_steps`` as ints; SftrlError naming any step SFT does not keep (before work)."""
+    kept = kept_sft_steps(cfg)
+    steps = [int(s) for s in from_steps]
+    bad = [s for s in steps if s not in kept]
+    if bad:
+        raise SftrlError(f"RL cannot start from SFT step(s) {bad}: no checkpoint is kept there; "
+                         f"kept steps with sft_steps={cfg.sft.steps}: {kept}")
+    if not steps:
+        raise SftrlError("no SFT steps to start RL from (rl_from_steps is empty)")
+    return steps
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The SFT checkpoint with the highest OOD accuracy (ties: the earliest)."""
+
+    step: int
+    ood: float
+    id: float
+    end_step: int
+    ood_end: float
+    id_end: float
+
+    @property
+    def decline(self) -> float:
+        """OOD points lost between the peak and the end of SFT."""
+        return self.ood - self.ood_end
+
+
+def ood_peak(rows: Sequence[dict[str, Any]]) -> Peak:
+    """The OOD peak of an SFT curve (ties go to the earliest step) and the end of SFT.
+
+    Step 0 (the base) takes part: a curve whose OOD never rises above the base's peaks at 0.
+    """
+    ood = {r["step"]: r["accuracy"] for r in by_split(rows, "ood")}
+    idd = {r["step"]: r["accuracy"] for r in by_split(rows, "id")}
+    if not ood:
+        raise SftrlError("no OOD evaluations to find a peak in")
+    best = max(sorted(ood), key=lambda s: (ood[s], -s))
+    end = max(ood)
+    return Peak(step=best, ood=ood[best], id=idd[best], end_step=end, ood_end=ood[end], id_end=idd[end])
+
+
+def _rl_in_subprocess(profile: str, jobs: Sequence[tuple[dict[str, Any], int]]) -> None:
+    """Train RL runs one after another in one child process of one thread (one import of
+    torch and trl for all of them). ``jobs``: (flat overrides, SFT step) pairs."""
+    if not jobs:
+        return
+    spec = json.dumps({"profile": profile, "jobs": [[flat, step] for flat, step in jobs]})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "sftrl.experiments.figure1", spec], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"RL from step(s) {[step for _, step in jobs]} failed:\n{done.stderr[-3000:]}")
+
+
+def _worker(argv: Sequence[str]) -> int:
+    """Child process of :func:`_rl_in_subprocess`: ``python -m sftrl.experiments.figure1 '<json>'``."""
+    from sftrl import config
+
+    spec = json.loads(argv[0])
+    for flat, step in spec["jobs"]:
+        train.rl(config.profile(spec["profile"], **flat), int(step))
+    return 0
+
+
+def _flat(cfg: StudyConfig) -> dict[str, Any]:
+    """The configuration as flat overrides (to rebuild it in a child process)."""
+    out: dict[str, Any] = {}
+    for section in ("model", "pretrain", "sft", "rl", "eval"):
+        for k, v in dataclasses.asdict(getattr(cfg, section)).items():
+            out[f"{section}_{k}"] = tuple(v) if isinstance(v, list) else v
+    out.update(split_seed=cfg.split_seed, device=cfg.device)
+    return out
+
+
+def _check_seeds(seeds: int) -> None:
+    if seeds < 1:
+        raise SftrlError(f"rl_seeds must be at least 1, got {seeds}")
+
+
+def seeded(cfg: StudyConfig, i: int) -> StudyConfig:
+    """``cfg`` with the RL seed moved on by ``i`` (the i-th of ``cfg.rl_seeds`` repeats)."""
+    return dataclasses.replace(cfg, rl=dataclasses.replace(cfg.rl, seed=cfg.rl.seed + i))
+
+
+def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = None,
+            seeds: int = 1) -> list[list[train.Run]]:
+    """RL from each SFT step, ``seeds`` runs each (:func:`seeded`): one list of runs per step.
+
+    With ``workers`` > 1, missing runs train in parallel child processes of one thread
+    each. ``None``: as many workers as ``cfg.threads`` on a CPU (two one-thread processes
+    ran ~1.6x faster than one two-thread process here, see bench/), one on a GPU."""
+    if workers is None:
+        workers = 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
+    _check_seeds(seeds)
+    from_steps = check_rl_from_steps(cfg, from_steps)
+    train.sft(cfg)  # the parent first, once
+    variants = [seeded(cfg, i) for i in range(seeds)]
+    todo = [(c, s) for s in from_steps for c in variants if not train.rl_run(c, s).is_done]
+    if workers > 1 and len(todo) > 1:
+        jobs = [({**_flat(dataclasses.replace(c, threads=1)), "threads": 1}, s) for c, s in todo]
+        shares = [jobs[i::workers] for i in range(workers)]  # one child per worker, a share of the runs each
+        with cf.ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda share: _rl_in_subprocess(cfg.profile, share), shares))
+    return [[train.rl(c, s) for c in variants] for s in from_steps]
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _grades(row: dict[str, Any]) -> list[int]:
+    """The per-hand grades (0/1) of an evaluation row."""
+    return [int(c) for c in row["solved"]]
+
+
+def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
+              workers: int | None = None, seeds: int | None = None) -> list[dict[str, Any]]:
+    """OOD/ID after RL from each SFT checkpoint, beside the checkpoint it started from.
+
+    ``from_steps`` defaults to ``cfg.rl_from_steps`` and ``seeds`` (RL runs per start) to
+    ``cfg.rl_seeds``. One row per start, in the given order: ``from_step``, ``runs`` (one
+    id per seed), ``seeds``; ``{id,ood}_start`` and ``{id,ood}_rl`` (accuracies; after RL
+    the mean over seeds, per seed in ``*_rl_seeds``) with their 95% Wilson intervals
+    ``*_start_ci`` / ``*_rl_ci`` (the mean's over the same ``n`` hands, so they show the
+    hand-sampling error; the seeds' spread is shown by ``*_rl_seeds``); ``ood_gain`` (mean
+    RL minus start), ``ood_gain_seeds`` and ``{id,ood}_gain_paired_ci``, the 95% interval of
+    the change compared hand by hand (:func:`sftrl.evaluation.evaluate.paired_difference`: start and RL
+    models meet the same hands, so it is much narrower than the two Wilson intervals); ``after_peak`` (the start comes after the SFT
+    OOD peak) and ``recovery`` (:func:`recovery_fraction` of the mean; ``nan`` for a start
+    at or before the peak, where nothing has been lost yet, and wherever nothing was lost).
+    """
+    from sftrl.evaluation.evaluate import paired_difference, wilson_interval
+
+    seeds = cfg.rl_seeds if seeds is None else seeds
+    _check_seeds(seeds)  # bad input fails before any training
+    from_steps = check_rl_from_steps(cfg, cfg.rl_from_steps if from_steps is None else from_steps)
+    curve = sft_curve(cfg)
+    peak = ood_peak(curve)
+    start_acc = {(r["step"], r["split"]): r for r in curve}
+    out = []
+    for step, runs in zip(from_steps, rl_runs(cfg, from_steps, workers, seeds), strict=True):
+        ends = [{r["split"]: r for r in train.evaluate_run(run, cfg, steps=[cfg.rl.steps])} for run in runs]
+        row: dict[str, Any] = {"from_step": step, "runs": [run.id for run in runs], "rl_steps": cfg.rl.steps,
+                               "seeds": [cfg.rl.seed + i for i in range(seeds)]}
+        for split in ("id", "ood"):
+            start = start_acc[(step, split)]
+            n = ends[0][split]["n"]
+            row[f"{split}_start"] = start["accuracy"]
+            row[f"{split}_start_ci"] = (start["ci_low"], start["ci_high"])
+            row[f"{split}_rl_seeds"] = [e[split]["accuracy"] for e in ends]
+            row[f"{split}_rl"] = _mean(row[f"{split}_rl_seeds"])
+            row[f"{split}_rl_ci"] = wilson_interval(_mean([e[split]["correct"] for e in ends]), n)
+            row[f"{split}_n"] = n
+            row[f"{split}_gain_paired_ci"] = paired_difference(
+                [_grades(e[split]) for e in ends], _grades(start))[1]
+        row["ood_gain_seeds"] = [a - row["ood_start"] for a in row["ood_rl_seeds"]]
+        row["ood_gain"] = row["ood_rl"] - row["ood_start"]
+        row["after_peak"] = step > peak.step
+        row["recovery"] = (recovery_fraction(row["ood_rl"], row["ood_start"], peak.ood)
+                           if row["after_peak"] else float("nan"))
+        out.append(row)
+    return out
+
+
+def best_recovery(window: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The :func:`rl_window` row with the highest finite recovery fraction (ties: the
+    earliest start), or None when no row has one."""
+    finite = [r for r in window if isinstance(r.get("recovery"), float) and math.isfinite(r["recovery"])]
+    if not finite:
+        return None
+    return max(sorted(finite, key=lambda r: r["from_step"]), key=lambda r: r["recovery"])
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """The four models Figures 2-6 compare (paths of Hugging Face checkpoints)."""
+
+    base: Any
+    sft_peak: Any
+    sft_end: Any
+    rl: Any
+    peak: Peak
+    rl_from: int
+
+    def as_dict(self) -> dict[str, str]:
+        return {"base": str(self.base), "sft_peak": str(self.sft_peak), "sft_end": str(self.sft_end),
+                "rl": str(self.rl)}
+
+
+def checkpoints(cfg: StudyConfig) -> Checkpoints:
+    """Base, the SFT OOD-peak checkpoint, the end of SFT and the RL model (made if missing).
+
+    The RL model starts from ``cfg.rl_main_from`` (-1: the end of SFT, as in paper A).
+    """
+    run = train.sft(cfg)
+    peak = ood_peak(sft_curve(cfg))
+    rl_from = cfg.sft.steps if cfg.rl_main_from < 0 else cfg.rl_main_from
+    rl_run = train.rl(cfg, rl_from)
+    peak_path = train.base_checkpoint(cfg) if peak.step == 0 else run.checkpoint(peak.step)
+    return Checkpoints(base=train.base_checkpoint(cfg), sft_peak=peak_path, sft_end=run.checkpoint(cfg.sft.steps),
+                       rl=rl_run.checkpoint(cfg.rl.steps), peak=peak, rl_from=rl_from)
+
+
+def accuracy(path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
+    """ID and OOD accuracy of any checkpoint (an edited one, say), cached by its content."""
+    from sftrl import paths
+    from sftrl.training.runs import append_jsonl, config_hash, read_jsonl
+
+    key = train._eval_key(cfg)
+    cache = paths.CACHE / "evals" / f"{config_hash({'weights': train._parent_identity(path)})}.jsonl"
+    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
+    if not {r["split"] for r in rows} >= {"id", "ood"}:
+        rows = [{"key": key, **r} for r in train.evaluate_checkpoint(path, cfg)]
+        for r in rows:
+            append_jsonl(cache, r)
+    return {r["split"]: r for r in rows}
+
+
+if __name__ == "__main__":
+    sys.exit(_worker(sys.argv[1:]))

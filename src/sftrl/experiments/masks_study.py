@@ -1,0 +1,1223 @@
+"""Paper B's Figure 6 and geometry experiments on the project's own runs (arXiv 2511.08567).
+
+Two halves, compute once and plot many:
+
+- **Runs** (through :mod:`sftrl.training.train`, cached like every run): from one SFT checkpoint
+  (the *start*), K RL runs that differ in seed, data and recipe (:data:`VARIANTS`); an SFT
+  contrast with the same step budget (:func:`sft_contrast`); the regime sweep over the RL
+  learning rate and the weight storage dtype (:func:`regime_runs`); the same RL from a
+  function-preservingly permuted start (:func:`permuted_run`); and RL restricted by
+  gradient masks, the off-principal probe (:func:`probe_runs`). The study's own budget is a
+  :class:`MaskStudyConfig` (:func:`study_config` picks it per profile).
+- **Tables** (reading the runs, or any base / fine-tuned checkpoints a reader names): one
+  pass over the matrices computes update sparsity, consistency across the K RL runs, the
+  consistency images of one layer, and the overlap with principal and low-magnitude
+  weights (:func:`analyse`, cached by the checkpoints' fingerprints); spectral drift and
+  principal angles come from :func:`sftrl.weights.masks.drift_table`; row and column update
+  ratios over one run's checkpoints from :func:`update_ratios`. Summaries for the plots and
+  the glued numbers and verdict sentences sit beside them (:func:`numbers`,
+  :func:`verdicts`, ...).
+
+Every metric is :mod:`sftrl.weights.masks`; this module only assembles runs and aggregates.
+The start checkpoint plays the role of B's base: masks compare it with the runs' ends.
+
+Usage::
+
+    cfg = config.profile("cpu"); scfg = masks_study.study_config("cpu")
+    inp = masks_study.inputs(cfg, scfg)               # trains the missing runs once
+    a = masks_study.analyse(inp.base, inp.rl, inp.sft, alpha=0.05, k_frac=0.2)
+    masks_study.numbers(a), masks_study.verdicts(masks_study.numbers(a))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+# importing the trainers imports tqdm.auto, which warns in a notebook kernel without
+# ipywidgets; the book runs without widgets, so the notice would only clutter the page
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+from sftrl.weights import checkpoints as ckpt  # noqa: E402
+from sftrl import paths
+from sftrl.weights import masks
+from sftrl.training import train  # noqa: E402
+from sftrl.config import StudyConfig  # noqa: E402
+from sftrl.errors import SftrlError  # noqa: E402
+from sftrl.training.runs import Run, config_hash  # noqa: E402
+
+#: bumped when the cached analysis tables change meaning
+CACHE_VERSION = 1
+
+#: the matrices whose consistency images Figure 6 shows (one layer's attention and down)
+IMAGE_KINDS = ("q", "k", "v", "o", "down")
+
+#: named RL variants: overrides of the study's RL recipe (``lr_scale`` multiplies its lr,
+#: ``group_scale`` its GRPO group size, at least 2). Each differs from ``"seed 0"`` in one
+#: thing: the seed, the training data (two disjoint halves of the RL hands, split by value
+#: multiset), or the recipe (group size, a KL anchor to the start, the learning rate).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "seed 0": {},
+    "seed 1": {"seed": 1},
+    "seed 2": {"seed": 2},
+    "data half 0": {"hand_subset": "half0"},
+    "data half 1": {"hand_subset": "half1"},
+    "half group": {"group_scale": 0.5},
+    "KL 0.05": {"beta": 0.05},
+    "lr x3": {"lr_scale": 3.0},
+}
+
+#: gradient-mask kinds of the off-principal probe (``"none"`` = dense RL)
+PROBE_MASKS = ("none", "off_principal", "principal", "random")
+
+
+# --------------------------------------------------------------------------------------
+# The study's own budget
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaskStudyConfig:
+    """This study's RL budget, applied over the profile's ``cfg.rl`` (and ``cfg.sft`` for
+    the contrast) with :func:`dataclasses.replace`, so its many runs stay cheap."""
+
+    start_step: int = -1
+    """SFT step every run starts from (must be a kept SFT checkpoint; 0 = the base);
+    -1 = the start of the book's main RL model (``cfg.rl_main_from``, -1 there = end of SFT)."""
+    steps: int = 40
+    """Optimizer steps of every RL run and of the SFT contrast."""
+    prompts_per_step: int = 8
+    """Prompts per RL step (each sampled ``num_generations`` times); the SFT contrast
+    trains on ``prompts_per_step * num_generations`` sequences per step."""
+    checkpoints: tuple[int, ...] = (5, 10, 20, 40)
+    """Steps at which each run keeps a checkpoint (for the row/column ratios over steps)."""
+    lr: float = 1e-5
+    """Learning rate of the K runs and the SFT contrast: the middle of ``regime_lrs``,
+    fixed before any result was seen (paper B's runs: ~1e-6 at 1.5B-7B scale)."""
+    dtype: str = "float32"
+    """Weight dtype during the K runs: ``"float32"`` = fp32 master weights, whose
+    checkpoints the masks compare after rounding to bf16 (as B's bf16 checkpoints);
+    ``"bfloat16"`` = weights stored and updated in bf16."""
+    reward: str = ""
+    """RL reward, ``"binary"`` or ``"shaped"``; ``""`` = the profile's."""
+    temperature: float = 0.0
+    """RL sampling temperature; 0 = the profile's."""
+    variants: tuple[str, ...] = ("seed 0", "seed 1", "data half 0", "data half 1", "half group",
+                                 "KL 0.05", "lr x3")
+    """Names from :data:`VARIANTS`: the K >= 2 RL runs of the consistency analysis."""
+    regime_lrs: tuple[float, ...] = (1e-4, 1e-5, 1e-6)
+    """Learning rates of the regime sweep (RL and SFT alike)."""
+    regime_dtypes: tuple[str, ...] = ("float32", "bfloat16")
+    """Weight dtypes of the regime sweep."""
+    permute_seed: int = 1
+    """Seed of the MLP hidden-unit permutations of the geometry disruption."""
+    probe_masks: tuple[str, ...] = PROBE_MASKS
+    """Gradient masks of the off-principal probe (``"none"`` = dense RL)."""
+    probe_alpha: float = 0.2
+    """Fraction of each block matrix the probe's gradient masks let RL train."""
+    probe_rank: float = 0.2
+    """Rank of the principal-weight reconstruction of the probe, as a fraction of rank."""
+    probe_lr: float = 1e-4
+    """Learning rate of the probe runs (the profile's RL rate: the probe asks about reward,
+    so it runs where RL learns at all)."""
+    probe_steps: int = 0
+    """Optimizer steps of the probe runs (0 = ``steps``)."""
+
+
+#: the study's budget per profile (smoke: seconds on a CPU, for tests and the smoke book)
+_STUDY_PROFILES: dict[str, MaskStudyConfig] = {
+    # the smoke model answers almost nothing right: a shaped reward on cooler samples (mostly
+    # parseable, wrong answers) still gives GRPO a signal, so the smoke runs move weights
+    "smoke": MaskStudyConfig(steps=4, prompts_per_step=4, checkpoints=(2, 4), lr=1e-4, reward="shaped",
+                             temperature=0.5, regime_lrs=(1e-4, 1e-6), probe_lr=1e-3),
+    # sized for the book's 2-core budget: five runs that differ in seed, data and recipe,
+    # 20 steps each; the regime sweep at two learning rates around the runs' own
+    "cpu": MaskStudyConfig(steps=20, checkpoints=(5, 10, 20),
+                           variants=("seed 0", "seed 1", "data half 0", "data half 1", "KL 0.05"),
+                           regime_lrs=(1e-4, 1e-6)),
+    "gpu": MaskStudyConfig(steps=100, prompts_per_step=32, checkpoints=(10, 25, 50, 100), lr=1e-6,
+                           regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6),
+}
+#: fields where 0 is no valid setting, so a notebook may pass 0 for "the profile's value"
+_ZERO_KEEPS = {"steps", "prompts_per_step", "lr", "probe_lr", "temperature"}
+
+
+def study_config(profile: str, **overrides: Any) -> MaskStudyConfig:
+    """The profile's study budget with overrides (``None``/``""`` keep the profile's value,
+    and so does 0 for ``steps``, ``prompts_per_step``, ``lr``, ``probe_lr`` and ``temperature``).
+
+    Values are checked here, before any training: unknown names, variants, masks or dtypes
+    raise :class:`SftrlError` naming them.
+    """
+    if profile not in _STUDY_PROFILES:
+        raise SftrlError(f"unknown profile {profile!r}; choose one of {sorted(_STUDY_PROFILES)}")
+    scfg = _STUDY_PROFILES[profile]
+    names = {f.name: f for f in dataclasses.fields(MaskStudyConfig)}
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise SftrlError(f"unknown study setting(s) {unknown}; valid names: {sorted(names)}")
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None or value == "" or (key in _ZERO_KEEPS and value == 0):
+            continue
+        current = getattr(scfg, key)
+        if isinstance(current, tuple) and isinstance(value, str):
+            kind = type(current[0]) if current else str
+            value = tuple(kind(v.strip()) for v in value.split(",") if v.strip())
+        changes[key] = value
+    scfg = replace(scfg, **changes)
+    check_study_config(scfg)
+    return scfg
+
+
+def check_study_config(scfg: MaskStudyConfig) -> None:
+    """SftrlError naming the first bad setting of ``scfg``."""
+    if scfg.steps < 1 or scfg.prompts_per_step < 1:
+        raise SftrlError(f"steps and prompts_per_step must be >= 1, got {scfg.steps} and {scfg.prompts_per_step}")
+    if not scfg.lr > 0 or not scfg.probe_lr > 0 or any(not lr > 0 for lr in scfg.regime_lrs):
+        raise SftrlError(f"learning rates must be > 0, got lr={scfg.lr}, probe_lr={scfg.probe_lr}, "
+                         f"regime_lrs={scfg.regime_lrs}")
+    for dtype in (scfg.dtype, *scfg.regime_dtypes):
+        if dtype not in ("float32", "bfloat16"):
+            raise SftrlError(f"unknown dtype {dtype!r}; choose float32 or bfloat16")
+    bad = [v for v in scfg.variants if v not in VARIANTS]
+    if bad:
+        raise SftrlError(f"unknown RL variant(s) {bad}; choose from {list(VARIANTS)}")
+    if len(set(scfg.variants)) < 2:
+        raise SftrlError(f"consistency needs at least two distinct RL variants, got {list(scfg.variants)}")
+    bad = [m for m in scfg.probe_masks if m not in PROBE_MASKS]
+    if bad:
+        raise SftrlError(f"unknown probe mask(s) {bad}; choose from {list(PROBE_MASKS)}")
+    if not 0 < scfg.probe_alpha <= 0.5:
+        raise SftrlError(f"probe_alpha must lie in (0, 0.5] (off-principal and principal side by side), "
+                         f"got {scfg.probe_alpha}")
+    if not 0 < scfg.probe_rank <= 1:
+        raise SftrlError(f"probe_rank must lie in (0, 1], got {scfg.probe_rank}")
+    if scfg.temperature < 0:
+        raise SftrlError(f"temperature must be >= 0 (0 = the profile's), got {scfg.temperature}")
+    if scfg.reward not in ("", "binary", "shaped"):
+        raise SftrlError(f"unknown reward {scfg.reward!r}; choose binary, shaped or '' (the profile's)")
+
+
+# --------------------------------------------------------------------------------------
+# Run configurations
+# --------------------------------------------------------------------------------------
+
+
+def start_step(cfg: StudyConfig, scfg: MaskStudyConfig) -> int:
+    """The SFT step all runs start from, checked against the steps SFT keeps."""
+    step = scfg.start_step
+    if step < 0:
+        step = cfg.sft.steps if cfg.rl_main_from < 0 else cfg.rl_main_from
+    kept = {0, cfg.sft.steps, *cfg.sft.checkpoints}
+    if step not in kept:
+        raise SftrlError(f"start_step {step} is not a kept SFT checkpoint; kept: {sorted(kept)}")
+    return step
+
+
+def _kept(steps: int, wanted: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted({s for s in wanted if 0 < s <= steps} | {steps}))
+
+
+def rl_config(cfg: StudyConfig, scfg: MaskStudyConfig, **changes: Any) -> StudyConfig:
+    """``cfg`` with the study's RL budget and then ``changes`` (RLConfig fields, or
+    ``lr_scale``) applied to ``cfg.rl``."""
+    lr_scale = float(changes.pop("lr_scale", 1.0))
+    group_scale = float(changes.pop("group_scale", 1.0))
+    steps = int(changes.pop("steps", scfg.steps))
+    r = replace(cfg.rl, steps=steps, prompts_per_step=scfg.prompts_per_step,
+                checkpoints=_kept(steps, scfg.checkpoints), lr=scfg.lr, dtype=scfg.dtype,
+                reward=scfg.reward or cfg.rl.reward, temperature=scfg.temperature or cfg.rl.temperature)
+    r = replace(r, **changes)
+    r = replace(r, lr=r.lr * lr_scale, num_generations=max(2, round(r.num_generations * group_scale)))
+    return replace(cfg, rl=r)
+
+
+def sft_config(cfg: StudyConfig, scfg: MaskStudyConfig) -> StudyConfig:
+    """The SFT contrast: ``scfg.steps`` steps at the K runs' lr and weight dtype, on as many
+    sequences per step as one RL step samples, no warm-up (RL has none)."""
+    s = replace(cfg.sft, steps=scfg.steps, batch_size=scfg.prompts_per_step * cfg.rl.num_generations,
+                lr=scfg.lr, warmup_steps=0, checkpoints=_kept(scfg.steps, scfg.checkpoints))
+    return replace(cfg, sft=s, model=replace(cfg.model, dtype=scfg.dtype))
+
+
+def variant_configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, StudyConfig]:
+    """The K RL variants' configurations, by name."""
+    check_study_config(scfg)
+    out = {name: rl_config(cfg, scfg, **VARIANTS[name]) for name in scfg.variants}
+    seen: dict[Any, str] = {}
+    for name, c in out.items():  # two equal runs would count as perfect agreement
+        rl = dataclasses.astuple(c.rl)
+        if rl in seen:
+            raise SftrlError(f"RL variants {seen[rl]!r} and {name!r} are the same run under profile {cfg.profile!r}")
+        seen[rl] = name
+    return out
+
+
+def regime_configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[tuple[str, float, str], StudyConfig]:
+    """``(role, lr, dtype) -> configuration`` of the regime sweep (role ``"rl"`` / ``"sft"``)."""
+    out: dict[tuple[str, float, str], StudyConfig] = {}
+    for lr in scfg.regime_lrs:
+        for dtype in scfg.regime_dtypes:
+            s = replace(scfg, lr=lr, dtype=dtype)
+            out[("rl", lr, dtype)] = rl_config(cfg, s)
+            out[("sft", lr, dtype)] = sft_config(cfg, s)
+    return out
+
+
+def permuted_config(cfg: StudyConfig, scfg: MaskStudyConfig) -> StudyConfig:
+    """``"seed 0"`` from a start whose MLP hidden units are permuted (``permute_seed``)."""
+    return rl_config(cfg, scfg, permute_seed=scfg.permute_seed)
+
+
+def probe_configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, StudyConfig]:
+    """The probe runs by gradient mask; they differ only in ``grad_mask``."""
+    check_study_config(scfg)
+    s = replace(scfg, lr=scfg.probe_lr)
+    steps = scfg.probe_steps or scfg.steps
+    return {m: rl_config(cfg, s, steps=steps, grad_mask=m, grad_mask_alpha=scfg.probe_alpha,
+                         grad_mask_rank=scfg.probe_rank) for m in scfg.probe_masks}
+
+
+# --------------------------------------------------------------------------------------
+# Runs (each trained once, then read from the cache)
+# --------------------------------------------------------------------------------------
+
+
+def start_checkpoint(cfg: StudyConfig, scfg: MaskStudyConfig) -> Path:
+    """The checkpoint every run starts from (trains the profile's SFT if missing)."""
+    return Path(train.start_checkpoint(cfg, start_step(cfg, scfg)))
+
+
+def rl_runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, Run]:
+    """The K RL variants, by name (trained if missing)."""
+    step = start_step(cfg, scfg)
+    return {name: train.rl(c, step) for name, c in variant_configs(cfg, scfg).items()}
+
+
+def sft_contrast(cfg: StudyConfig, scfg: MaskStudyConfig) -> Run:
+    """SFT continued from the RL start with the same step budget (trained if missing)."""
+    return train.sft(sft_config(cfg, scfg), start=start_checkpoint(cfg, scfg))
+
+
+def regime_runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[tuple[str, float, str], Run]:
+    """RL and SFT at every (lr, dtype) of the sweep, by ``(role, lr, dtype)``."""
+    step, start = start_step(cfg, scfg), start_checkpoint(cfg, scfg)
+    return {key: (train.rl(c, step) if key[0] == "rl" else train.sft(c, start=start))
+            for key, c in regime_configs(cfg, scfg).items()}
+
+
+def permuted_run(cfg: StudyConfig, scfg: MaskStudyConfig) -> Run:
+    """RL from the permuted start (trained if missing)."""
+    return train.rl(permuted_config(cfg, scfg), start_step(cfg, scfg))
+
+
+def probe_runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, Run]:
+    """The off-principal probe's runs, by gradient mask (trained if missing)."""
+    step = start_step(cfg, scfg)
+    return {m: train.rl(c, step) for m, c in probe_configs(cfg, scfg).items()}
+
+
+def final_checkpoint(run: Run) -> Path:
+    """A finished run's last checkpoint."""
+    ckpts = run.checkpoints()
+    if not run.is_done or not ckpts:
+        raise SftrlError(f"run {run.id} is not finished")
+    return ckpts[max(ckpts)]
+
+
+def run_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, train_missing: bool = False) -> list[dict[str, Any]]:
+    """Every run the study uses: group, name, stage, id, done, seconds, reward start/end and
+    the share of RL steps whose groups all scored alike (no learning signal).
+
+    Without ``train_missing`` nothing is trained (runs not yet made show ``done=False``),
+    so this is also the study's plan.
+    """
+    step = start_step(cfg, scfg)
+    planned: list[tuple[str, str, Run]] = []
+    for name, c in variant_configs(cfg, scfg).items():
+        planned.append(("variants", name, train.rl_run(c, step)))
+    start_sft = train.sft_run(cfg)  # the contrast's parent path is known only once it exists
+    if start_sft.is_done or train_missing:
+        start = start_checkpoint(cfg, scfg)
+        planned.append(("contrast", "sft", train.sft_run(sft_config(cfg, scfg), start)))
+        for (role, lr, dtype), c in regime_configs(cfg, scfg).items():
+            run = train.rl_run(c, step) if role == "rl" else train.sft_run(c, start)
+            planned.append(("regime", f"{role} lr {lr:g} {dtype}", run))
+    planned.append(("geometry", "permuted", train.rl_run(permuted_config(cfg, scfg), step)))
+    for m, c in probe_configs(cfg, scfg).items():
+        planned.append(("probe", m, train.rl_run(c, step)))
+    if train_missing:
+        make_all(cfg, scfg)
+    rows = []
+    for group, name, run in planned:
+        row: dict[str, Any] = {"group": group, "name": name, "stage": run.stage, "run": run.id,
+                               "done": run.is_done, "seconds": float("nan")}
+        if run.is_done:
+            row["seconds"] = run.summary().get("seconds", float("nan"))
+        row.update(_reward_summary(run))
+        rows.append(row)
+    return rows
+
+
+def make_all(cfg: StudyConfig, scfg: MaskStudyConfig) -> None:
+    """Train every run of the study that is missing (in the order the pages read them)."""
+    rl_runs(cfg, scfg)
+    sft_contrast(cfg, scfg)
+    regime_runs(cfg, scfg)
+    permuted_run(cfg, scfg)
+    probe_runs(cfg, scfg)
+
+
+def _reward_summary(run: Run | _LoggedRun) -> dict[str, float]:
+    """Mean reward over the first and the last quarter of an RL run's logged steps (with
+    the standard error of the latter) and the mean share of prompts whose samples all
+    scored alike (GRPO's zero-advantage groups: no learning signal)."""
+    nan = float("nan")
+    rows = [r for r in run.metrics() if "reward" in r] if run.stage == "rl" else []
+    if not rows:
+        return {"reward_start": nan, "reward_end": nan, "reward_end_se": nan, "no_signal": nan}
+    q = max(1, len(rows) // 4)
+    start = torch.tensor([r["reward"] for r in rows[:q]], dtype=torch.float64)
+    end = torch.tensor([r["reward"] for r in rows[-q:]], dtype=torch.float64)
+    flat = torch.tensor([r.get("frac_reward_zero_std", nan) for r in rows], dtype=torch.float64)
+    se = float(end.std() / math.sqrt(len(end))) if len(end) > 1 else nan
+    return {"reward_start": float(start.mean()), "reward_end": float(end.mean()), "reward_end_se": se,
+            "no_signal": float(flat.nanmean())}
+
+
+# --------------------------------------------------------------------------------------
+# What the analysis reads: the pipeline's runs, or any checkpoints a reader names
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The checkpoints one figure compares."""
+
+    base: Path
+    """Where every fine-tuned model started (the masks' reference)."""
+    rl: dict[str, Path]
+    """RL checkpoints by label (K >= 2 for consistency)."""
+    sft: dict[str, Path]
+    """SFT checkpoints by label (may be empty)."""
+    steps: list[tuple[int, Path]]
+    """One run's checkpoints in training order, for the row/column ratios over steps."""
+    source: str
+    """``"pipeline"`` (the project's runs) or ``"paths"`` (checkpoints a reader named)."""
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_checkpoint(text: str | Path) -> Path:
+    """A local checkpoint folder, or a Hugging Face hub id fetched once into the hub cache
+    (weights and configs only). SftrlError naming ``text`` when neither works."""
+    path = Path(str(text)).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if not _HUB_ID.match(str(text)):
+        raise SftrlError(f"checkpoint {str(text)!r} is neither a local folder nor a hub id (owner/name)")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(text), allow_patterns=["*.json", "*.safetensors"]))
+    except Exception as exc:  # offline, unknown, gated: one line for the reader
+        raise SftrlError(f"cannot fetch checkpoint {str(text)!r} from the hub: {type(exc).__name__}") from None
+
+
+def split_paths(text: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]`` (empty entries dropped)."""
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def _labels(prefix: str, items: Sequence[Path]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for i, p in enumerate(items):
+        label = f"{prefix} {p.name or i}"
+        out[label if label not in out else f"{label} ({i})"] = p
+    return out
+
+
+def inputs(
+    cfg: StudyConfig,
+    scfg: MaskStudyConfig,
+    *,
+    base_path: str = "",
+    rl_paths: str = "",
+    sft_paths: str = "",
+    step_paths: str = "",
+) -> Inputs:
+    """The checkpoints to analyse: the pipeline's (all paths ``""``; trains what is missing)
+    or the named ones (``base_path`` and comma-separated lists of fine-tuned checkpoints).
+
+    ``step_paths``: one run's checkpoints in training order for the ratios over steps
+    (``""``: the first RL run's kept checkpoints, or ``rl_paths`` in order). Names and shapes
+    of every checkpoint are checked against the base before any work.
+    """
+    if not base_path:
+        if rl_paths or sft_paths or step_paths:
+            raise SftrlError("rl_paths, sft_paths and step_paths need base_path (the checkpoint they started from)")
+        runs = rl_runs(cfg, scfg)
+        base = start_checkpoint(cfg, scfg)
+        rl = {f"rl {name}": final_checkpoint(run) for name, run in runs.items()}
+        sft = {"sft": final_checkpoint(sft_contrast(cfg, scfg))}
+        first = next(iter(runs.values()))
+        return Inputs(base, rl, sft, list(first.checkpoints().items()), "pipeline")
+    base = resolve_checkpoint(base_path)
+    rl_list = [resolve_checkpoint(p) for p in split_paths(rl_paths)]
+    if len(rl_list) < 2:
+        raise SftrlError(f"consistency needs at least two RL checkpoints in rl_paths, got {len(rl_list)}")
+    sft_list = [resolve_checkpoint(p) for p in split_paths(sft_paths)]
+    step_list = [resolve_checkpoint(p) for p in split_paths(step_paths)] or rl_list
+    for p in [*rl_list, *sft_list, *step_list]:
+        ckpt.check_comparable(base, p)
+    return Inputs(base, _labels("rl", rl_list), _labels("sft", sft_list),
+                  list(enumerate(step_list, start=1)), "paths")
+
+
+def describe_inputs(inp: Inputs) -> list[dict[str, Any]]:
+    """One row per analysed checkpoint: label, role, ``run/checkpoint`` folder names, and
+    for the pipeline's RL runs the reward summary of :func:`run_table`."""
+    rows = []
+    for role, table in (("rl", inp.rl), ("sft", inp.sft)):
+        for label, path in table.items():
+            row: dict[str, Any] = {"label": label, "role": role, "checkpoint": f"{path.parent.name}/{path.name}"}
+            if inp.source == "pipeline" and role == "rl":
+                row.update(_reward_summary(_run_at(path.parent)))
+            rows.append(row)
+    return rows
+
+
+def inputs_sentence(inp: Inputs, scfg: MaskStudyConfig) -> str:
+    """What the figure compares, as the end of a sentence (for the page's caption)."""
+    if inp.source == "paths":
+        sft = f" and {len(inp.sft)} SFT checkpoints" if inp.sft else " (no SFT checkpoint)"
+        return (f"checkpoints a reader named: {len(inp.rl)} RL checkpoints{sft}, each against the base "
+                f"{inp.base.name}.")
+    weights = ("fp32 master weights, compared after rounding to bf16 as B's checkpoints are"
+               if scfg.dtype == "float32" else "weights stored and updated in bf16")
+    names = ", ".join(scfg.variants)
+    return (f"the project's own model: {len(inp.rl)} RL runs ({names}) of {scfg.steps} steps at learning "
+            f"rate {scfg.lr:g} with {weights}, all from one SFT checkpoint and differing in seed, training data "
+            f"(disjoint halves of the RL hands) or recipe (GRPO group size, a KL anchor, the learning rate), and "
+            f"SFT continued from the same checkpoint for as many steps at the same learning rate.")
+
+
+class _LoggedRun(NamedTuple):
+    """The two things :func:`_reward_summary` reads from a run folder."""
+
+    stage: str
+    dir: Path
+
+    def metrics(self) -> list[dict[str, Any]]:
+        from sftrl.training.runs import read_jsonl
+
+        return read_jsonl(self.dir / "metrics.jsonl")
+
+
+def _run_at(folder: Path) -> _LoggedRun:
+    return _LoggedRun(folder.name.split("-")[0], folder)
+
+
+# --------------------------------------------------------------------------------------
+# The analysis: one pass over the matrices, cached
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class MaskAnalysis:
+    """Tables of one base against its RL and SFT checkpoints (arXiv 2511.08567).
+
+    Row types are :mod:`sftrl.weights.masks`' (``SparsityRow``, ``OverlapRow``, ``DriftRow``,
+    ``ConsistencyRow``); per-model tables are keyed by the model's label.
+    """
+
+    rl: list[str]  #: RL labels, in input order
+    sft: list[str]  #: SFT labels
+    layer: int  #: the layer of the consistency images
+    sparsity: dict[str, list[masks.SparsityRow]]  #: label -> one row per matrix
+    overlap: dict[str, list[masks.OverlapRow]]  #: label -> principal / low overlap per matrix
+    drift: dict[str, list[masks.DriftRow]]  #: label -> drift and largest angle per matrix
+    consistency: list[masks.ConsistencyRow]  #: per matrix, across the RL runs
+    jaccard: torch.Tensor  #: (K, K) pooled over matrices: sum |a & b| / sum |a | b|
+    jaccard_expected: torch.Tensor  #: (K, K) the same for independent masks of each matrix's densities
+    #: kind -> consistency map of ``layer`` (block-averaged to at most 512 pixels a side)
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  #: eta, alpha, k_frac, kinds
+
+    def role(self, label: str) -> str:
+        return "rl" if label in self.rl else "sft"
+
+    def to_state(self) -> dict[str, Any]:
+        tables = ("sparsity", "overlap", "drift")
+        state = {t: {m: [r._asdict() for r in rows] for m, rows in getattr(self, t).items()} for t in tables}
+        state.update(rl=self.rl, sft=self.sft, layer=self.layer, consistency=[r._asdict() for r in self.consistency],
+                     jaccard=self.jaccard, jaccard_expected=self.jaccard_expected, images=self.images,
+                     settings=self.settings)
+        return state
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> MaskAnalysis:
+        def rows(table: str, kind: type) -> dict[str, list]:
+            return {m: [kind(**r) for r in rs] for m, rs in s[table].items()}
+
+        return cls(rl=list(s["rl"]), sft=list(s["sft"]), layer=int(s["layer"]),
+                   sparsity=rows("sparsity", masks.SparsityRow), overlap=rows("overlap", masks.OverlapRow),
+                   drift=rows("drift", masks.DriftRow),
+                   consistency=[masks.ConsistencyRow(**r) for r in s["consistency"]],
+                   jaccard=s["jaccard"], jaccard_expected=s["jaccard_expected"], images=dict(s["images"]),
+                   settings=dict(s["settings"]))
+
+
+def _cache_file(kind: str, key: dict[str, Any]) -> Path:
+    return paths.CACHE / "masks_study" / f"{kind}-{config_hash({'version': CACHE_VERSION, **key})}.pt"
+
+
+def _save(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> Any | None:
+    return torch.load(path, weights_only=True) if path.is_file() else None
+
+
+def check_settings(eta: float | None, alpha: float, k_frac: float) -> None:
+    """SftrlError for a bad eta, alpha outside (0, 1) or k_frac outside (0, 1]."""
+    if eta is not None and (isinstance(eta, bool) or not (eta >= 0 and math.isfinite(eta))):
+        raise SftrlError(f"eta must be None or a finite number >= 0, got {eta!r}")
+    if isinstance(alpha, bool) or not 0.0 < float(alpha) < 1.0:
+        raise SftrlError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    if isinstance(k_frac, bool) or not 0.0 < float(k_frac) <= 1.0:
+        raise SftrlError(f"k_frac must lie in (0, 1], got {k_frac!r}")
+
+
+def resolve_layer(layer: int, num_layers: int) -> int:
+    """``-1`` -> the middle layer; otherwise checked against ``0..num_layers-1``."""
+    if layer == -1:
+        return num_layers // 2
+    if not 0 <= layer < num_layers:
+        raise SftrlError(f"layer {layer} out of range (the checkpoint has layers 0..{num_layers - 1}; -1 = middle)")
+    return layer
+
+
+def analyse(
+    base: str | Path,
+    rl: Mapping[str, str | Path],
+    sft: Mapping[str, str | Path] | None = None,
+    *,
+    eta: float | None = None,
+    alpha: float = 0.05,
+    k_frac: float = 0.2,
+    layer: int = -1,
+    kinds: Iterable[str] | None = None,
+    consistency: bool = True,
+    drift: bool = True,
+) -> MaskAnalysis:
+    """Sparsity, consistency, principal / low-magnitude overlap and drift of RL and SFT
+    checkpoints against ``base`` (arXiv 2511.08567; principal weights: arXiv 2506.00772).
+
+    One pass over the matrices: each base matrix, its SVD (through
+    :class:`sftrl.weights.spectral.SVDCache`) and its principal and low-magnitude regions are made
+    once and every model's bf16 update mask is compared with them, so only one matrix's
+    masks are in memory at a time. ``eta``: None = bitwise bf16 mask (0 is the same),
+    else the tolerance form. ``alpha``, ``k_frac``: the regions' fraction of entries and
+    rank fraction (B's values *unconfirmed*). ``layer`` of the consistency images
+    (-1 = middle). ``consistency=False`` skips the across-run tables (the regime sweep),
+    ``drift=False`` the spectral table. Cached under ``paths.CACHE / "masks_study"`` by
+    the checkpoints' fingerprints and these settings.
+    """
+    sft = dict(sft or {})
+    rl = dict(rl)
+    check_settings(eta, alpha, k_frac)
+    if consistency and len(rl) < 2:
+        raise SftrlError(f"consistency needs at least two RL checkpoints, got {len(rl)}")
+    overlap_labels = set(rl) & set(sft)
+    if overlap_labels:
+        raise SftrlError(f"labels used for both RL and SFT: {sorted(overlap_labels)}")
+    reader = ckpt.as_reader(base)
+    kinds_t = None if kinds is None else tuple(kinds)
+    keys = ckpt.select_keys(reader.keys(), kinds=kinds_t)
+    if not keys:
+        raise SftrlError(f"no matrices of kinds {kinds_t} in {base}")
+    models = {label: ckpt.as_reader(p) for label, p in {**rl, **sft}.items()}
+    for r in models.values():
+        ckpt.check_comparable(reader, r)  # names the first mismatch, before any work
+    layer = resolve_layer(layer, reader.num_layers) if reader.num_layers else 0
+    key = {"base": reader.fingerprint(), "rl": {k: models[k].fingerprint() for k in rl},
+           "sft": {k: models[k].fingerprint() for k in sft}, "eta": eta, "alpha": float(alpha),
+           "k_frac": float(k_frac), "layer": layer, "kinds": kinds_t, "consistency": consistency, "drift": drift}
+    cache = _cache_file("analysis", key)
+    state = _load(cache)
+    if state is not None:
+        return MaskAnalysis.from_state(state)
+    result = _analyse(reader, models, list(rl), list(sft), keys, eta=eta, alpha=float(alpha),
+                      k_frac=float(k_frac), layer=layer, consistency=consistency)
+    if drift:
+        result.drift = {label: masks.drift_table(reader, r, k_frac=k_frac, kinds=kinds_t)
+                        for label, r in models.items()}
+    result.settings = {"eta": eta, "alpha": float(alpha), "k_frac": float(k_frac), "kinds": kinds_t}
+    _save(cache, result.to_state())
+    return result
+
+
+def _analyse(base, models, rl_labels, sft_labels, keys, *, eta, alpha, k_frac, layer, consistency) -> MaskAnalysis:
+    from sftrl.weights import spectral
+    from sftrl.book.plots.masks import pool_image
+
+    svds = spectral.SVDCache(base)
+    K = len(rl_labels)
+    inter_w = torch.zeros(K, K, dtype=torch.float64)  # sum of per-matrix Jaccard x union
+    union = torch.zeros(K, K, dtype=torch.float64)
+    exp_w = torch.zeros(K, K, dtype=torch.float64)  # the same for independent masks
+    exp_union = torch.zeros(K, K, dtype=torch.float64)
+    sparsity: dict[str, list] = {m: [] for m in models}
+    overlap: dict[str, list] = {m: [] for m in models}
+    cons_rows: list[masks.ConsistencyRow] = []
+    images: dict[str, torch.Tensor] = {}
+    for key in keys:
+        W0 = base.get(key.name)
+        princ = masks.principal_mask(W0, k=k_frac, alpha=alpha, usv=tuple(svds.load(key)))
+        low = masks.low_magnitude_mask(W0, alpha=alpha)
+        run_masks: list[torch.Tensor] = []
+        for label, reader in models.items():
+            m = masks.bf16_update_mask(W0, reader.get(key.name), eta=eta)
+            sparsity[label] += masks.sparsity_table({key.name: m})
+            overlap[label].append(masks.OverlapRow(key.name, key.layer, key.kind, masks.mask_overlap(m, princ),
+                                                   masks.mask_overlap(m, low), masks.update_density(m), m.numel()))
+            if label in rl_labels:
+                run_masks.append(m)
+        if not consistency:
+            continue
+        cons_rows += masks.consistency_table([{key.name: m} for m in run_masks])
+        J = masks.pairwise_jaccard(run_masks)
+        ps = [masks.update_density(m) for m in run_masks]
+        E = masks.pairwise_jaccard_expected(ps)
+        n = run_masks[0].numel()
+        for i in range(K):
+            for j in range(i + 1, K):
+                u = float((run_masks[i] | run_masks[j]).count_nonzero())
+                eu = n * (ps[i] + ps[j] - ps[i] * ps[j])
+                if u:
+                    inter_w[i, j] += J[i, j] * u
+                    union[i, j] += u
+                if eu:
+                    exp_w[i, j] += E[i, j] * eu
+                    exp_union[i, j] += eu
+        if key.layer == layer and key.kind in IMAGE_KINDS:
+            images[key.kind] = torch.from_numpy(pool_image(masks.update_consistency(run_masks).numpy()))
+    jac, jac_exp = _symmetric(inter_w, union), _symmetric(exp_w, exp_union)
+    return MaskAnalysis(rl=rl_labels, sft=sft_labels, layer=layer, sparsity=sparsity, overlap=overlap, drift={},
+                        consistency=cons_rows, jaccard=jac, jaccard_expected=jac_exp,
+                        images={k: images[k] for k in IMAGE_KINDS if k in images})
+
+
+def _symmetric(weighted: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Upper-triangle weighted means mirrored, diagonal 1 (NaN where no weight)."""
+    nan = torch.tensor(float("nan"), dtype=torch.float64)
+    upper = torch.where(weights > 0, weighted / weights.clamp(min=1e-300), nan)  # (K, K), i < j filled
+    i, j = torch.triu_indices(*upper.shape, offset=1)
+    out = torch.full_like(upper, float("nan"))
+    out[i, j] = out[j, i] = upper[i, j]
+    out.fill_diagonal_(1.0)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Row and column update ratios over one run's checkpoints
+# --------------------------------------------------------------------------------------
+
+
+class UpdateRatios(NamedTuple):
+    """Row / column update ratios of one matrix at each kept step (arXiv 2511.08567)."""
+
+    name: str  #: the matrix
+    steps: list[int]  #: training steps, ascending
+    rows: torch.Tensor  #: (steps, d_out)
+    cols: torch.Tensor  #: (steps, d_in)
+
+
+def update_ratios(base: str | Path, steps: Sequence[tuple[int, Path]], *, kind: str = "o", layer: int = -1,
+                  eta: float | None = None) -> UpdateRatios:
+    """:func:`sftrl.weights.masks.update_ratios_over_steps` of the ``kind`` matrix of ``layer``
+    (-1 = middle), every checkpoint against ``base``."""
+    if not steps:
+        raise SftrlError("update_ratios needs at least one checkpoint")
+    reader = ckpt.as_reader(base)
+    key = reader.key(kind, resolve_layer(layer, reader.num_layers))
+    rows, cols = masks.update_ratios_over_steps(reader, [p for _, p in steps], key.name, eta=eta)
+    return UpdateRatios(key.name, [int(s) for s, _ in steps], rows, cols)
+
+
+# --------------------------------------------------------------------------------------
+# Summaries for the plots
+# --------------------------------------------------------------------------------------
+
+
+def _pooled(table: Mapping[str, list], labels: Iterable[str]) -> list:
+    return [row for label in labels for row in table.get(label, [])]
+
+
+def sparsity_by(a: MaskAnalysis, by: str = "kind") -> dict[str, dict[Any, float]]:
+    """``{"rl": {group: sparsity, ..., "all": s}, "sft": {...}}`` with groups the matrix
+    kinds (``by="kind"``) or layers (``by="layer"``, ``None`` = outside the blocks); the
+    entries of all runs of a role are pooled (weighted by entries)."""
+    if by not in ("kind", "layer"):
+        raise SftrlError(f"by must be 'kind' or 'layer', got {by!r}")
+    out = {}
+    for role, labels in (("rl", a.rl), ("sft", a.sft)):
+        rows = _pooled(a.sparsity, labels)
+        if rows:
+            out[role] = {**masks.aggregate_rows(rows, by=by, value="sparsity"),
+                         "all": masks.aggregate_rows(rows, by="all", value="sparsity")["all"]}
+    return out
+
+
+def consistency_by_kind(a: MaskAnalysis, value: str = "in_all") -> tuple[dict[str, float], dict[str, float]]:
+    """Observed and independence-expected agreement per matrix kind (and ``"all"``).
+
+    ``value``: ``"in_all"`` (fraction updated in every run) or ``"jaccard"`` (mean
+    pairwise Jaccard, per-matrix means weighted by entries).
+    """
+    if value not in ("in_all", "jaccard"):
+        raise SftrlError(f"value must be 'in_all' or 'jaccard', got {value!r}")
+    rows = a.consistency
+    obs = {**masks.aggregate_rows(rows, by="kind", value=value), **masks.aggregate_rows(rows, by="all", value=value)}
+    exp = {**masks.aggregate_rows(rows, by="kind", value=f"{value}_expected"),
+           **masks.aggregate_rows(rows, by="all", value=f"{value}_expected")}
+    return obs, exp
+
+
+def overlap_by_role(a: MaskAnalysis) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """``({role: {"principal": o, "low": o}}, {role: update density})``, pooled per role."""
+    overlaps, chance = {}, {}
+    for role, labels in (("rl", a.rl), ("sft", a.sft)):
+        rows = _pooled(a.overlap, labels)
+        if rows:
+            overlaps[role] = {"principal": masks.aggregate_rows(rows, by="all", value="principal")["all"],
+                              "low": masks.aggregate_rows(rows, by="all", value="low")["all"]}
+            chance[role] = masks.aggregate_rows(rows, by="all", value="density")["all"]
+    return overlaps, chance
+
+
+def drift_by_layer(a: MaskAnalysis) -> tuple[list[int], dict[str, list[float]], dict[str, list[float]]]:
+    """``(layers, {role: drift per layer}, {role: largest angle per layer})``: unweighted
+    means over a layer's matrices and the role's runs."""
+    layers = sorted({r.layer for rows in a.drift.values() for r in rows if r.layer is not None})
+    drift, angle = {}, {}
+    for role, labels in (("rl", a.rl), ("sft", a.sft)):
+        rows = [r for r in _pooled(a.drift, labels) if r.layer is not None]
+        if rows:
+            d = masks.aggregate_rows(rows, by="layer", value="drift", weighted=False)
+            g = masks.aggregate_rows(rows, by="layer", value="angle", weighted=False)
+            drift[role] = [d.get(layer, float("nan")) for layer in layers]
+            angle[role] = [g.get(layer, float("nan")) for layer in layers]
+    return layers, drift, angle
+
+
+def _z(observed: float, expected: float, n: float) -> float:
+    """Binomial z-score of an observed fraction against its expectation over ``n`` entries
+    (entries are not independent: a guide, not a test)."""
+    sd = math.sqrt(max(expected * (1 - expected), 0.0) / max(n, 1.0))
+    if sd == 0:
+        return 0.0 if observed == expected else math.copysign(math.inf, observed - expected)
+    return (observed - expected) / sd
+
+
+def numbers(a: MaskAnalysis) -> dict[str, float]:
+    """Every number the Figure 6 prose quotes (fractions in [0, 1], angles in degrees).
+
+    Per-run extremes (``*_min``, ``*_max``) let a verdict say whether all RL runs lie on one
+    side of SFT; z-scores compare observed fractions with chance over the entries involved.
+    """
+    out: dict[str, float] = {"n_rl": len(a.rl), "n_sft": len(a.sft), "layer": a.layer,
+                             "alpha": a.settings.get("alpha", float("nan")),
+                             "k_frac": a.settings.get("k_frac", float("nan"))}
+    for role, labels in (("rl", a.rl), ("sft", a.sft)):
+        per_run = [masks.aggregate_rows(a.sparsity[m], by="all", value="sparsity")["all"] for m in labels]
+        rows = _pooled(a.overlap, labels)
+        n = sum(r.n for r in rows)
+        if not per_run:
+            continue
+        out[f"{role}_sparsity"] = sum(per_run) / len(per_run)
+        out[f"{role}_sparsity_min"], out[f"{role}_sparsity_max"] = min(per_run), max(per_run)
+        density = masks.aggregate_rows(rows, by="all", value="density")["all"]
+        out[f"{role}_density"] = density
+        for region in ("principal", "low"):
+            o = masks.aggregate_rows(rows, by="all", value=region)["all"]
+            out[f"{role}_{region}"] = o
+            out[f"{role}_{region}_ratio"] = o / density if density > 0 else float("nan")
+            out[f"{role}_{region}_z"] = _z(o, density, a.settings.get("alpha", 0.05) * n)
+        d_rows = _pooled(a.drift, labels)
+        if d_rows:
+            out[f"{role}_drift"] = masks.aggregate_rows(d_rows, by="all", value="drift", weighted=False)["all"]
+            out[f"{role}_angle"] = masks.aggregate_rows(d_rows, by="all", value="angle", weighted=False)["all"]
+            per_run_angle = [masks.aggregate_rows(a.drift[m], by="all", value="angle", weighted=False)["all"]
+                             for m in labels]
+            per_run_drift = [masks.aggregate_rows(a.drift[m], by="all", value="drift", weighted=False)["all"]
+                             for m in labels]
+            out[f"{role}_angle_min"], out[f"{role}_angle_max"] = min(per_run_angle), max(per_run_angle)
+            out[f"{role}_drift_min"], out[f"{role}_drift_max"] = min(per_run_drift), max(per_run_drift)
+    if a.consistency:
+        n = sum(r.n for r in a.consistency)
+        obs, exp = consistency_by_kind(a, "in_all")
+        out["in_all"], out["in_all_expected"] = obs["all"], exp["all"]
+        out["in_all_ratio"] = obs["all"] / exp["all"] if exp["all"] > 0 else float("nan")
+        out["in_all_z"] = _z(obs["all"], exp["all"], n)
+        K = a.jaccard.shape[0]
+        iu = torch.triu_indices(K, K, offset=1)
+        out["jaccard"] = float(torch.nanmean(a.jaccard[iu[0], iu[1]]))
+        out["jaccard_expected"] = float(torch.nanmean(a.jaccard_expected[iu[0], iu[1]]))
+        out["jaccard_ratio"] = (out["jaccard"] / out["jaccard_expected"]
+                                if out["jaccard_expected"] > 0 else float("nan"))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Verdict sentences (computed, so the prose reads right whichever way the data fall)
+# --------------------------------------------------------------------------------------
+
+#: |z| above this counts as a departure from chance (a guide: entries are not independent)
+Z_CHANCE = 3.0
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _side(z: float) -> str:
+    if math.isnan(z):
+        return "undefined"
+    return "above" if z > Z_CHANCE else "below" if z < -Z_CHANCE else "at"
+
+
+def verdicts(n: Mapping[str, float]) -> dict[str, str]:
+    """Sentences for the Figure 6 prose, each computed from :func:`numbers`' output.
+
+    Keys: ``sparsity``, ``consistency``, ``principal``, ``drift`` (those whose inputs exist).
+    Each reads correctly whichever way the data fall, including runs that changed nothing.
+    """
+    out: dict[str, str] = {}
+    still = n.get("rl_density", 1.0) == 0.0
+    nothing = ("No RL run changed a single bf16 weight (RL had no learning signal, or every update "
+               "rounded away), so")
+    if "rl_sparsity" in n and "sft_sparsity" in n:
+        lo, hi, s = n["rl_sparsity_min"], n["rl_sparsity_max"], n["sft_sparsity"]
+        if still:
+            out["sparsity"] = f"{nothing} RL's sparsity is trivially 100% against SFT's {_pct(s)}."
+        elif lo > s:
+            out["sparsity"] = (f"Every RL run left more weights untouched ({_pct(lo)} to {_pct(hi)}) than SFT "
+                               f"did ({_pct(s)}): RL's updates are sparser, the direction paper B reports.")
+        elif hi < s:
+            out["sparsity"] = (f"Every RL run left fewer weights untouched ({_pct(lo)} to {_pct(hi)}) than SFT "
+                               f"did ({_pct(s)}): the opposite of paper B's finding.")
+        else:
+            out["sparsity"] = (f"SFT's sparsity ({_pct(s)}) lies within the RL runs' range ({_pct(lo)} to "
+                               f"{_pct(hi)}): here RL is not sparser than SFT.")
+    if "in_all" in n:
+        if still:
+            out["consistency"] = f"{nothing} there is no agreement between runs to measure."
+        else:
+            what = {"above": "more often than independent runs would (B's consistency)",
+                    "below": "less often than independent runs would",
+                    "at": "about as often as independent runs would (no shared preference)"}[_side(n["in_all_z"])]
+            out["consistency"] = (f"{_pct(n['in_all'])} of the entries were updated by all {int(n['n_rl'])} RL "
+                                  f"runs against {_pct(n['in_all_expected'])} expected for independent runs "
+                                  f"(pairwise Jaccard {n['jaccard']:.2f} against {n['jaccard_expected']:.2f}): "
+                                  f"they agree {what}.")
+    if "rl_principal" in n:
+        parts = []
+        for role in ("rl", "sft"):
+            if f"{role}_principal" not in n or n[f"{role}_density"] == 0:
+                continue
+            p, lo = _side(n[f"{role}_principal_z"]), _side(n[f"{role}_low_z"])
+            parts.append(f"{role.upper()} updated {_pct(n[f'{role}_principal'])} of the principal weights "
+                         f"({p} its chance level, {_pct(n[f'{role}_density'])}) and "
+                         f"{_pct(n[f'{role}_low'])} of the low-magnitude ones ({lo} chance)")
+        biased = {role: _side(n[f"{role}_principal_z"]) == "below" and _side(n[f"{role}_low_z"]) == "above"
+                  for role in ("rl", "sft") if f"{role}_principal" in n and n[f"{role}_density"] > 0}
+        if still:
+            claim = f"{nothing} its off-principal bias cannot be judged."
+        elif biased.get("rl") and biased.get("sft"):
+            claim = ("RL avoids the principal weights and favours small ones, as paper B claims, but SFT does the "
+                     "same, where B finds SFT on the principal weights: the bias is not RL's own here.")
+        elif biased.get("rl"):
+            claim = "RL avoids the principal weights and favours small ones, as paper B claims."
+        else:
+            claim = "RL does not show paper B's off-principal bias here."
+        out["principal"] = ("; ".join(parts) + ". " if parts else "") + claim
+    if "rl_drift" in n and "sft_drift" in n:
+        smaller = n["rl_drift_max"] < n["sft_drift"] and n["rl_angle_max"] < n["sft_angle"]
+        larger = n["rl_drift_min"] > n["sft_drift"] and n["rl_angle_min"] > n["sft_angle"]
+        how = ("RL did not move the weights at all" if still
+               else "smaller for every RL run than for SFT, as paper B reports" if smaller
+               else "larger for every RL run than for SFT, the opposite of paper B" if larger
+               else "not smaller for RL than for SFT on both measures")
+        out["drift"] = (f"Mean top-k spectral drift: RL {n['rl_drift']:.2g}, SFT {n['sft_drift']:.2g}; mean largest "
+                        f"principal angle: RL {n['rl_angle']:.2g}°, SFT {n['sft_angle']:.2g}°: {how}.")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The regime question: effect against RL learning rate and weight dtype
+# --------------------------------------------------------------------------------------
+
+
+def regime_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None = None, alpha: float = 0.05,
+                 k_frac: float = 0.2, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """One row per (role, lr, dtype): sparsity, update density and the principal /
+    low-magnitude overlap against that chance level (ratio 1 = chance)."""
+    check_settings(eta, alpha, k_frac)
+    runs = regime_runs(cfg, scfg)
+    start = start_checkpoint(cfg, scfg)
+    models = {f"{k[0]} lr {k[1]:g} {k[2]}": final_checkpoint(run) for k, run in runs.items()}
+    rl = {lab: p for lab, p in models.items() if lab.startswith("rl")}
+    sft = {lab: p for lab, p in models.items() if lab.startswith("sft")}
+    a = analyse(start, rl, sft, eta=eta, alpha=alpha, k_frac=k_frac, kinds=kinds, consistency=False, drift=False)
+    rows = []
+    for (role, lr, dtype), run in runs.items():
+        label = f"{role} lr {lr:g} {dtype}"
+        sp = masks.aggregate_rows(a.sparsity[label], by="all", value="sparsity")["all"]
+        ov = a.overlap[label]
+        density = masks.aggregate_rows(ov, by="all", value="density")["all"]
+        row = {"role": role, "lr": lr, "dtype": dtype, "sparsity": sp, "density": density, "run": run.id}
+        for region in ("principal", "low"):
+            o = masks.aggregate_rows(ov, by="all", value=region)["all"]
+            row[region] = o
+            row[f"{region}_ratio"] = o / density if density > 0 else float("nan")
+        row.update({k: v for k, v in _reward_summary(run).items() if role == "rl"})
+        rows.append(row)
+    return rows
+
+
+def regime_verdict(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Where, if anywhere, the sweep shows B's pattern, and whether it is RL's own.
+
+    B's pattern at one (lr, dtype): RL sparse (at least half of the weights untouched, some
+    changed) with its updates below chance on the principal weights and above on the small
+    ones. It is RL's own only where SFT at the same setting is not sparse; where SFT is
+    sparse too, precision alone explains it (B's third gate).
+    """
+    rl = [r for r in rows if r["role"] == "rl"]
+    sft = {(r["lr"], r["dtype"]): r for r in rows if r["role"] == "sft"}
+    still = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in rl if r["density"] == 0)
+    note = f" RL changed no weight at all at {still}." if still else ""
+    moved = [r for r in rl if r["density"] > 0]
+    hits = [r for r in moved if r["sparsity"] >= 0.5 and r["principal_ratio"] < 1 < r["low_ratio"]]
+    if hits:
+        own = [r for r in hits if (r["lr"], r["dtype"]) in sft and sft[(r["lr"], r["dtype"])]["sparsity"] < 0.5]
+        shared = [r for r in hits if r not in own]
+        fmt = lambda rs: ", ".join(f"lr {r['lr']:g} with {r['dtype']} weights" for r in rs)  # noqa: E731
+        text = (f"RL leaves at least half of the weights untouched, with its updates off the principal weights "
+                f"and on the small ones, at {fmt(hits)}.")
+        if own:
+            text += f" SFT at the same settings changes most weights at {fmt(own)}: there the pattern is RL's own."
+        if shared:
+            text += (f" SFT at the same settings is as sparse at {fmt(shared)}: there precision alone explains the "
+                     f"pattern, whatever the training objective.")
+        return text + note
+    sparse = [r for r in moved if r["sparsity"] >= 0.5]
+    if sparse:
+        where = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in sparse)
+        return (f"RL leaves at least half of the weights untouched at {where}, but there its updates do not "
+                f"also avoid the principal weights: sparsity without B's off-principal bias.{note}")
+    if moved:
+        return f"Wherever RL changed weights in the sweep, it changed more than half of them.{note}"
+    return f"Nowhere in the sweep did RL change a weight: it had no learning signal.{note}"
+
+
+# --------------------------------------------------------------------------------------
+# Geometry disruption: the same RL from a permuted start, its masks mapped back
+# --------------------------------------------------------------------------------------
+
+
+class GeometryRow(NamedTuple):
+    """Agreement of one matrix's permuted-run mask with the original run's."""
+
+    name: str  #: parameter name
+    layer: int | None  #: transformer block
+    kind: str  #: q, k, v, o, gate, up, down, ...
+    permuted: bool  #: whether the permutation moved this matrix's entries
+    mapped: float  #: Jaccard(original, permuted run's mask mapped back)
+    unmapped: float  #: Jaccard(original, permuted run's mask at the same positions)
+    other_seed: float  #: Jaccard(original, the run with another seed), the natural spread
+    chance: float  #: Jaccard of independent masks of the two densities
+    n: int  #: number of entries
+
+
+def permuted_masks(start: str | Path, final: str | Path, perms: Mapping[int, torch.Tensor], *,
+                   eta: float | None = None) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``(mapped_back, unmapped)`` update masks of a run trained from ``start`` with its MLP
+    hidden units permuted by ``perms`` (layer -> perm, :func:`sftrl.training.train.mlp_permutations`).
+
+    The mask is taken in the run's own coordinates (``final`` against the permuted start),
+    then mapped back with :func:`sftrl.weights.masks.unpermute_mlp_masks`; ``unmapped`` is the
+    same mask left where it is (what a comparison that ignored the permutation would see).
+    """
+    base, ft = ckpt.as_reader(start), ckpt.as_reader(final)
+    ckpt.check_comparable(base, ft)
+    keys = base.keys()
+    state = {k.name: base.get(k.name) for k in keys}
+    for layer, perm in perms.items():
+        state = masks.permute_mlp_hidden(state, layer, perm)
+    unmapped = {k.name: masks.bf16_update_mask(state[k.name], ft.get(k.name), eta=eta) for k in keys}
+    return masks.unpermute_mlp_masks(unmapped, perms), unmapped
+
+
+def start_permutations(start: str | Path, seed: int) -> dict[int, torch.Tensor]:
+    """The permutations :func:`sftrl.training.train.rl` applies for ``permute_seed=seed``."""
+    from sftrl.training.model import load_model
+
+    train.quiet_libraries()  # no weight-loading progress bar on the page
+    model, _ = load_model(start)
+    return train.mlp_permutations(model, seed)
+
+
+def geometry_rows(start: str | Path, original: str | Path, permuted: str | Path, other: str | Path,
+                  perms: Mapping[int, torch.Tensor], *, eta: float | None = None) -> list[GeometryRow]:
+    """Per-matrix Jaccard of the original run's mask with the permuted run's (mapped back
+    and not), with another seed's, and the chance level (arXiv 2511.08567's geometry test)."""
+    mapped, unmapped = permuted_masks(start, permuted, perms, eta=eta)
+    orig = masks.checkpoint_update_masks(start, original, eta=eta)
+    oth = masks.checkpoint_update_masks(start, other, eta=eta)
+    rows = []
+    for name, m0 in orig.items():
+        layer, kind = masks.parse_matrix_name(name)
+        moved = layer in perms and kind in ("gate", "up", "down")
+        p0, p1 = masks.update_density(m0), masks.update_density(mapped[name])
+        rows.append(GeometryRow(name, layer, kind, moved, masks.jaccard(m0, mapped[name]),
+                                masks.jaccard(m0, unmapped[name]), masks.jaccard(m0, oth[name]),
+                                masks.jaccard_expected(p0, p1), m0.numel()))
+    return rows
+
+
+def geometry_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None = None) -> list[GeometryRow]:
+    """:func:`geometry_rows` for the study's runs: ``"seed 0"``, the permuted run, and the
+    next variant as the other seed (cached)."""
+    check_settings(eta, 0.5, 1.0)
+    runs = rl_runs(cfg, scfg)
+    names = list(runs)
+    start = start_checkpoint(cfg, scfg)
+    original, other = final_checkpoint(runs[names[0]]), final_checkpoint(runs[names[1]])
+    permuted = final_checkpoint(permuted_run(cfg, scfg))
+    key = {"fp": [ckpt.as_reader(p).fingerprint() for p in (start, original, permuted, other)],
+           "seed": scfg.permute_seed, "eta": eta}
+    cache = _cache_file("geometry", key)
+    state = _load(cache)
+    if state is not None:
+        return [GeometryRow(**r) for r in state]
+    rows = geometry_rows(start, original, permuted, other, start_permutations(start, scfg.permute_seed), eta=eta)
+    _save(cache, [r._asdict() for r in rows])
+    return rows
+
+
+def geometry_by_group(rows: Sequence[GeometryRow]) -> dict[str, dict[str, float]]:
+    """``{"MLP (permuted)": {...}, "attention (not permuted)": {...}}``: each comparison's
+    mean Jaccard over the group's matrices (weighted by entries, NaN pairs skipped)."""
+    groups = {"MLP (permuted)": [r for r in rows if r.permuted],
+              "attention (not permuted)": [r for r in rows if r.kind in ("q", "k", "v", "o")]}
+    out = {}
+    for group, rs in groups.items():
+        if rs:
+            out[group] = {v: masks.aggregate_rows(rs, by="all", value=v).get("all", float("nan"))
+                          for v in ("mapped", "unmapped", "other_seed", "chance")}
+    return out
+
+
+#: relative difference below which the geometry verdict calls two Jaccard values equal
+NEAR = 0.1
+
+
+def geometry_verdict(groups: Mapping[str, Mapping[str, float]]) -> str:
+    """How the permuted run's mask compares, mapped back and not, for the permuted MLPs."""
+    g = groups.get("MLP (permuted)")
+    if not g or math.isnan(g["mapped"]):
+        return "The runs updated no MLP weight, so the permutation test has nothing to compare."
+    near = lambda x, y: abs(x - y) <= NEAR * max(y, 1e-12)  # noqa: E731
+    mapped = ("as much as another seed does" if near(g["mapped"], g["other_seed"])
+              else "more than another seed does" if g["mapped"] > g["other_seed"] else "less than another seed does")
+    unmapped = ("falls to the chance level" if near(g["unmapped"], g["chance"])
+                else "stays above chance" if g["unmapped"] > g["chance"] else "falls below chance")
+    return (f"Mapped back, the permuted run's MLP mask agrees with the original run's {mapped} "
+            f"(Jaccard {g['mapped']:.2f} vs {g['other_seed']:.2f}); compared position by position without "
+            f"mapping back, the agreement {unmapped} ({g['unmapped']:.2f} vs chance {g['chance']:.2f}).")
+
+
+# --------------------------------------------------------------------------------------
+# The off-principal probe: RL restricted by gradient masks
+# --------------------------------------------------------------------------------------
+
+
+def probe_curves(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, tuple[list[int], list[float]]]:
+    """``{mask: (steps, mean reward)}`` from each probe run's training log."""
+    out = {}
+    for m, run in probe_runs(cfg, scfg).items():
+        rows = [r for r in run.metrics() if "reward" in r]
+        out[m] = ([int(r["step"]) for r in rows], [float(r["reward"]) for r in rows])
+    return out
+
+
+def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]:
+    """One row per probe mask (plus ``"start"``): reward at the start and end of training,
+    and ID / OOD accuracy (with Wilson intervals) of the final checkpoint."""
+    from sftrl.experiments import figure1 as study
+
+    train.quiet_libraries()  # evaluation loads models: no progress bars on the page
+    rows = []
+    start = start_checkpoint(cfg, scfg)
+    entries: list[tuple[str, Path, dict[str, float]]] = [("start", start, {})]
+    for m, run in probe_runs(cfg, scfg).items():
+        entries.append((m, final_checkpoint(run), _reward_summary(run)))
+    for mask, path, reward in entries:
+        acc = study.accuracy(path, cfg)
+        row: dict[str, Any] = {"mask": mask, "density": 1.0 if mask in ("start", "none") else scfg.probe_alpha}
+        for k in ("reward_start", "reward_end", "reward_end_se", "no_signal"):
+            row[k] = reward.get(k, float("nan"))
+        for split in ("id", "ood"):
+            row[split] = acc[split]["accuracy"]
+            row[f"{split}_ci"] = (acc[split]["ci_low"], acc[split]["ci_high"])
+        rows.append(row)
+    return rows
+
+
+def probe_verdict(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Which restricted run came closest to dense RL, by mean reward over the last quarter
+    of training; an ordering is claimed only where two runs differ by more than twice the
+    standard error of their difference."""
+    by = {r["mask"]: r for r in rows}
+    restricted = [m for m in by if m not in ("start", "none")]
+    if "none" not in by or not restricted:
+        return "The probe needs dense RL and at least one restricted run."
+    label = {"none": "dense", "off_principal": "off-principal", "principal": "principal", "random": "random"}
+    reward = {m: by[m]["reward_end"] for m in ["none", *restricted]}
+    se = {m: by[m].get("reward_end_se", float("nan")) for m in reward}
+    ranked = sorted(reward, key=lambda m: (-reward[m], m))
+    best, worst = ranked[0], ranked[-1]
+    gap = reward[best] - reward[worst]
+    noise = 2 * math.sqrt(se[best] ** 2 + se[worst] ** 2)
+    listing = ", ".join(f"{label[m]} {reward[m]:.2f}" for m in ranked)
+    if math.isnan(noise):
+        return (f"Mean reward over the last quarter of training: {listing}. Too few steps were logged to tell "
+                f"the runs apart.")
+    if not gap > noise:
+        return (f"Mean reward over the last quarter of training: {listing}. The runs are indistinguishable "
+                f"(within twice the standard error), so the probe neither confirms nor refutes paper B here.")
+    order = [m for m in ranked if m != "none"]
+    claim = ("the order paper B predicts (off-principal best, principal worst among the restricted runs)"
+             if order[0] == "off_principal" and order[-1] == "principal"
+             else "not the order paper B predicts (off-principal best, principal worst among the restricted runs)")
+    return f"Mean reward over the last quarter of training: {listing}: {claim}."

@@ -1,0 +1,729 @@
+"""Figures 2-5 of paper A (arXiv 2509.12235) as data: spectra, angles, restoration, grafting.
+
+Compute once, plot many. The four models come from the pipeline (:func:`sftrl.experiments.figure1.checkpoints`)
+or from any local / hub checkpoints a reader names (:func:`models`). Every edited checkpoint
+(:mod:`sftrl.weights.edits`) is written once under ``paths.CACHE / "edits"``, in a folder named by a
+hash of the edit and of its inputs' *contents* (:func:`checkpoint_identity`), and evaluated
+once through :func:`sftrl.experiments.figure1.accuracy`, which caches by weights; the SVDs behind the
+edits and the statistics are cached per checkpoint by :class:`sftrl.weights.spectral.SVDCache`.
+Asking again costs file reads.
+
+Every function returns plain rows (dicts) or small dicts of numbers; the notebooks plot them
+with :mod:`sftrl.book.plots.spectral` and judge them with :mod:`sftrl.claims.rules`.
+
+Evaluated rows (:func:`evaluate`) carry ``id`` / ``ood`` accuracies, their 95% Wilson
+intervals ``id_ci`` / ``ood_ci``, the hand counts ``id_n`` / ``ood_n`` and the format-error
+rates ``id_format_errors`` / ``ood_format_errors``. The recovery fraction of an edit is
+``(OOD_edit - OOD_target) / (OOD_reference - OOD_target)`` (:func:`sftrl.experiments.figure1.recovery_fraction`;
+``nan`` when the reference is no better than the target).
+
+Usage::
+
+    m = spectral_study.models(cfg)                     # Base, SFT peak, SFT end, RL
+    rows = spectral_study.compare_pairs(m, k_frac=0.2)  # Figure 2 / 3 statistics
+    curve = spectral_study.rank_restoration(m, cfg, reference="sft_peak")  # Figure 4
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import hashlib
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from sftrl import paths
+from sftrl.weights import spectral
+from sftrl.experiments import figure1 as study
+from sftrl.training import train
+from sftrl.weights.checkpoints import (
+    BLOCK_KINDS,
+    INDEX_FILE,
+    SINGLE_FILE,
+    CheckpointReader,
+    SafetensorsFile,
+    check_comparable,
+    select_keys,
+)
+from sftrl.config import StudyConfig
+from sftrl.weights.edits import (
+    EDIT_RECORD,
+    SKIP_PATTERNS,
+    Edit,
+    edit_checkpoint,
+    layer_blocks,
+    plan_edit,
+)
+from sftrl.errors import SftrlError
+from sftrl.experiments.masks_study import (  # resolve_layer: also for the notebooks
+    resolve_checkpoint,
+    resolve_layer,
+)
+from sftrl.training.runs import config_hash, file_digest
+from sftrl.weights.spectral import SVD, SVDCache, resolve_k
+
+#: bump when the meaning of a cached edited checkpoint changes (old folders are then ignored)
+EDIT_CACHE_VERSION = 1
+#: the four models, in the order the figures name them
+ROLES: tuple[str, ...] = ("base", "sft_peak", "sft_end", "rl")
+#: how the book names each model
+ROLE_LABELS: dict[str, str] = {"base": "Base", "sft_peak": "SFT peak", "sft_end": "SFT end", "rl": "RL"}
+#: the checkpoint pairs of Figures 2 and 3: key -> (from, to)
+PAIRS: dict[str, tuple[str, str]] = {
+    "base_sft": ("base", "sft_end"),
+    "sft_rl": ("sft_end", "rl"),
+    "base_rl": ("base", "rl"),
+}
+#: how the book names each pair
+PAIR_LABELS: dict[str, str] = {"base_sft": "Base → SFT", "sft_rl": "SFT → RL", "base_rl": "Base → RL"}
+#: restored fractions of the top singular directions (Figure 4)
+DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+#: fractions of the top singular values swapped in the sigma-swap ablation (Figure 2)
+DEFAULT_SWAP_FRACTIONS: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
+#: the references a restoration may take its directions from
+REFERENCES: tuple[str, ...] = ("sft_peak", "base")
+
+
+# --------------------------------------------------------------------------- the models
+
+
+@dataclass(frozen=True)
+class Models:
+    """The four checkpoints Figures 2-5 compare (Hugging Face checkpoint folders)."""
+
+    base: Path
+    """The pretrained model SFT started from."""
+    sft_peak: Path
+    """The SFT checkpoint with the highest OOD accuracy (the default restoration reference)."""
+    sft_end: Path
+    """The last SFT checkpoint (the target of every restoration)."""
+    rl: Path
+    """The RL model (started from ``sft_end`` in paper A's setting)."""
+    source: str
+    """``"pipeline"`` (the project's runs), ``"paths"`` (all four named by the reader) or
+    ``"mixed"``."""
+    peak_step: int | None = None
+    """SFT step of ``sft_peak`` when it comes from the pipeline (0: the base itself)."""
+    end_step: int | None = None
+    """SFT step of ``sft_end`` when it comes from the pipeline."""
+    rl_from: int | None = None
+    """SFT step the pipeline's RL model started from."""
+
+    def path(self, role: str) -> Path:
+        """The checkpoint of ``role`` (one of :data:`ROLES`)."""
+        if role not in ROLES:
+            raise SftrlError(f"unknown model {role!r}; choose one of {', '.join(ROLES)}")
+        return getattr(self, role)
+
+    @property
+    def num_layers(self) -> int:
+        """Transformer blocks of the models."""
+        return CheckpointReader(self.sft_end).num_layers
+
+    def peak_is_base(self) -> bool:
+        """Whether the SFT OOD peak is the base itself (same weights)."""
+        return checkpoint_identity(self.sft_peak) == checkpoint_identity(self.base)
+
+
+def models(cfg: StudyConfig, *, base: str = "", sft_peak: str = "", sft_end: str = "", rl: str = "") -> Models:
+    """The four models: ``""`` takes the pipeline's own (trained if missing, through
+    :func:`sftrl.experiments.figure1.checkpoints`), anything else is a local checkpoint folder or a hub id.
+
+    When all four are named the pipeline is not touched. Tensor names and shapes of all four
+    are checked against each other before any SVD runs (SftrlError naming the difference).
+    """
+    given = {"base": base, "sft_peak": sft_peak, "sft_end": sft_end, "rl": rl}
+    chosen = {role: resolve_checkpoint(text) for role, text in given.items() if text}
+    extra: dict[str, Any] = {}
+    if len(chosen) < len(ROLES):
+        ck = study.checkpoints(cfg)
+        for role in ROLES:
+            chosen.setdefault(role, Path(ck.as_dict()[role]))
+        extra = {"peak_step": ck.peak.step if not sft_peak else None,
+                 "end_step": ck.peak.end_step if not sft_end else None,
+                 "rl_from": ck.rl_from if not rl else None}
+    for role in ROLES[1:]:
+        check_comparable(chosen["base"], chosen[role])
+    source = "pipeline" if not any(given.values()) else "paths" if all(given.values()) else "mixed"
+    return Models(**{r: Path(chosen[r]) for r in ROLES}, source=source, **extra)
+
+
+def models_sentence(m: Models) -> str:
+    """What the page compares, as one sentence for its prose (reads right for any source)."""
+    if m.source == "paths":
+        return ("This page analyses checkpoints named by the reader: the base, an SFT checkpoint taken as the OOD "
+                "peak, the end of SFT and an RL model, as listed in the table below.")
+    where = "the pipeline's own runs" if m.source == "pipeline" else "the pipeline's runs and checkpoints the reader named"
+    parts = [f"This page analyses {where}"]
+    if m.end_step is not None:
+        parts.append(f"the end of SFT is step {m.end_step}")
+    if m.peak_step is not None:
+        parts.append("the highest OOD accuracy along SFT is at step 0, so the SFT-peak model is the base itself"
+                     if m.peak_step == 0 else f"the highest OOD accuracy along SFT is at step {m.peak_step}")
+    if m.rl_from is not None:
+        parts.append(f"the RL model was trained from SFT step {m.rl_from}")
+    return "; ".join(parts) + "."
+
+
+def describe_models(m: Models) -> list[dict[str, Any]]:
+    """One row per model: role, label, the checkpoint's last two path parts and, for the
+    pipeline's models, where in training it was taken."""
+    def step(s: int | None, prefix: str = "SFT step") -> str:
+        return "" if s is None else f"{prefix} {s}"
+
+    training = {"base": "pretrained" if m.source == "pipeline" else "", "sft_peak": step(m.peak_step),
+                "sft_end": step(m.end_step), "rl": step(m.rl_from, "RL from SFT step")}
+    rows = []
+    for role in ROLES:
+        p = m.path(role)
+        rows.append({"role": role, "label": ROLE_LABELS[role], "checkpoint": f"{p.parent.name}/{p.name}",
+                     "training": training[role]})
+    return rows
+
+
+# --------------------------------------------------------------------------- identities and caching
+
+
+@functools.lru_cache(maxsize=256)
+def _identity(path: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    p = Path(path)
+    if (p / SINGLE_FILE).is_file():
+        return train._parent_identity(p)  # the same identity the pipeline gives a parent
+    h = hashlib.sha256()
+    for name, _, _ in stamp:  # index and every shard: an index alone names no weights
+        h.update(f"{name}:{file_digest(p / name)}".encode())
+    return f"sha256:{h.hexdigest()[:16]}"
+
+
+def checkpoint_identity(path: str | Path) -> str:
+    """A checkpoint's identity by the content of its weight files (sha256).
+
+    A single ``model.safetensors`` gets :func:`sftrl.training.train._parent_identity` (the pipeline's
+    own identity); a sharded checkpoint hashes its index *and* every shard. Memoised per
+    (path, file sizes, mtimes) within the process.
+    """
+    reader = CheckpointReader(path)
+    files = reader.weight_files()
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _identity(str(reader.path), stamp)
+
+
+def _edit_dir(kind: str, spec: Mapping[str, Any], target: str | Path, reference: str | Path) -> Path:
+    key = {"version": EDIT_CACHE_VERSION, "edit": dict(spec), "target": checkpoint_identity(target),
+           "reference": checkpoint_identity(reference)}
+    return paths.CACHE / "edits" / f"{kind}-{config_hash(key)}"
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / EDIT_RECORD).is_file()
+
+
+def edited(target: str | Path, reference: str | Path, edit: Edit) -> Path:
+    """``target`` with ``edit`` applied using ``reference``, written once (cached by content).
+
+    The folder is ``paths.CACHE / "edits" / "<op>-<hash>"`` with the hash over the edit and
+    both inputs' :func:`checkpoint_identity`; a second call returns it without writing.
+    Validation (:func:`sftrl.weights.edits.plan_edit`) comes before any SVD.
+    """
+    plan_edit(target, reference, edit)
+    out = _edit_dir(edit.op, asdict(edit), target, reference)
+    if not _is_complete(out):
+        tmp = out.with_name(f".{out.name}.new-{os.getpid()}")
+        _publish(edit_checkpoint(target, reference, tmp, edit, overwrite=True), out)
+    return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move a finished edit into place unless another process got there first (a reader of
+    ``out`` never sees it replaced under it)."""
+    if not _is_complete(out):
+        shutil.rmtree(out, ignore_errors=True)  # an incomplete leftover
+        try:
+            os.rename(tmp, out)
+            return
+        except OSError:  # another process published it meanwhile: keep theirs
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sigma_swap_top(target: SVD, S_ref: torch.Tensor, k: int) -> torch.Tensor:
+    """The top-k sigma swap: ``U_tgt diag([S_ref[:k], S_tgt[k:]]) Vh_tgt``.
+
+    The target's singular vectors with the reference's k largest singular values and its own
+    remaining ones (k = r is :func:`sftrl.weights.edits.sigma_swap`). arXiv 2509.12235, Fig. 2.
+    """
+    r = target.S.numel()
+    if S_ref.shape != target.S.shape:
+        raise SftrlError(f"spectra of different lengths: {tuple(S_ref.shape)} vs {tuple(target.S.shape)}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= r:
+        raise SftrlError(f"k={k!r} out of range 0..{r} (the rank)")
+    S = torch.cat([S_ref[:k], target.S[k:]])
+    return (target.U * S) @ target.Vh
+
+
+def _write_checkpoint(target: CheckpointReader, out: Path, new: Mapping[str, torch.Tensor],
+                      record: Mapping[str, Any]) -> Path:
+    """``target`` with the tensors in ``new`` replaced, written atomically to ``out``.
+
+    Side files (config, tokenizer) are copied, shards without a replaced tensor are copied
+    byte for byte, replaced tensors keep the target's dtype. Only for edits that
+    :func:`sftrl.weights.edits.edit_checkpoint` does not offer (the top-k sigma swap); tensor names
+    never change, so an index file is copied as it is.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for f in sorted(target.path.iterdir()):
+            if f.is_file() and not any(fnmatch.fnmatch(f.name, p) for p in SKIP_PATTERNS):
+                shutil.copy2(f, tmp / f.name)
+        for file in sorted({target.file_of(n) for n in target.names()}):
+            names = [n for n in target.names() if target.file_of(n) == file]
+            if not set(names) & set(new):
+                shutil.copy2(file, tmp / file.name)
+                continue
+            tensors = {n: target.get_raw(n) for n in names}
+            for name in set(names) & set(new):
+                tensors[name] = new[name].to(tensors[name].dtype).contiguous()
+            save_file(tensors, str(tmp / file.name), metadata=SafetensorsFile(file).metadata or {"format": "pt"})
+        if (target.path / INDEX_FILE).is_file():
+            shutil.copy2(target.path / INDEX_FILE, tmp / INDEX_FILE)
+        (tmp / EDIT_RECORD).write_text(json.dumps(dict(record), indent=2) + "\n")
+        _publish(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
+                  kinds: Sequence[str] | None = None) -> Path:
+    """``target`` with the top ``fraction`` of each matrix's singular values taken from
+    ``reference`` (its singular vectors kept), written once (cached by content).
+
+    ``fraction = 1`` is :class:`~sftrl.weights.edits.Edit` ``("sigma_swap")`` and goes through
+    :func:`edited`; ``0`` is the target itself. ``kinds`` defaults to the block kinds.
+    """
+    fraction = _check_fraction(fraction, "sigma-swap fraction")
+    kinds_t = tuple(BLOCK_KINDS if kinds is None else kinds)
+    if fraction == 0.0:
+        plan_edit(target, reference, Edit("sigma_swap", kinds=kinds_t))
+        return Path(target)
+    if fraction == 1.0:
+        return edited(target, reference, Edit("sigma_swap", kinds=kinds_t))
+    plan_edit(target, reference, Edit("sigma_swap", kinds=kinds_t))  # validates before any SVD
+    spec = {"op": "sigma_swap_top", "fraction": fraction, "kinds": list(kinds_t)}
+    out = _edit_dir("sigma_swap_top", spec, target, reference)
+    if _is_complete(out):
+        return out
+    tgt, ref = CheckpointReader(target), CheckpointReader(reference)
+    if tgt.tied and any(k in kinds_t for k in ("embed", "lm_head")):
+        raise SftrlError("the top-k sigma swap edits block matrices only on a tied checkpoint; "
+                         "leave embed/lm_head out of kinds")
+    keys = select_keys(tgt.keys(), kinds=kinds_t, num_layers=tgt.num_layers)
+    ct, cr = SVDCache(tgt), SVDCache(ref)
+    new = {}
+    for key in keys:
+        svd_t = ct.load(key)
+        new[key.name] = sigma_swap_top(svd_t, cr.S(key), resolve_k(fraction, svd_t.S.numel()))
+    record = {"edit": spec, "target": str(tgt.path), "reference": str(ref.path), "edited": [k.name for k in keys]}
+    return _write_checkpoint(tgt, out, new, record)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
+    """:func:`sftrl.experiments.figure1.accuracy`, with a sharded checkpoint identified by all its shards.
+
+    Cached by content (:func:`sftrl.experiments.figure1.accuracy`; a sharded checkpoint is identified by
+    every shard, so edits that share an index file never share a cached result).
+    """
+    return study.accuracy(path, cfg)
+
+
+def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
+    """ID and OOD accuracy of a checkpoint (cached by its weights, :func:`accuracy`), as one flat row.
+
+    ``fields`` (a label, the edit's settings) are put first in the row.
+    """
+    acc = accuracy(path, cfg)
+    row: dict[str, Any] = {**fields}
+    for split in ("id", "ood"):
+        r = acc[split]
+        row[split] = r["accuracy"]
+        row[f"{split}_ci"] = (r["ci_low"], r["ci_high"])
+        row[f"{split}_n"] = r["n"]
+        row[f"{split}_format_errors"] = r["format_error_rate"]
+    row["path"] = str(path)
+    return row
+
+
+def anchors(m: Models, cfg: StudyConfig, roles: Iterable[str] = ROLES) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate` rows of the unedited models, by role."""
+    return {role: evaluate(m.path(role), cfg, label=ROLE_LABELS[role], role=role) for role in roles}
+
+
+def _check_fraction(f: float, what: str) -> float:
+    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= float(f) <= 1.0:
+        raise SftrlError(f"{what} {f!r} must lie in [0, 1]")
+    return float(f)
+
+
+def parse_fractions(text: str | Sequence[float], what: str = "fractions") -> tuple[float, ...]:
+    """``"0, 0.2,1"`` (or a sequence) -> ``(0.0, 0.2, 1.0)``, each checked to lie in [0, 1]."""
+    items = [t.strip() for t in text.split(",") if t.strip()] if isinstance(text, str) else list(text)
+    out = []
+    for item in items:
+        try:
+            value = float(item)
+        except (TypeError, ValueError):
+            raise SftrlError(f"{what}: {item!r} is not a number") from None
+        out.append(_check_fraction(value, what.removesuffix("s")))
+    return tuple(out)
+
+
+def parse_names(text: str) -> tuple[str, ...] | None:
+    """``"Q1, first 25%"`` -> ``("Q1", "first 25%")``; empty -> ``None`` (the default set)."""
+    names = tuple(t.strip() for t in str(text).split(",") if t.strip())
+    return names or None
+
+
+def layer_op_text(op: str, k_frac: float, reference: str) -> str:
+    """What a layer-wise restoration puts into the chosen layers, for the prose."""
+    who = ROLE_LABELS[_check_reference(reference)]
+    if op == "swap":
+        return f"the {who} model's whole weight matrices"
+    return f"the {who} model's top {100 * k_frac:.0f}% of singular directions (the SFT end's singular values kept)"
+
+
+def _with_recovery(row: dict[str, Any], target: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
+    row["recovery"] = study.recovery_fraction(row["ood"], target["ood"], reference["ood"])
+    row["ood_gain"] = row["ood"] - target["ood"]
+    return row
+
+
+# --------------------------------------------------------------------------- Figure 2 and 3: statistics
+
+
+def compare_pairs(m: Models, *, k_frac: float = 0.2, kinds: Sequence[str] | None = None,
+                  pairs: Iterable[str] = tuple(PAIRS)) -> list[dict[str, Any]]:
+    """:func:`sftrl.weights.spectral.compare` rows for Base → SFT, SFT → RL and Base → RL, with ``pair``
+    (a key of :data:`PAIRS`) and its ``label``.
+
+    Relative singular-value changes are relative to the pair's first model; angles are
+    between top-k subspaces with ``k = max(1, round(k_frac * rank))`` capped at half the
+    dimension (no angle is then zero by construction).
+    """
+    pairs = tuple(pairs)
+    for key in pairs:
+        if key not in PAIRS:
+            raise SftrlError(f"unknown pair {key!r}; choose from {', '.join(PAIRS)}")
+    rows = []
+    for key in pairs:
+        a, b = PAIRS[key]
+        for r in spectral.compare(m.path(a), m.path(b), k_frac=k_frac, kinds=kinds):
+            rows.append({"pair": key, "label": PAIR_LABELS[key], **r})
+    return rows
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def pair_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per pair and group (``"blocks"``: the transformer blocks' matrices; ``"embeddings"``:
+    embed and LM head): the mean over matrices of each statistic of :func:`compare_pairs`
+    (``max_angle_*`` is the largest over matrices)."""
+    out = []
+    for pair in dict.fromkeys(r["pair"] for r in rows):
+        for group in ("blocks", "embeddings"):
+            sel = [r for r in rows if r["pair"] == pair and (r["layer"] is not None) == (group == "blocks")]
+            if not sel:
+                continue
+            row: dict[str, Any] = {"pair": pair, "label": PAIR_LABELS[pair], "group": group, "n_matrices": len(sel)}
+            for stat in ("mean_rel_dsigma", "spectral_drift", "mean_angle_u", "mean_angle_v"):
+                row[stat] = _mean([r[stat] for r in sel])
+            for stat in ("max_angle_u", "max_angle_v"):
+                row[stat] = max(r[stat] for r in sel)
+            out.append(row)
+    return out
+
+
+def layer_spectra(m: Models, *, layer: int = -1, kinds: Sequence[str] | None = None,
+                  roles: Sequence[str] = ("base", "sft_end", "rl")) -> dict[str, dict[str, list[float]]]:
+    """Singular values (descending) of one layer's block matrices, ``{role label: {kind: sigma}}``.
+
+    ``layer = -1`` is the middle layer; role labels are ``"base"``, ``"sft end"``, ``"rl"``
+    (the first word picks the book's colour).
+    """
+    reader = CheckpointReader(m.sft_end)
+    layer = resolve_layer(layer, reader.num_layers)
+    block = tuple(k for k in (BLOCK_KINDS if kinds is None else kinds) if k in BLOCK_KINDS)
+    keys = select_keys(reader.keys(), kinds=block or BLOCK_KINDS, layers=[layer], num_layers=reader.num_layers)
+    out: dict[str, dict[str, list[float]]] = {}
+    for role in roles:
+        cache = SVDCache(m.path(role))
+        out[ROLE_LABELS[role].lower()] = {k.kind: cache.S(k).tolist() for k in keys}
+    return out
+
+
+def angle_curves(m: Models, *, layer: int = -1, kinds: Sequence[str] | None = None, k_frac: float = 0.2,
+                 cap: bool = True, pairs: Iterable[str] = tuple(PAIRS)) -> list[dict[str, Any]]:
+    """Principal angles of one layer's matrices, one row per (pair, kind, side).
+
+    Each row holds ``angles`` (degrees, ascending), ``forced_zero`` (True for the first
+    ``2k - m`` angles, zero by construction), ``k`` (used), ``k_asked`` (``k_frac`` of the
+    rank), ``dim`` (m of the subspaces' space) and ``capped`` (k lowered to ``dim // 2``,
+    only with ``cap``). ``side`` is ``"left"`` (U) or ``"right"`` (V). arXiv 2509.12235, Fig. 3.
+    """
+    k_frac = spectral.check_k_frac(k_frac)
+    reader = CheckpointReader(m.sft_end)
+    layer = resolve_layer(layer, reader.num_layers)
+    block = tuple(k for k in (BLOCK_KINDS if kinds is None else kinds) if k in BLOCK_KINDS)
+    keys = select_keys(reader.keys(), kinds=block or BLOCK_KINDS, layers=[layer], num_layers=reader.num_layers)
+    caches: dict[str, SVDCache] = {}
+    rows = []
+    for pair in pairs:
+        if pair not in PAIRS:
+            raise SftrlError(f"unknown pair {pair!r}; choose from {', '.join(PAIRS)}")
+        a, b = PAIRS[pair]
+        ca = caches.setdefault(a, SVDCache(m.path(a)))
+        cb = caches.setdefault(b, SVDCache(m.path(b)))
+        for key in keys:
+            d_out, d_in = reader.shape(key.name)
+            k = max(1, resolve_k(k_frac, min(d_out, d_in)))
+            for side in ("left", "right"):
+                res = spectral.subspace_angles_between(ca, cb, key, k, side=side, cap=cap)
+                rows.append({"pair": pair, "label": PAIR_LABELS[pair], "layer": layer, "kind": key.kind,
+                             "side": side, "k": res.k, "k_asked": k, "dim": res.m, "capped": res.k < k,
+                             "angles": res.angles.tolist(), "forced_zero": res.forced_zero.tolist(),
+                             "mean_angle": res.mean(), "max_angle": res.largest()})
+    return rows
+
+
+# --------------------------------------------------------------------------- Figure 2: the sigma swap
+
+
+def sigma_swap_sweep(m: Models, cfg: StudyConfig, *, fractions: Sequence[float] = DEFAULT_SWAP_FRACTIONS,
+                     kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The sigma-swap ablation: the SFT-peak's top ``fraction`` of singular values put into
+    the SFT-end model (its singular vectors kept), evaluated; one row per fraction with
+    ``fraction``, the accuracies, ``ood_gain`` over the SFT end and ``recovery``.
+    """
+    fractions = parse_fractions(fractions)
+    plan_edit(m.sft_end, m.sft_peak, Edit("sigma_swap", kinds=kinds))  # bad kinds / shapes: before work
+    a = anchors(m, cfg, ("sft_peak", "sft_end"))
+    rows = []
+    for f in fractions:
+        path = sigma_swapped(m.sft_end, m.sft_peak, f, kinds)
+        label = "SFT end (nothing swapped)" if f == 0.0 else f"top {100 * f:.0f}% of σ from SFT peak"
+        row = evaluate(path, cfg, label=label, fraction=f)
+        rows.append(_with_recovery(row, a["sft_end"], a["sft_peak"]))
+    return rows
+
+
+# --------------------------------------------------------------------------- Figure 4: restoration
+
+
+def _check_reference(reference: str) -> str:
+    if reference not in REFERENCES:
+        raise SftrlError(f"unknown restoration reference {reference!r}; choose one of {', '.join(REFERENCES)}")
+    return reference
+
+
+def rank_restoration(m: Models, cfg: StudyConfig, *, reference: str = "sft_peak",
+                     fractions: Sequence[float] = DEFAULT_FRACTIONS, tail: bool = False,
+                     kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rank-wise restoration into the SFT end: for each fraction f, every selected matrix gets
+    the reference's top (``tail``: smallest) f of its singular directions with the SFT end's
+    singular values (:func:`sftrl.weights.edits.restore_directions`); evaluated.
+
+    f = 0 is the SFT end itself (no edit). With the base as reference, f = 1 gives
+    ``U_base diag(S_sft) Vh_base``, which is nearly the base (its format included) when the
+    singular values barely moved. Rows: ``reference``, ``fraction``, ``tail``, the
+    accuracies, ``ood_gain`` and ``recovery``.
+    """
+    _check_reference(reference)
+    fractions = parse_fractions(fractions)
+    ref = m.path(reference)
+    plan_edit(m.sft_end, ref, Edit("restore", k=max(fractions, default=0.0), tail=tail, kinds=kinds))
+    a = anchors(m, cfg, ("sft_end", reference))
+    rows = []
+    for f in fractions:
+        path = m.sft_end if f == 0.0 else edited(m.sft_end, ref, Edit("restore", k=f, tail=tail, kinds=kinds))
+        side = "smallest" if tail else "top"
+        label = "SFT end (nothing restored)" if f == 0.0 else f"{side} {100 * f:.0f}% from {ROLE_LABELS[reference]}"
+        row = evaluate(path, cfg, label=label, reference=reference, fraction=f, tail=tail)
+        rows.append(_with_recovery(row, a["sft_end"], a[reference]))
+    return rows
+
+
+def layer_restoration(m: Models, cfg: StudyConfig, *, reference: str = "sft_peak", op: str = "swap",
+                      k_frac: float = 1.0, blocks: Sequence[str] | None = None,
+                      embeddings: Sequence[bool] = (False, True),
+                      kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Layer-wise restoration into the SFT end: the reference's matrices (``op="swap"``, as
+    paper A's script) or its top ``k_frac`` directions (``op="restore"``) in a block of
+    layers only, without and with the embeddings and LM head; evaluated.
+
+    ``blocks`` are names of :func:`sftrl.weights.edits.layer_blocks` (``"Q1"``..``"Q4"``, ``"first
+    25%"``, ``"first 50%"``, ``"first 75%"``, ``"all"``; default all of them). Blocks with the
+    same layers share one edited checkpoint. Rows: ``block``, ``layers``, ``embeddings``, the
+    accuracies, ``ood_gain`` and ``recovery``.
+    """
+    _check_reference(reference)
+    if op not in ("swap", "restore"):
+        raise SftrlError(f"layer-wise op {op!r} must be 'swap' or 'restore'")
+    k_frac = _check_fraction(k_frac, "k_frac")
+    all_blocks = layer_blocks(m.num_layers)
+    names = list(all_blocks) if blocks is None else list(blocks)
+    for name in names:
+        if name not in all_blocks:
+            raise SftrlError(f"unknown layer block {name!r}; choose from {', '.join(all_blocks)}")
+    ref = m.path(reference)
+    k = k_frac if op == "restore" else Edit.k  # the swap ignores k: keep its hash stable
+    for emb in embeddings:
+        plan_edit(m.sft_end, ref, Edit(op, k=k, layers=all_blocks[names[0]] if names else None,
+                                       embeddings=bool(emb), kinds=kinds))
+    a = anchors(m, cfg, ("sft_end", reference))
+    rows = []
+    for name in names:
+        for emb in embeddings:
+            edit = Edit(op, k=k, layers=all_blocks[name], embeddings=bool(emb), kinds=kinds)
+            row = evaluate(edited(m.sft_end, ref, edit), cfg,
+                           label=f"{name}{' + embeddings' if emb else ''}", reference=reference, block=name,
+                           layers=all_blocks[name], embeddings=bool(emb), op=op)
+            rows.append(_with_recovery(row, a["sft_end"], a[reference]))
+    return rows
+
+
+# --------------------------------------------------------------------------- Figure 5: grafting
+
+#: the grafting experiments: key -> (label, target role, reference role, op); op None = unedited.
+#: ``graft`` writes U_ref diag(S_tgt) Vh_ref, ``sigma_swap`` writes U_tgt diag(S_ref) Vh_tgt.
+GRAFTS: dict[str, tuple[str, str, str | None, str | None]] = {
+    "rl": ("RL", "rl", None, None),
+    "sft_end": ("SFT end", "sft_end", None, None),
+    "rl_sft_directions": ("RL + SFT directions", "rl", "sft_end", "graft"),  # U_sft S_rl Vh_sft
+    "sft_rl_directions": ("SFT + RL directions", "sft_end", "rl", "graft"),  # U_rl S_sft Vh_rl
+    "rl_sft_sigma": ("RL + SFT σ", "rl", "sft_end", "sigma_swap"),  # U_rl S_sft Vh_rl
+    "sft_rl_sigma": ("SFT + RL σ", "sft_end", "rl", "sigma_swap"),  # U_sft S_rl Vh_sft
+}
+
+
+def grafting(m: Models, cfg: StudyConfig, *, kinds: Sequence[str] | None = None,
+             experiments: Iterable[str] = tuple(GRAFTS)) -> list[dict[str, Any]]:
+    """Causal grafting (arXiv 2509.12235, Fig. 5): RL, SFT end, each with the other's singular
+    vectors (own singular values) and each with the other's singular values (own vectors).
+
+    Only the selected block matrices are edited; norms, embeddings and LM head stay the
+    target's, which is all that separates "RL + SFT directions" from "SFT + RL σ" (their
+    block matrices are the same). Rows: ``key``, ``label``, ``target``, ``reference``, ``op``
+    and the accuracies.
+    """
+    experiments = tuple(experiments)
+    for key in experiments:
+        if key not in GRAFTS:
+            raise SftrlError(f"unknown grafting experiment {key!r}; choose from {', '.join(GRAFTS)}")
+    plan_edit(m.rl, m.sft_end, Edit("graft", kinds=kinds))
+    rows = []
+    for key in experiments:
+        label, target, reference, op = GRAFTS[key]
+        path = m.path(target) if op is None else edited(m.path(target), m.path(reference), Edit(op, kinds=kinds))
+        rows.append(evaluate(path, cfg, key=key, label=label, target=target, reference=reference, op=op))
+    return rows
+
+
+# --------------------------------------------------------------------------- numbers for the prose
+
+
+def pick(rows: Sequence[Mapping[str, Any]], **match: Any) -> dict[str, Any]:
+    """The first row whose fields equal ``match``; SftrlError naming ``match`` if none."""
+    for r in rows:
+        if all(r.get(k) == v for k, v in match.items()):
+            return dict(r)
+    raise SftrlError(f"no row with {match}")
+
+
+def nearest(rows: Sequence[Mapping[str, Any]], field: str, value: float) -> dict[str, Any]:
+    """The row whose ``field`` is closest to ``value`` (ties: the smaller)."""
+    if not rows:
+        raise SftrlError(f"no rows to pick {field}={value} from")
+    return dict(min(rows, key=lambda r: (abs(r[field] - value), r[field])))
+
+
+def numbers_fig2(summary: Sequence[Mapping[str, Any]], swap: Sequence[Mapping[str, Any]],
+                 anchor: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """The numbers Figure 2's prose quotes, flat (glue names as keys)."""
+    out: dict[str, float] = {}
+    for pair in PAIRS:
+        rows = [r for r in summary if r["pair"] == pair and r["group"] == "blocks"]
+        out[f"dsigma_{pair}"] = rows[0]["mean_rel_dsigma"] if rows else math.nan
+    ood = [r["ood"] for r in swap]
+    out["swap_ood_min"] = min(ood) if ood else math.nan
+    out["swap_ood_max"] = max(ood) if ood else math.nan
+    for role in ("sft_peak", "sft_end"):
+        out[f"ood_{role}"] = anchor[role]["ood"]
+        out[f"id_{role}"] = anchor[role]["id"]
+    return out
+
+
+def numbers_fig3(summary: Sequence[Mapping[str, Any]], curves: Sequence[Mapping[str, Any]] = ()) -> dict[str, float]:
+    """Mean and largest principal angles (blocks, left and right) per pair, flat; with the
+    angle ``curves``, how many had k capped and how many angles are zero by construction."""
+    out: dict[str, float] = {
+        "n_curves": len(curves),
+        "n_capped": sum(1 for c in curves if c["capped"]),
+        "n_forced_zero": sum(sum(1 for z in c["forced_zero"] if z) for c in curves),
+    }
+    for pair in PAIRS:
+        rows = [r for r in summary if r["pair"] == pair and r["group"] == "blocks"]
+        for stat in ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v", "mean_rel_dsigma"):
+            out[f"{stat}_{pair}"] = rows[0][stat] if rows else math.nan
+        emb = [r for r in summary if r["pair"] == pair and r["group"] == "embeddings"]
+        out[f"mean_angle_u_{pair}_embeddings"] = emb[0]["mean_angle_u"] if emb else math.nan
+    return out
+
+
+def numbers_fig4(rank: Sequence[Mapping[str, Any]], layers: Sequence[Mapping[str, Any]], *,
+                 fraction: float = 0.2, block: str = "first 25%") -> dict[str, float]:
+    """OOD, ID and recovery of the restoration closest to ``fraction`` (per reference) and of
+    ``block`` (without and with embeddings), flat."""
+    out: dict[str, float] = {}
+    for reference in REFERENCES:
+        rows = [r for r in rank if r["reference"] == reference and not r["tail"]]
+        if rows:
+            r = nearest(rows, "fraction", fraction)
+            out[f"rank_{reference}_fraction"] = r["fraction"]
+            for stat in ("ood", "id", "recovery"):
+                out[f"rank_{reference}_{stat}"] = r[stat]
+            full = nearest(rows, "fraction", 1.0)
+            out[f"rank_{reference}_full_fraction"] = full["fraction"]
+            out[f"rank_{reference}_full_ood"] = full["ood"]
+            out[f"rank_{reference}_full_id"] = full["id"]
+            out[f"rank_{reference}_full_format_errors"] = full["ood_format_errors"]
+    for emb in (False, True):
+        rows = [r for r in layers if r["block"] == block and r["embeddings"] == emb]
+        for stat in ("ood", "id", "recovery"):
+            out[f"layers_{'emb' if emb else 'only'}_{stat}"] = rows[0][stat] if rows else math.nan
+    return out
+
+
+def numbers_fig5(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """ID and OOD accuracy of every grafting experiment, flat (``ood_<key>``, ``id_<key>``)."""
+    out: dict[str, float] = {}
+    for r in rows:
+        out[f"ood_{r['key']}"] = r["ood"]
+        out[f"id_{r['key']}"] = r["id"]
+    return out

@@ -1,0 +1,579 @@
+"""The three training stages, with trl's trainers, cached and resumable.
+
+* :func:`pretrain` — the small base, from scratch, on the mixed-rule corpus (trl
+  ``SFTTrainer``, loss on the answer tokens). The cpu profile uses the committed copy in
+  ``data/base`` instead (``make base`` rebuilds it).
+* :func:`sft` — ID-rule, strict-format SFT with dense early checkpoints (``SFTTrainer``).
+* :func:`rl` — RL from one SFT checkpoint with ``GRPOTrainer`` and the verifier's reward.
+* :func:`evaluate_run` — ID and OOD accuracy (Wilson intervals), format errors, train and
+  held-out answer loss for every kept checkpoint of a run, cached per evaluation setting.
+
+Each returns at once when the run already exists (see :mod:`sftrl.training.runs`); a killed run
+resumes from its last complete checkpoint.
+
+Usage::
+
+    cfg = config.profile("cpu")
+    sft_run = train.sft(cfg)
+    rl_run = train.rl(cfg, from_step=100)
+    rows = train.evaluate_run(sft_run, cfg)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from sftrl import paths
+from sftrl.task import corpus
+from sftrl.task import game
+from sftrl.config import PIPELINE_VERSION, StudyConfig
+from sftrl.errors import SftrlError
+from sftrl.task.prompts import get_format, grade
+from sftrl.training.runs import Run, append_jsonl, config_hash, file_digest, read_jsonl
+
+log = logging.getLogger("sftrl")
+
+#: files of an HF Trainer checkpoint needed only to resume; dropped from older checkpoints
+_RESUME_ONLY = ("optimizer.pt", "scheduler.pt", "scaler.pt")
+
+
+# --------------------------------------------------------------------------- helpers
+def setup_torch(threads: int) -> None:
+    """One process, ``threads`` torch threads (never oversubscribe the cores), quiet libraries."""
+    torch.set_num_threads(max(1, threads))
+    # a prototype saw a progressive slowdown on CPU that stopped with this setting
+    torch.set_flush_denormal(True)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Only the trainer's own progress bar (in a terminal) and our summary lines remain.
+
+    The loading/tokenising bars of datasets and transformers, and trl 1.16's use of
+    names transformers 5 deprecated, would otherwise fill every notebook's output.
+    """
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
+
+
+def device_of(cfg: StudyConfig) -> str:
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise SftrlError("device='cuda' asked for, but no CUDA device is present")
+    return cfg.device
+
+
+def _interactive() -> bool:
+    """Progress bars and summary lines only in a terminal, never in the rendered book."""
+    return sys.stderr.isatty()
+
+
+def _say(message: str) -> None:
+    if _interactive():
+        print(f"[sftrl] {message}", file=sys.stderr, flush=True)
+
+
+def _dtype(name: str) -> torch.dtype:
+    try:
+        return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+    except KeyError:
+        raise SftrlError(f"unknown dtype {name!r}; choose float32, bfloat16 or float16") from None
+
+
+class _KeepSteps(TrainerCallback):
+    """Save a checkpoint exactly at the listed steps (dense early, sparse later)."""
+
+    def __init__(self, steps: Iterable[int]):
+        self.steps = set(steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step in self.steps:
+            control.should_save = True
+        return control
+
+
+class _JsonlLog(TrainerCallback):
+    """Append every training log (loss, reward, learning rate...) to metrics.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and state.is_world_process_zero:
+            append_jsonl(self.path, {"step": state.global_step, **logs})
+
+
+class _PruneResumeState(TrainerCallback):
+    """Keep optimizer state only in the newest checkpoint: older ones are for analysis."""
+
+    def on_save(self, args, state, control, **kwargs):
+        ckpts = sorted(Path(args.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        for old in ckpts[:-1]:
+            for name in _RESUME_ONLY:
+                (old / name).unlink(missing_ok=True)
+            for rng in old.glob("rng_state*.pth"):
+                rng.unlink()
+        return control
+
+
+def _common_args(cfg: StudyConfig, run: Run, *, steps: int, lr: float, seed: int) -> dict[str, Any]:
+    device = device_of(cfg)
+    return dict(
+        output_dir=str(run.dir),
+        max_steps=steps,
+        learning_rate=lr,
+        logging_steps=max(1, min(10, steps // 20)),
+        save_strategy="no",  # checkpoints are kept by _KeepSteps at the configured steps
+        report_to="none",
+        use_cpu=device == "cpu",
+        bf16=device == "cuda" and cfg.model.dtype == "bfloat16",
+        seed=seed,
+        data_seed=seed,
+        disable_tqdm=not _interactive(),
+        dataloader_num_workers=0,
+        save_only_model=False,
+    )
+
+
+def _quiet(trainer) -> None:
+    """No per-step log lines in notebooks (metrics go to metrics.jsonl)."""
+    trainer.remove_callback(PrinterCallback)
+
+
+def _train(trainer, run: Run) -> int:
+    """Train, resuming from the newest complete checkpoint; return the step resumed from."""
+    run.remove_incomplete_checkpoints()
+    last = run.last_checkpoint()
+    if last is not None and not (last / "optimizer.pt").exists():
+        last = None  # an older checkpoint without optimizer state cannot be resumed exactly
+    if last is not None:
+        _say(f"{run.id}: resuming from {last.name}")
+    trainer.train(resume_from_checkpoint=str(last) if last else None)
+    return int(last.name.split("-")[1]) if last else 0
+
+
+def _finish(run: Run, trainer, t0: float, steps: int, resumed_from: int,
+            extra: dict[str, Any] | None = None) -> None:
+    final = run.dir / f"checkpoint-{steps}"
+    if not (final / "trainer_state.json").exists():
+        trainer.save_model(str(final))  # the last step is always kept
+        trainer.state.save_to_json(str(final / "trainer_state.json"))
+    seconds = round(time.time() - t0, 1)
+    # wall time since the run's folder was made, across kills and resumptions
+    wall = round(time.time() - (run.dir / "config.json").stat().st_mtime, 1)
+    run.mark_done({"steps": steps, "seconds": seconds, "wall_seconds": wall, "resumed_from": resumed_from,
+                  "checkpoints": sorted(run.checkpoints()), **(extra or {})})
+    _say(f"{run.id}: {steps} steps in {seconds} s, {len(run.checkpoints())} checkpoints kept")
+
+
+def _load(name_or_path: str | Path, cfg: StudyConfig):
+    from sftrl.training.model import load_model
+
+    quiet_libraries()
+    return load_model(name_or_path, dtype=_dtype(cfg.model.dtype), device=device_of(cfg))
+
+
+def _check_format(cfg: StudyConfig) -> None:
+    if cfg.model.base == "small" and cfg.model.answer_format != "compact":
+        raise SftrlError("the small base speaks only the compact format; use answer_format='compact'")
+
+
+# --------------------------------------------------------------------------- pretraining
+def _small_model_config(cfg: StudyConfig):
+    from sftrl.training.model import SmallModelConfig
+
+    m = cfg.model
+    return SmallModelConfig(hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
+                            num_hidden_layers=m.num_hidden_layers, num_attention_heads=m.num_attention_heads,
+                            num_key_value_heads=m.num_attention_heads)
+
+
+def _model_identity(cfg: StudyConfig) -> dict[str, Any]:
+    m = dataclasses.asdict(cfg.model)
+    if m["base"] != "small":  # architecture fields do not apply to a Hugging Face base
+        for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
+            m.pop(k)
+    return m
+
+
+def pretrain_run(cfg: StudyConfig, root: Path | None = None) -> Run:
+    """The pretraining run of this configuration (not started)."""
+    return Run("pretrain", {"pipeline": PIPELINE_VERSION, "model": _model_identity(cfg),
+                            "pretrain": dataclasses.asdict(cfg.pretrain), "split_seed": cfg.split_seed}, root=root)
+
+
+def pretrain(cfg: StudyConfig) -> Run:
+    """Pretrain the small base from scratch on the mixed-rule corpus (cached)."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from sftrl.training.model import build_model, build_tokenizer
+
+    if cfg.model.base != "small":
+        raise SftrlError(f"pretraining applies to the small base only, not {cfg.model.base!r}")
+    run = pretrain_run(cfg)
+    if run.is_done:
+        return run
+    setup_torch(cfg.threads)
+    p = cfg.pretrain
+    with run.lock():
+        if run.is_done:
+            return run
+        run.prepare()
+        t0 = time.time()
+        tokenizer = build_tokenizer()
+        model = build_model(_small_model_config(cfg), tokenizer, seed=p.seed)
+        fmt = get_format("compact")
+        data = Dataset.from_list(corpus.pretrain_examples(p, fmt, corpus.splits(cfg.split_seed)))
+        keep = sorted({*range(250, p.steps, 250), p.steps})
+        args = SFTConfig(**_common_args(cfg, run, steps=p.steps, lr=p.lr, seed=p.seed),
+                         per_device_train_batch_size=p.batch_size, warmup_steps=p.warmup_steps,
+                         lr_scheduler_type="cosine", completion_only_loss=True, max_length=64,
+                         dataset_num_proc=None)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
+                             callbacks=[_KeepSteps(keep), _JsonlLog(run.dir / "metrics.jsonl"), _PruneResumeState()])
+        _quiet(trainer)
+        _finish(run, trainer, t0, p.steps, _train(trainer, run))
+    return run
+
+
+def base_checkpoint(cfg: StudyConfig) -> str | Path:
+    """Where SFT starts: a Hugging Face id/path, the committed base, or a pretraining run."""
+    if cfg.model.base != "small":
+        return cfg.model.base
+    committed = committed_base_config()
+    wanted = {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
+              "split_seed": cfg.split_seed, "pipeline": PIPELINE_VERSION}
+    if committed is not None and committed == json.loads(json.dumps(wanted)):
+        return paths.BASE
+    run = pretrain(cfg)
+    return run.checkpoint(cfg.pretrain.steps)
+
+
+def committed_base_config() -> dict[str, Any] | None:
+    """The configuration the committed base was pretrained with, or None if absent."""
+    meta = paths.BASE / "sftrl_base.json"
+    if not meta.is_file() or not (paths.BASE / "model.safetensors").is_file():
+        return None
+    return json.loads(meta.read_text())["config"]
+
+
+def freeze_base(cfg: StudyConfig) -> Path:
+    """Copy the pretraining run's final checkpoint to ``data/base`` (``make base``)."""
+    run = pretrain(cfg)
+    src = run.checkpoint(cfg.pretrain.steps)
+    tmp = paths.BASE.with_name("base.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file() and f.name not in (*_RESUME_ONLY, "training_args.bin") and not f.name.startswith("rng_state"):
+            shutil.copy2(f, tmp / f.name)
+    summary = run.summary()
+    meta = {"config": {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
+                       "split_seed": cfg.split_seed, "pipeline": PIPELINE_VERSION},
+            "run": run.id, "seconds": summary.get("wall_seconds", summary["seconds"]),
+            "torch": torch.__version__}
+    (tmp / "sftrl_base.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if paths.BASE.exists():
+        shutil.rmtree(paths.BASE)
+    tmp.rename(paths.BASE)
+    return paths.BASE
+
+
+def _parent_identity(parent: str | Path) -> str:
+    """Identify a starting checkpoint by content when local, by name when a hub id."""
+    p = Path(parent)
+    weights = p / "model.safetensors"
+    if weights.is_file():
+        return f"sha256:{file_digest(weights)}"
+    index = p / "model.safetensors.index.json"
+    if index.is_file():  # every shard's content, not only the index (edits share an index)
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return "sha256:" + config_hash({"shards": [file_digest(p / name) for name in shards]})
+    return str(parent)
+
+
+# --------------------------------------------------------------------------- SFT
+def sft_run(cfg: StudyConfig, start: str | Path | None = None) -> Run:
+    """The SFT run of this configuration (not started); ``start`` defaults to the base."""
+    parent = base_checkpoint(cfg) if start is None else start
+    return Run("sft", {"pipeline": PIPELINE_VERSION, "parent": _parent_identity(parent),
+                       "model": _model_identity(cfg), "sft": dataclasses.asdict(cfg.sft),
+                       "split_seed": cfg.split_seed})
+
+
+def sft(cfg: StudyConfig, start: str | Path | None = None) -> Run:
+    """Supervised fine-tuning on ID-rule hands in the strict format (cached).
+
+    ``start``: the checkpoint to fine-tune (default: the base). Paper B's SFT contrast
+    continues SFT from the checkpoint an RL run started from, for a comparable budget.
+    """
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    _check_format(cfg)
+    run = sft_run(cfg, start)
+    if run.is_done:
+        return run
+    setup_torch(cfg.threads)
+    s = cfg.sft
+    with run.lock():
+        if run.is_done:
+            return run
+        run.prepare()
+        t0 = time.time()
+        model, tokenizer = _load(base_checkpoint(cfg) if start is None else start, cfg)
+        fmt = get_format(cfg.model.answer_format)
+        examples = corpus.sft_examples(s, fmt, corpus.splits(cfg.split_seed).sft,
+                                       tokenizer if fmt.name == "chat" else None)
+        args = SFTConfig(**_common_args(cfg, run, steps=s.steps, lr=s.lr, seed=s.seed),
+                         per_device_train_batch_size=s.batch_size, warmup_steps=s.warmup_steps,
+                         lr_scheduler_type="constant_with_warmup", completion_only_loss=True,
+                         max_length=512)
+        keep = sorted({*s.checkpoints, s.steps} - {0})
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
+                             processing_class=tokenizer,
+                             callbacks=[_KeepSteps(keep), _JsonlLog(run.dir / "metrics.jsonl"), _PruneResumeState()])
+        _quiet(trainer)
+        _finish(run, trainer, t0, s.steps, _train(trainer, run), {"examples": len(examples)})
+    return run
+
+
+# --------------------------------------------------------------------------- RL
+def verifier_reward(kind: str = "binary"):
+    """A GRPO reward function: the verifier's grade of each completion.
+
+    ``kind="binary"``: 1 for a correct strict-format answer, else 0; ``"shaped"``: paper C's
+    +5 / -1 / -2 / -3 (arXiv 2501.17161).
+    """
+    if kind not in ("binary", "shaped"):
+        raise SftrlError(f"unknown reward {kind!r}; choose 'binary' or 'shaped'")
+
+    def reward(prompts, completions, hand, rule, answer_format, **kwargs) -> list[float]:
+        out = []
+        for completion, h, r, f in zip(completions, hand, rule, answer_format, strict=True):
+            verdict = grade(get_format(f), completion, tuple(h.split()), game.get_rule(r), require_strict=True)
+            out.append(verdict.binary_reward if kind == "binary" else verdict.shaped_reward)
+        return out
+
+    reward.__name__ = f"verifier_{kind}"
+    return reward
+
+
+def rl_hands(cfg: StudyConfig) -> list[game.Hand]:
+    """The ID hands RL prompts come from (see ``RLConfig.hands`` / ``hand_subset``)."""
+    r = cfg.rl
+    s = corpus.splits(cfg.split_seed)
+    hands = {"rl": s.rl, "sft": s.sft}.get(r.hands)
+    if hands is None:
+        raise SftrlError(f"unknown RL hand set {r.hands!r}; choose 'rl' or 'sft'")
+    if r.hand_subset == "all":
+        return list(hands)
+    if r.hand_subset not in ("half0", "half1"):
+        raise SftrlError(f"unknown hand_subset {r.hand_subset!r}; choose all, half0 or half1")
+    half0, half1 = corpus.halves(hands, game.ID_RULE, seed=cfg.split_seed)
+    return half0 if r.hand_subset == "half0" else half1
+
+
+def mlp_permutations(model, seed: int) -> dict[int, torch.Tensor]:
+    """One reproducible hidden-unit permutation per block (paper B's geometry disruption)."""
+    from sftrl.weights.masks import random_permutation
+
+    n = model.config.intermediate_size
+    return {i: random_permutation(n, seed + i) for i in range(model.config.num_hidden_layers)}
+
+
+def _prepare_rl_model(model, r) -> None:
+    """Apply the RL variant's change of coordinates and gradient restriction, in place."""
+    from sftrl.weights import masks
+
+    if r.grad_mask not in ("none", "off_principal", "principal", "random"):
+        raise SftrlError(f"unknown grad_mask {r.grad_mask!r}; choose none, off_principal, principal or random")
+    if r.permute_seed >= 0:
+        for layer, perm in mlp_permutations(model, r.permute_seed).items():
+            masks.permute_mlp_hidden(model, layer, perm)
+    if r.grad_mask != "none":
+        allowed = masks.make_gradient_masks(model, r.grad_mask, r.grad_mask_alpha, r.grad_mask_rank, seed=r.seed)
+        masks.apply_gradient_masks(model, allowed)  # hooks live as long as the model
+
+
+def rl_run(cfg: StudyConfig, from_step: int) -> Run:
+    """The RL run that starts from SFT step ``from_step`` (not started)."""
+    parent = sft_run(cfg)
+    return Run("rl", {"pipeline": PIPELINE_VERSION, "parent": {"run": parent.id, "step": from_step},
+                      "model": _model_identity(cfg), "rl": dataclasses.asdict(cfg.rl),
+                      "split_seed": cfg.split_seed})
+
+
+def start_checkpoint(cfg: StudyConfig, step: int) -> str | Path:
+    """The SFT checkpoint at ``step`` (step 0 is the base)."""
+    return base_checkpoint(cfg) if step == 0 else sft(cfg).checkpoint(step)
+
+
+def rl(cfg: StudyConfig, from_step: int) -> Run:
+    """GRPO from the SFT checkpoint at ``from_step``, verifier reward (cached)."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    _check_format(cfg)
+    r = cfg.rl
+    if r.steps < 1 or r.num_generations < 2:
+        raise SftrlError(f"RL needs steps >= 1 and num_generations >= 2, got {r.steps} and {r.num_generations}")
+    parent_run = sft(cfg)
+    start = start_checkpoint(cfg, from_step)  # validates from_step before any work
+    run = rl_run(cfg, from_step)
+    if run.is_done:
+        return run
+    setup_torch(cfg.threads)
+    with run.lock():
+        if run.is_done:
+            return run
+        run.prepare()
+        t0 = time.time()
+        model, tokenizer = _load(start, cfg)
+        model = model.to(_dtype(r.dtype))
+        _prepare_rl_model(model, r)
+        fmt = get_format(cfg.model.answer_format)
+        hands = rl_hands(cfg)
+        rows = corpus.rl_prompts(fmt, hands, game.ID_RULE, tokenizer if fmt.name == "chat" else None)
+        for row in rows:
+            row["answer_format"] = fmt.name
+        args = GRPOConfig(**_common_args(cfg, run, steps=r.steps, lr=r.lr, seed=r.seed),
+                          per_device_train_batch_size=r.prompts_per_step * r.num_generations,
+                          num_generations=r.num_generations, beta=r.beta, temperature=r.temperature,
+                          max_completion_length=r.max_completion_length, lr_scheduler_type="constant",
+                          warmup_steps=0)
+        keep = sorted({*r.checkpoints, r.steps} - {0})
+        trainer = GRPOTrainer(model=model, reward_funcs=verifier_reward(r.reward), args=args,
+                              train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                              callbacks=[_KeepSteps(keep), _JsonlLog(run.dir / "metrics.jsonl"),
+                                         _PruneResumeState()])
+        _quiet(trainer)
+        _finish(run, trainer, t0, r.steps, _train(trainer, run), {"parent": parent_run.id, "from_step": from_step})
+    return run
+
+
+# --------------------------------------------------------------------------- evaluation
+def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size: int = 256) -> float:
+    """Mean cross-entropy per answer token (prompt tokens masked), in nats."""
+    total, count = 0.0, 0
+    device = next(model.parameters()).device
+    eos = tokenizer.eos_token or ""
+    for i in range(0, len(examples), batch_size):
+        batch = examples[i:i + batch_size]
+        seqs, masks = [], []
+        for ex in batch:
+            p = tokenizer(ex["prompt"])["input_ids"]
+            pc = tokenizer(ex["prompt"] + ex["completion"] + eos)["input_ids"]
+            seqs.append(pc)
+            masks.append([0] * len(p) + [1] * (len(pc) - len(p)))
+        width = max(map(len, seqs))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
+        att = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
+        lab_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
+        with torch.inference_mode():
+            logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
+        target = ids[:, 1:]
+        m = lab_mask[:, 1:].bool()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+        total += float(nll[m].sum())
+        count += int(m.sum())
+    return total / max(count, 1)
+
+
+#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added)
+EVAL_ROWS = 2
+
+
+def _eval_key(cfg: StudyConfig) -> str:
+    return config_hash({"pipeline": PIPELINE_VERSION, "rows": EVAL_ROWS, "eval": dataclasses.asdict(cfg.eval),
+                        "split_seed": cfg.split_seed, "format": cfg.model.answer_format})
+
+
+def _cap(hands: Sequence[game.Hand], n: int) -> list[game.Hand]:
+    if n <= 0 or n >= len(hands):
+        return list(hands)
+    step = len(hands) / n  # an even spread, deterministic
+    return [hands[int(i * step)] for i in range(n)]
+
+
+def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, Any]]:
+    """ID and OOD accuracy, format errors and answer losses of one checkpoint.
+
+    Each row also carries ``solved``: one character per hand, ``"1"`` solved, ``"0"`` not,
+    in the evaluation set's fixed order (for comparisons of two models hand by hand).
+    """
+    from sftrl.evaluation.evaluate import EvalConfig, evaluate_hands
+
+    e = cfg.eval
+    model, tokenizer = _load(path, cfg)
+    fmt = get_format(cfg.model.answer_format)
+    s = corpus.splits(cfg.split_seed)
+    ecfg = EvalConfig(batch_size=e.batch_size, max_new_tokens=e.max_new_tokens, attempts=e.attempts,
+                      temperature=0.0, require_strict=True)
+    tok = tokenizer if fmt.name == "chat" else None
+    sft_sample = corpus.sft_examples(cfg.sft, fmt, _cap(s.sft, 256), tok)[:256]
+    held_sample = corpus.sft_examples(dataclasses.replace(cfg.sft, targets="canonical"), fmt,
+                                      _cap(s.id_eval, 256), tok)
+    losses = {"train_loss": answer_loss(model, tokenizer, sft_sample),
+              "heldout_loss": answer_loss(model, tokenizer, held_sample)}
+    rows = []
+    for split, hands, rule in (("id", s.id_eval, game.ID_RULE), ("ood", s.ood_eval, game.OOD_RULE)):
+        result = evaluate_hands(model, tokenizer, fmt, _cap(hands, e.max_hands), rule, ecfg)
+        # the same first answers graded without the strict-format requirement
+        lenient = sum(grade(fmt, rec["attempts"][0]["completion"], tuple(rec["hand"]), rule,
+                            require_strict=False).correct for rec in result.records) / max(result.n, 1)
+        rows.append({"split": split, "n": result.n, "correct": result.correct, "accuracy": result.accuracy,
+                     "ci_low": result.ci[0], "ci_high": result.ci[1],
+                     "format_error_rate": result.format_error_rate, "any_format_accuracy": lenient,
+                     "hands_per_s": result.hands_per_s, **losses,
+                     "solved": "".join("1" if rec["correct"] else "0" for rec in result.records)})
+    del model
+    return rows
+
+
+def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
+                 start: str | Path | None = None) -> list[dict[str, Any]]:
+    """Evaluate every kept checkpoint (and step 0 = ``start``), cached in ``evals/``.
+
+    Returns one row per (step, split) sorted by step; rows already on disk are reused.
+    """
+    if not run.is_done:
+        raise SftrlError(f"run {run.id} is not finished; train it first")
+    path = run.dir / "evals" / f"{_eval_key(cfg)}.jsonl"
+    have = {(r["step"], r["split"]) for r in read_jsonl(path)}
+    ckpts: dict[int, str | Path] = dict(run.checkpoints())
+    if start is not None:
+        ckpts[0] = start
+    wanted = sorted(ckpts) if steps is None else sorted(set(steps))
+    missing = [s for s in wanted if s not in ckpts]
+    if missing:
+        raise SftrlError(f"run {run.id} has no checkpoint at step(s) {missing}; kept: {sorted(ckpts)}")
+    setup_torch(cfg.threads)
+    for step in wanted:
+        if (step, "id") in have and (step, "ood") in have:
+            continue
+        for row in evaluate_checkpoint(ckpts[step], cfg):
+            append_jsonl(path, {"step": step, **row})
+    rows = [r for r in read_jsonl(path) if r["step"] in set(wanted)]
+    return sorted(rows, key=lambda r: (r["step"], r["split"]))
