@@ -31,7 +31,7 @@ SCREENSHOTS := $(OUT)/screenshots
 SITE_STAMP := $(OUT)/.site-built
 
 # The figure notebooks are the `figures/NAME` entries of the toc (notebooks/NAME.py):
-# adding one to the book is one line in book/_toc.yml. (`python -m sftrl.book.execute list` reads
+# adding one to the book is one line in book/_toc.yml. (`python -m sftrl.book list` reads
 # the same entries with a YAML parser; tests/test_book.py checks that the two agree.)
 NOTEBOOKS := $(shell sed -n 's|^[[:space:]-]*file:[[:space:]]*figures/\([A-Za-z0-9_]*\).*|\1|p' book/_toc.yml)
 SRC_PY := $(shell find src/sftrl -name '*.py')
@@ -104,7 +104,7 @@ $(OUT)/params/$(1).args: FORCE
 	@mkdir -p $$(@D); if [ "$$$$(cat $$@ 2>/dev/null)" != "$$$$NB_PARAMS" ]; then printf '%s\n' "$$$$NB_PARAMS" > $$@; fi
 
 $(STAGE)/figures/$(1).ipynb: notebooks/$(1).py $(SRC_PY) $(OUT)/params/$(1).args $(STAMP)
-	$(PY) -m sftrl.book.execute run $(1) --out $$@ --profile $(PROFILE) $(model_arg) $(call nb_args,$(1))
+	$(PY) -m sftrl.book run $(1) --out $$@ --profile $(PROFILE) $(model_arg) $(call nb_args,$(1))
 endef
 $(foreach nb,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULES,$(nb))))
 

@@ -28,46 +28,32 @@
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.book import execute as book
-from sftrl.claims import rules as claims
-from sftrl.claims import papers
-from sftrl.experiments import figure1 as study
+from sftrl.book import pages, tables
 from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import papers, rules
+from sftrl.experiments import figure1
 
 # %% tags=["parameters"]
-# 0, -1 and "" stand for "the profile's value" (config.profile keeps a setting given as None or "")
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model SFT starts from: HF id or local path ("" for the profile's base)
-sft_steps: int = 0  # SFT length in optimizer steps (0 for the profile's)
-sft_lr: float = 0.0  # SFT learning rate (0 for the profile's)
-rl_steps: int = 0  # RL length in optimizer steps (0 for the profile's)
-rl_lr: float = 0.0  # RL learning rate (0 for the profile's)
-rl_from_steps: str = ""  # comma-separated SFT steps RL starts from ("" for the profile's)
-rl_seeds: int = 0  # RL runs (seeds) per start (0 for the profile's)
-eval_max_hands: int = -1  # hands per evaluation set (0 for every hand, -1 for the profile's)
+model_base: str | None = None  # model SFT starts from: HF id or local path (None: the profile's base)
+sft_steps: int | None = None  # SFT length in optimizer steps (None: the profile's)
+sft_lr: float | None = None  # SFT learning rate (None: the profile's)
+rl_steps: int | None = None  # RL length in optimizer steps (None: the profile's)
+rl_lr: float | None = None  # RL learning rate (None: the profile's)
+rl_from_steps: str | None = None  # comma-separated SFT steps RL starts from (None: the profile's)
+rl_seeds: int | None = None  # RL runs (seeds) per start (None: the profile's)
+eval_max_hands: int | None = None  # hands per evaluation set, 0 for every hand (None: the profile's)
 
 # %%
-cfg = config.profile(
-    profile,
-    model_base=model_base,
-    sft_steps=sft_steps or None,
-    sft_lr=sft_lr or None,
-    rl_steps=rl_steps or None,
-    rl_lr=rl_lr or None,
-    rl_from_steps=rl_from_steps,
-    rl_seeds=rl_seeds or None,
-    eval_max_hands=None if eval_max_hands < 0 else eval_max_hands,
-)
+cfg = config.profile(profile, model_base=model_base, sft_steps=sft_steps, sft_lr=sft_lr, rl_steps=rl_steps,
+                     rl_lr=rl_lr, rl_from_steps=rl_from_steps, rl_seeds=rl_seeds, eval_max_hands=eval_max_hands)
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
-curve = study.sft_curve(cfg)  # SFT (trained once, cached) evaluated at step 0 and every kept checkpoint
-peak = study.ood_peak(curve)
-window = study.rl_window(cfg)  # RL from each of cfg.rl_from_steps, cfg.rl_seeds seeds each (cached)
-verdicts = {v.claim: v for v in claims.figure1(curve, window)}
+d = figure1.data(cfg)  # SFT and RL trained once (cached), every kept checkpoint evaluated
+verdicts = rules.figure1(d)
 
 # %% [markdown]
 # ## Paper A's numbers beside ours
@@ -85,7 +71,7 @@ verdicts = {v.claim: v for v in claims.figure1(curve, window)}
 # comparable; the shape of the curves is what the verdicts judge.
 
 # %%
-training_plots.paper_table(peak, window, label=f"this book ({cfg.profile} profile)")
+training_plots.paper_table(d.peak, d.window, label=f"this book ({cfg.profile} profile)")
 
 # %% [markdown]
 # ## (a) ID and OOD accuracy during SFT
@@ -97,7 +83,7 @@ training_plots.paper_table(peak, window, label=f"this book ({cfg.profile} profil
 # {glue:text}`verdict_id_keeps_rising`
 
 # %%
-fig, ax = training_plots.plot_accuracy(curve, peak=peak)
+fig, ax = training_plots.plot_accuracy(d.curve, peak=d.peak)
 fig
 
 # %% [markdown]
@@ -108,7 +94,7 @@ fig
 # {glue:text}`verdict_loss_blind_to_peak`
 
 # %%
-fig, ax = training_plots.plot_losses(curve, peak=peak)
+fig, ax = training_plots.plot_losses(d.curve, peak=d.peak)
 fig
 
 # %% [markdown]
@@ -132,11 +118,11 @@ fig
 # changes: {glue:text}`paired_sentence`
 
 # %%
-fig, ax = training_plots.plot_recovery(curve, window, peak=peak)
+fig, ax = training_plots.plot_recovery(d.curve, d.window, peak=d.peak)
 fig
 
 # %%
-training_plots.recovery_table(window)
+training_plots.recovery_table(d.window)
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -147,32 +133,22 @@ training_plots.recovery_table(window)
 # claim at that confidence, not that the claim is false for paper A's models.
 
 # %%
-training_plots.verdict_table(list(verdicts.values()))
+tables.verdict_table(verdicts)
 
 # %%
-glue("profile", cfg.profile, display=False)
-glue("n_ood_hands", study.by_split(curve, "ood")[0]["n"], display=False)
-glue("n_id_hands", study.by_split(curve, "id")[0]["n"], display=False)
-glue("peak_step", peak.step, display=False)
-glue("peak_ood", peak.ood, display=False)
-glue("id_at_peak", peak.id, display=False)
-glue("end_step", peak.end_step, display=False)
-glue("ood_end", peak.ood_end, display=False)
-glue("id_end", peak.id_end, display=False)
-glue("eval_attempts", cfg.eval.attempts, display=False)
-glue("rl_steps", cfg.rl.steps, display=False)
-glue("rl_reward", cfg.rl.reward, display=False)
-glue("rl_beta", cfg.rl.beta, display=False)
-glue("n_rl_starts", len(window), display=False)
-glue("rl_seeds_text", "one seed" if cfg.rl_seeds == 1 else f"{cfg.rl_seeds} seeds", display=False)
-best = study.best_recovery(window)
-glue("best_recovery", best["recovery"] if best else float("nan"), display=False)
-glue("best_recovery_step", best["from_step"] if best else None, display=False)
-glue("best_recovery_sentence", claims.best_recovery_sentence(window), display=False)
-glue("paired_sentence", claims.paired_changes_sentence(window), display=False)
-book.glue_verdicts(verdicts)
 llama = papers.FIGURE1["Llama-3.2-11B"]
-glue("paper_llama_ood_peak", llama.ood_peak, display=False)
-glue("paper_llama_peak_step", llama.peak_step, display=False)
-glue("paper_llama_ood_end", llama.ood_end, display=False)
-glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)
+pages.glue_all({
+    "profile": cfg.profile,
+    "n_ood_hands": d.n_hands["ood"], "n_id_hands": d.n_hands["id"],
+    "peak_step": d.peak.step, "peak_ood": d.peak.ood, "id_at_peak": d.peak.id,
+    "end_step": d.peak.end_step, "ood_end": d.peak.ood_end, "id_end": d.peak.id_end,
+    "eval_attempts": cfg.eval.attempts, "rl_steps": cfg.rl.steps, "rl_reward": cfg.rl.reward, "rl_beta": cfg.rl.beta,
+    "n_rl_starts": len(d.window),
+    "rl_seeds_text": "one seed" if cfg.rl_seeds == 1 else f"{cfg.rl_seeds} seeds",
+    "best_recovery": d.best["recovery"] if d.best else float("nan"),
+    "best_recovery_step": d.best["from_step"] if d.best else None,
+    "best_recovery_sentence": rules.best_recovery_sentence(d.window),
+    "paired_sentence": rules.paired_changes_sentence(d.window),
+    "paper_llama_ood_peak": llama.ood_peak, "paper_llama_peak_step": llama.peak_step,
+    "paper_llama_ood_end": llama.ood_end, "paper_attempts": papers.get("task.eval_attempts").value,
+}, verdicts)

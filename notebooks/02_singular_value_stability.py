@@ -30,25 +30,21 @@
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.book import execute as book
-from sftrl.claims import rules as claims
-from sftrl.claims import papers
-from sftrl.experiments import spectral_study as ss
-from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
-from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import papers, rules
+from sftrl.experiments import figure2
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
-base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's)
-sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's OOD peak)
-sft_end: str = ""  # last SFT checkpoint ("" for the pipeline's)
-rl: str = ""  # RL checkpoint trained from sft_end ("" for the pipeline's)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's)
+sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+sft_end: str | None = None  # last SFT checkpoint (None: the pipeline's)
+rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 layer: int = -1  # layer whose spectra panel (a) shows (-1 for the middle one)
 kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("" for every kind)
 k_frac: float = 0.2  # top-k as a fraction of each matrix's rank, for the spectral drift
@@ -58,16 +54,9 @@ swap_fractions: str = "0.05,0.2,0.5,1.0"  # fractions of the top singular values
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
-kinds_used = parse_kinds(kinds)
-models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
-layer_used = ss.resolve_layer(layer, models.num_layers)
-rows = ss.compare_pairs(models, k_frac=k_frac, kinds=kinds_used)  # SVDs cached per checkpoint
-summary = ss.pair_summary(rows)
-spectra = ss.layer_spectra(models, layer=layer_used, kinds=kinds_used)
-anchor = ss.anchors(models, cfg, ("sft_peak", "sft_end"))
-swap = ss.sigma_swap_sweep(models, cfg, fractions=ss.parse_fractions(swap_fractions), kinds=kinds_used)
-numbers = ss.numbers_fig2(summary, swap, anchor)
-verdicts = {v.claim: v for v in claims.figure2(summary, swap, anchor["sft_peak"], anchor["sft_end"])}
+d = figure2.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, layer=layer,
+                  kinds=kinds, k_frac=k_frac, swap_fractions=swap_fractions)
+verdicts = rules.figure2(d)
 
 # %% [markdown]
 # ## The models
@@ -75,7 +64,7 @@ verdicts = {v.claim: v for v in claims.figure2(summary, swap, anchor["sft_peak"]
 # {glue:text}`models_sentence`
 
 # %%
-spectral_plots.models_table(ss.describe_models(models))
+spectral_plots.models_table(d.models.describe())
 
 # %% [markdown]
 # ## Paper A's numbers beside ours
@@ -85,7 +74,7 @@ spectral_plots.models_table(ss.describe_models(models))
 # paper itself.
 
 # %%
-spectral_plots.fig2_paper_table(numbers)
+spectral_plots.fig2_paper_table(d.numbers)
 
 # %% [markdown]
 # ## (a) The singular values of layer {glue:text}`layer_used`
@@ -97,7 +86,7 @@ spectral_plots.fig2_paper_table(numbers)
 # the largest relative changes.
 
 # %%
-fig, axes = spectral_plots.plot_layer_spectra(spectra, layer=layer_used)
+fig, axes = spectral_plots.plot_layer_spectra(d.spectra, layer=d.layer)
 fig
 
 # %% [markdown]
@@ -111,7 +100,7 @@ fig
 # {glue:text}`verdict_singular_values_stable`
 
 # %%
-fig, axes = spectral_plots.plot_pair_heatmaps(rows, ("mean_rel_dsigma",))
+fig, axes = spectral_plots.plot_pair_heatmaps(d.rows, ("mean_rel_dsigma",))
 fig
 
 # %% [markdown]
@@ -121,7 +110,7 @@ fig
 # {cite}`zhu2025pathnottaken`.
 
 # %%
-spectral_plots.summary_table(summary, ("mean_rel_dsigma", "spectral_drift"))
+spectral_plots.summary_table(d.summary, ("mean_rel_dsigma", "spectral_drift"))
 
 # %% [markdown]
 # ## (c) The sigma-swap ablation
@@ -136,12 +125,12 @@ spectral_plots.summary_table(summary, ("mean_rel_dsigma", "spectral_drift"))
 # {glue:text}`verdict_sigma_swap_keeps_accuracy`
 
 # %%
-fig, ax = spectral_plots.plot_fraction_sweep(swap, target=anchor["sft_end"], reference=anchor["sft_peak"],
+fig, ax = spectral_plots.plot_fraction_sweep(d.swap, target=d.anchors["sft_end"], reference=d.anchors["sft_peak"],
                                              xlabel="fraction of top singular values from the SFT peak")
 fig
 
 # %%
-spectral_plots.accuracy_table([anchor["sft_end"], *swap, anchor["sft_peak"]])
+spectral_plots.accuracy_table([d.anchors["sft_end"], *d.swap, d.anchors["sft_peak"]])
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -152,14 +141,12 @@ spectral_plots.accuracy_table([anchor["sft_end"], *swap, anchor["sft_peak"]])
 # confidence, not that the claim is false for paper A's models.
 
 # %%
-training_plots.verdict_table(list(verdicts.values()))
+tables.verdict_table(verdicts)
 
 # %%
-glue("models_sentence", ss.models_sentence(models), display=False)
-glue("layer_used", layer_used, display=False)
-glue("k_pct", 100 * k_frac, display=False)
-for name, value in numbers.items():
-    glue(name, value, display=False)
-glue("paper_sigma_change", papers.get("fig2.sigma_change").text(), display=False)
-glue("paper_swap_ood", papers.get("fig2.sigma_swap_llama_ood").text(), display=False)
-book.glue_verdicts(verdicts)
+pages.glue_all({
+    "models_sentence": d.models.sentence(), "layer_used": d.layer, "k_pct": 100 * k_frac,
+    **d.numbers,
+    "paper_sigma_change": papers.get("fig2.sigma_change").text(),
+    "paper_swap_ood": papers.get("fig2.sigma_swap_llama_ood").text(),
+}, verdicts)

@@ -30,25 +30,21 @@
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.book import execute as book
-from sftrl.claims import rules as claims
-from sftrl.claims import papers
-from sftrl.experiments import spectral_study as ss
-from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
-from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import papers, rules
+from sftrl.experiments import figure3
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
-base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's)
-sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's OOD peak)
-sft_end: str = ""  # last SFT checkpoint ("" for the pipeline's)
-rl: str = ""  # RL checkpoint trained from sft_end ("" for the pipeline's)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's)
+sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+sft_end: str | None = None  # last SFT checkpoint (None: the pipeline's)
+rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 layer: int = -1  # layer whose angle curves panel (a) shows (-1 for the middle one)
 kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("" for every kind)
 k_frac: float = 0.2  # top-k subspace as a fraction of each matrix's rank
@@ -58,14 +54,9 @@ cap_k: bool = True  # cap k at half the dimension in panel (a); False shades the
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
-kinds_used = parse_kinds(kinds)
-models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
-layer_used = ss.resolve_layer(layer, models.num_layers)
-rows = ss.compare_pairs(models, k_frac=k_frac, kinds=kinds_used)  # SVDs cached per checkpoint
-summary = ss.pair_summary(rows)
-curves = ss.angle_curves(models, layer=layer_used, kinds=kinds_used, k_frac=k_frac, cap=cap_k)
-numbers = ss.numbers_fig3(summary, curves)
-verdicts = {v.claim: v for v in claims.figure3(summary)}
+d = figure3.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, layer=layer,
+                  kinds=kinds, k_frac=k_frac, cap_k=cap_k)
+verdicts = rules.figure3(d)
 
 # %% [markdown]
 # ## The models
@@ -73,7 +64,7 @@ verdicts = {v.claim: v for v in claims.figure3(summary)}
 # {glue:text}`models_sentence`
 
 # %%
-spectral_plots.models_table(ss.describe_models(models))
+spectral_plots.models_table(d.models.describe())
 
 # %% [markdown]
 # ## Paper B's readings beside ours
@@ -84,7 +75,7 @@ spectral_plots.models_table(ss.describe_models(models))
 # {glue:text}`k_pct:.0f`% of the rank.
 
 # %%
-spectral_plots.fig3_paper_table(numbers)
+spectral_plots.fig3_paper_table(d.numbers)
 
 # %% [markdown]
 # ## (a) Principal angles in layer {glue:text}`layer_used`
@@ -95,7 +86,7 @@ spectral_plots.fig3_paper_table(numbers)
 # {glue:text}`n_forced_zero` angles are zero by construction (shaded).
 
 # %%
-fig, axes = spectral_plots.plot_angle_grid(curves)
+fig, axes = spectral_plots.plot_angle_grid(d.curves)
 fig
 
 # %% [markdown]
@@ -112,11 +103,11 @@ fig
 # {glue:text}`verdict_rl_rotates_less_than_sft`
 
 # %%
-fig, axes = spectral_plots.plot_pair_heatmaps(rows, ("mean_angle_u", "mean_angle_v"))
+fig, axes = spectral_plots.plot_pair_heatmaps(d.rows, ("mean_angle_u", "mean_angle_v"))
 fig
 
 # %%
-spectral_plots.summary_table(summary, ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v"))
+spectral_plots.summary_table(d.summary, ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v"))
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -126,14 +117,12 @@ spectral_plots.summary_table(summary, ("mean_angle_u", "max_angle_u", "mean_angl
 # false for the papers' models.
 
 # %%
-training_plots.verdict_table(list(verdicts.values()))
+tables.verdict_table(verdicts)
 
 # %%
-glue("models_sentence", ss.models_sentence(models), display=False)
-glue("layer_used", layer_used, display=False)
-glue("k_pct", 100 * k_frac, display=False)
-for name, value in numbers.items():
-    glue(name, value, display=False)
-glue("paper_rl_rotation", papers.get("fig3.rl_rotation").text(), display=False)
-glue("paper_sft_rotation", papers.get("fig3.sft_rotation").text(), display=False)
-book.glue_verdicts(verdicts)
+pages.glue_all({
+    "models_sentence": d.models.sentence(), "layer_used": d.layer, "k_pct": 100 * k_frac,
+    **d.numbers,
+    "paper_rl_rotation": papers.get("fig3.rl_rotation").text(),
+    "paper_sft_rotation": papers.get("fig3.sft_rotation").text(),
+}, verdicts)

@@ -35,25 +35,21 @@
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.book import execute as book
-from sftrl.claims import rules as claims
-from sftrl.claims import papers
-from sftrl.experiments import spectral_study as ss
-from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
-from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import papers, rules
+from sftrl.experiments import figure4
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
-base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's)
-sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's OOD peak)
-sft_end: str = ""  # last SFT checkpoint, the target of every edit ("" for the pipeline's)
-rl: str = ""  # RL checkpoint trained from sft_end ("" for the pipeline's; not used on this page)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's)
+sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+sft_end: str | None = None  # last SFT checkpoint, the target of every edit (None: the pipeline's)
+rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's; not used on this page)
 kinds: str = ""  # comma-separated matrix kinds edited ("" for the transformer blocks' seven kinds)
 fractions: str = "0,0.05,0.1,0.2,0.3,0.5,0.75,1.0"  # fractions of the top directions restored, panels (a), (b)
 tail_fractions: str = "0.2,0.5"  # fractions of the smallest directions restored from the SFT peak ("" for none)
@@ -65,20 +61,10 @@ layer_blocks: str = ""  # comma-separated blocks among Q1..Q4, "first 25%", "fir
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
-kinds_used = parse_kinds(kinds)
-models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
-anchor = ss.anchors(models, cfg, ("base", "sft_peak", "sft_end"))
-# every edited checkpoint is written once under the cache and evaluated once
-rank_peak = ss.rank_restoration(models, cfg, reference="sft_peak", fractions=ss.parse_fractions(fractions),
-                                kinds=kinds_used)
-tail_peak = ss.rank_restoration(models, cfg, reference="sft_peak", fractions=ss.parse_fractions(tail_fractions),
-                                tail=True, kinds=kinds_used)
-rank_base = ss.rank_restoration(models, cfg, reference="base", fractions=ss.parse_fractions(fractions),
-                                kinds=kinds_used)
-layers = ss.layer_restoration(models, cfg, reference="sft_peak", op=layer_op, k_frac=layer_k_frac,
-                              blocks=ss.parse_names(layer_blocks), kinds=kinds_used)
-numbers = ss.numbers_fig4(rank_peak + rank_base, layers)
-verdicts = {v.claim: v for v in claims.figure4(rank_peak, rank_base, layers, anchor)}
+d = figure4.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, kinds=kinds,
+                  fractions=fractions, tail_fractions=tail_fractions, layer_op=layer_op,
+                  layer_k_frac=layer_k_frac, layer_blocks=layer_blocks)
+verdicts = rules.figure4(d)
 
 # %% [markdown]
 # ## The models
@@ -89,7 +75,7 @@ verdicts = {v.claim: v for v in claims.figure4(rank_peak, rank_base, layers, anc
 # (answers must be in the strict format SFT teaches).
 
 # %%
-spectral_plots.models_table(ss.describe_models(models))
+spectral_plots.models_table(d.models.describe())
 
 # %% [markdown]
 # ## Paper A's numbers beside ours
@@ -99,7 +85,7 @@ spectral_plots.models_table(ss.describe_models(models))
 # the SFT end's, so there is nothing to recover.
 
 # %%
-spectral_plots.fig4_paper_table(numbers)
+spectral_plots.fig4_paper_table(d.numbers)
 
 # %% [markdown]
 # ## (a) Rank-wise restoration from the SFT peak
@@ -110,12 +96,12 @@ spectral_plots.fig4_paper_table(numbers)
 # {glue:text}`verdict_top_directions_restore`
 
 # %%
-fig, ax = spectral_plots.plot_fraction_sweep(rank_peak + tail_peak, target=anchor["sft_end"],
-                                             reference=anchor["sft_peak"])
+fig, ax = spectral_plots.plot_fraction_sweep(d.rank_peak + d.tail_peak, target=d.anchors["sft_end"],
+                                             reference=d.anchors["sft_peak"])
 fig
 
 # %%
-spectral_plots.accuracy_table(rank_peak + tail_peak)
+spectral_plots.accuracy_table(d.rank_peak + d.tail_peak)
 
 # %% [markdown]
 # ## (b) Rank-wise restoration from the base
@@ -129,11 +115,11 @@ spectral_plots.accuracy_table(rank_peak + tail_peak)
 # {glue:text}`verdict_top_directions_restore_base`
 
 # %%
-fig, ax = spectral_plots.plot_fraction_sweep(rank_base, target=anchor["sft_end"], reference=anchor["base"])
+fig, ax = spectral_plots.plot_fraction_sweep(d.rank_base, target=d.anchors["sft_end"], reference=d.anchors["base"])
 fig
 
 # %%
-spectral_plots.accuracy_table(rank_base)
+spectral_plots.accuracy_table(d.rank_base)
 
 # %% [markdown]
 # ## (c) Layer-wise restoration from the SFT peak
@@ -146,11 +132,11 @@ spectral_plots.accuracy_table(rank_base)
 # the embeddings. {glue:text}`verdict_first_layers_restore`
 
 # %%
-fig, axes = spectral_plots.plot_block_restoration(layers, target=anchor["sft_end"], reference=anchor["sft_peak"])
+fig, axes = spectral_plots.plot_block_restoration(d.layers, target=d.anchors["sft_end"], reference=d.anchors["sft_peak"])
 fig
 
 # %%
-spectral_plots.accuracy_table(layers)
+spectral_plots.accuracy_table(d.layers)
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -161,17 +147,16 @@ spectral_plots.accuracy_table(layers)
 # confidence, not that the claim is false for paper A's models.
 
 # %%
-training_plots.verdict_table(list(verdicts.values()))
+tables.verdict_table(verdicts)
 
 # %%
-glue("models_sentence", ss.models_sentence(models), display=False)
-for role, key in (("sft_end", "end"), ("sft_peak", "peak"), ("base", "base")):
-    glue(f"ood_{key}", anchor[role]["ood"], display=False)
-    glue(f"id_{key}", anchor[role]["id"], display=False)
-glue("base_format_errors", anchor["base"]["ood_format_errors"], display=False)
-glue("layer_op_text", ss.layer_op_text(layer_op, layer_k_frac, "sft_peak"), display=False)
-for name, value in numbers.items():
-    glue(name, value, display=False)
-glue("paper_top20", papers.get("fig4.top20_directions_restore").text(), display=False)
-glue("paper_first25", papers.get("fig4.first25_layers_restore").text(), display=False)
-book.glue_verdicts(verdicts)
+a = d.anchors
+pages.glue_all({
+    "models_sentence": d.models.sentence(),
+    "ood_end": a["sft_end"]["ood"], "id_end": a["sft_end"]["id"], "ood_peak": a["sft_peak"]["ood"],
+    "id_peak": a["sft_peak"]["id"], "ood_base": a["base"]["ood"], "id_base": a["base"]["id"],
+    "base_format_errors": a["base"]["ood_format_errors"], "layer_op_text": d.layer_op_text,
+    **d.numbers,
+    "paper_top20": papers.get("fig4.top20_directions_restore").text(),
+    "paper_first25": papers.get("fig4.first25_layers_restore").text(),
+}, verdicts)

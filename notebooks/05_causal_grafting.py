@@ -29,36 +29,29 @@
 
 # %%
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.book import execute as book
-from sftrl.claims import rules as claims
-from sftrl.claims import papers
-from sftrl.experiments import spectral_study as ss
-from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
-from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import papers, rules
+from sftrl.experiments import figure5
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
-base: str = ""  # base checkpoint, local folder or hub id ("" for the pipeline's; only listed on this page)
-sft_peak: str = ""  # SFT checkpoint with the best OOD accuracy ("" for the pipeline's; only listed on this page)
-sft_end: str = ""  # last SFT checkpoint ("" for the pipeline's)
-rl: str = ""  # RL checkpoint trained from sft_end ("" for the pipeline's)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's; only listed on this page)
+sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's; only listed on this page)
+sft_end: str | None = None  # last SFT checkpoint (None: the pipeline's)
+rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 kinds: str = ""  # comma-separated matrix kinds rebuilt ("" for the transformer blocks' seven kinds)
 
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
-kinds_used = parse_kinds(kinds)
-models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
-rows = ss.grafting(models, cfg, kinds=kinds_used)  # four edited checkpoints, written and evaluated once
-numbers = ss.numbers_fig5(rows)
-verdicts = {v.claim: v for v in claims.figure5(rows)}
+d = figure5.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, kinds=kinds)
+verdicts = rules.figure5(d)
 
 # %% [markdown]
 # ## The models
@@ -66,13 +59,13 @@ verdicts = {v.claim: v for v in claims.figure5(rows)}
 # {glue:text}`models_sentence`
 
 # %%
-spectral_plots.models_table(ss.describe_models(models))
+spectral_plots.models_table(d.models.describe())
 
 # %% [markdown]
 # ## Paper A's claims beside our numbers
 
 # %%
-spectral_plots.fig5_paper_table(numbers)
+spectral_plots.fig5_paper_table(d.numbers)
 
 # %% [markdown]
 # ## (a) Accuracy of the grafted models
@@ -91,11 +84,11 @@ spectral_plots.fig5_paper_table(numbers)
 # {glue:text}`verdict_sigma_only_swap_changes_nothing`
 
 # %%
-fig, ax = spectral_plots.plot_accuracy_bars(rows)
+fig, ax = spectral_plots.plot_accuracy_bars(d.grafts)
 fig
 
 # %%
-spectral_plots.accuracy_table(rows, recovery=False)
+spectral_plots.accuracy_table(d.grafts, recovery=False)
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -108,12 +101,11 @@ spectral_plots.accuracy_table(rows, recovery=False)
 # claim is false for paper A's models.
 
 # %%
-training_plots.verdict_table(list(verdicts.values()))
+tables.verdict_table(verdicts)
 
 # %%
-glue("models_sentence", ss.models_sentence(models), display=False)
-for name, value in numbers.items():
-    glue(name, value, display=False)
-glue("paper_graft_sft_vectors", papers.get("fig5.graft_sft_vectors").text(), display=False)
-glue("paper_graft_rl_vectors", papers.get("fig5.graft_rl_vectors").text(), display=False)
-book.glue_verdicts(verdicts)
+pages.glue_all({
+    "models_sentence": d.models.sentence(), **d.numbers,
+    "paper_graft_sft_vectors": papers.get("fig5.graft_sft_vectors").text(),
+    "paper_graft_rl_vectors": papers.get("fig5.graft_rl_vectors").text(),
+}, verdicts)

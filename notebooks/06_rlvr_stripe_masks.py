@@ -26,28 +26,26 @@
 # effects come from.
 
 # %%
-import pandas as pd
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.claims import papers
-from sftrl.experiments import masks_study as ms
-from sftrl.weights.checkpoints import parse_kinds
+from sftrl.book import pages, tables
 from sftrl.book.plots import masks as mask_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import papers, rules
+from sftrl.experiments import figure6
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
-base_path: str = ""  # checkpoint the fine-tuned models started from, folder or hub id; "" for the pipeline's RL start
-rl_paths: str = ""  # comma-separated RL checkpoints from base_path, at least two; "" for the pipeline's K runs
-sft_paths: str = ""  # comma-separated SFT checkpoints from base_path; "" for the pipeline's SFT contrast, or none
-step_paths: str = ""  # comma-separated checkpoints of one run in training order; "" for the first RL run's
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base_path: str | None = None  # checkpoint the fine-tuned models started from, folder or hub id; None: the pipeline's RL start
+rl_paths: str | None = None  # comma-separated RL checkpoints from base_path, at least two; None: the pipeline's K runs
+sft_paths: str | None = None  # comma-separated SFT checkpoints from base_path; None: the pipeline's SFT contrast, or none
+step_paths: str | None = None  # comma-separated checkpoints of one run in training order; None: the first RL run's
 start_step: int = -1  # SFT step the pipeline's runs start from; -1 for where the book's main RL model starts
-study_steps: int = 0  # optimizer steps of each study run; 0 for the profile's study budget
-study_lr: float = 0.0  # learning rate of the K RL runs and the SFT contrast; 0 for the profile's
-study_dtype: str = ""  # weight dtype during those runs, "float32" or "bfloat16"; "" for the profile's
+study_steps: int | None = None  # optimizer steps of each study run (None: the profile's study budget)
+study_lr: float | None = None  # learning rate of the K RL runs and the SFT contrast (None: the profile's)
+study_dtype: str | None = None  # weight dtype during those runs, "float32" or "bfloat16" (None: the profile's)
 layer: int = -1  # layer of the consistency images and the row / column ratios; -1 for the middle one
 eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
 alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
@@ -59,16 +57,10 @@ kinds: str = ""  # comma-separated matrix kinds to analyse, e.g. "q,k,v,o,down" 
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
-scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype)
-kinds_used = parse_kinds(kinds)
-
-# %%
-inp = ms.inputs(cfg, scfg, base_path=base_path, rl_paths=rl_paths, sft_paths=sft_paths, step_paths=step_paths)
-analysis = ms.analyse(inp.base, inp.rl, inp.sft, eta=eta, alpha=alpha, k_frac=k_frac, layer=layer,
-                      kinds=kinds_used)
-ratios = ms.update_ratios(inp.base, inp.steps, kind=ratio_kind, layer=layer, eta=eta)
-numbers = ms.numbers(analysis)
-verdicts = ms.verdicts(numbers)
+d = figure6.data(cfg, base_path=base_path, rl_paths=rl_paths, sft_paths=sft_paths, step_paths=step_paths,
+                 start_step=start_step, study_steps=study_steps, study_lr=study_lr, study_dtype=study_dtype,
+                 layer=layer, eta=eta, alpha=alpha, k_frac=k_frac, ratio_kind=ratio_kind, kinds=kinds)
+verdicts = rules.figure6(d)
 
 # %% [markdown]
 # ## The checkpoints
@@ -80,7 +72,7 @@ verdicts = ms.verdicts(numbers)
 # cannot move a weight.
 
 # %%
-pd.DataFrame(ms.describe_inputs(inp)).round(3)
+tables.Table.from_rows(d.checkpoints)
 
 # %% [markdown]
 # ## Stripes: where one layer's updates land
@@ -89,10 +81,10 @@ pd.DataFrame(ms.describe_inputs(inp)).round(3)
 # {glue:text}`layer`, the fraction of the RL runs that updated it (rows are output units,
 # columns input features; large matrices are block-averaged). Rows or columns that every run
 # updates show as bright stripes; entries no run touched are dark.
-# {glue:text}`verdict_consistency`
+# {glue:text}`verdict_masks_consistent_across_runs`
 
 # %%
-fig, axes = mask_plots.plot_consistency_images(analysis.images)
+fig, axes = mask_plots.plot_consistency_images(d.analysis.images)
 fig
 
 # %% [markdown]
@@ -103,10 +95,10 @@ fig
 # {glue:text}`paper_rl_sparsity` (the dotted line) and dense SFT updates. B also states a
 # tolerance form of the mask with eta = {glue:text}`paper_eta`; any eta below 2^-8 marks
 # exactly the entries whose bf16 value changed, which is what this page counts unless
-# `eta` is set. {glue:text}`verdict_sparsity`
+# `eta` is set. {glue:text}`verdict_rl_sparse_sft_dense`
 
 # %%
-fig, ax = mask_plots.plot_sparsity_bars(ms.sparsity_by(analysis, "kind"), paper=papers.get("fig6.rl_sparsity").value)
+fig, ax = mask_plots.plot_sparsity_bars(d.sparsity_by_kind, paper=papers.get("fig6.rl_sparsity").value)
 fig
 
 # %% [markdown]
@@ -117,8 +109,7 @@ fig
 # matrix kind (weighted by entries).
 
 # %%
-observed, expected = ms.consistency_by_kind(analysis, "in_all")
-fig, ax = mask_plots.plot_consistency_vs_chance(observed, expected)
+fig, ax = mask_plots.plot_consistency_vs_chance(*d.in_all)
 fig
 
 # %% [markdown]
@@ -130,7 +121,7 @@ fig
 # {glue:text}`jaccard:.3f`, against {glue:text}`jaccard_expected:.3f` by chance.
 
 # %%
-fig, ax = mask_plots.plot_jaccard_vs_chance(analysis.jaccard, analysis.jaccard_expected)
+fig, ax = mask_plots.plot_jaccard_vs_chance(d.analysis.jaccard, d.analysis.jaccard_expected)
 fig
 
 # %% [markdown]
@@ -140,11 +131,10 @@ fig
 # magnitude in its rank-k reconstruction (k = {glue:text}`k_pct:.0f`% of the rank), the
 # low-magnitude weights the {glue:text}`alpha_pct:.0f`% smallest entries of the matrix itself.
 # Each bar is the share of a region that was updated; the tick over it is the chance level,
-# the model's update density. {glue:text}`verdict_principal`
+# the model's update density. {glue:text}`verdict_rl_off_principal`
 
 # %%
-overlaps, chance = ms.overlap_by_role(analysis)
-fig, ax = mask_plots.plot_overlap_vs_chance(overlaps, chance)
+fig, ax = mask_plots.plot_overlap_vs_chance(*d.overlaps)
 fig
 
 # %% [markdown]
@@ -154,11 +144,10 @@ fig
 # top-k left singular subspaces before and after fine-tuning, averaged over each layer's
 # matrices and the runs. A third-party reading of paper B's figure puts the principal
 # subspace rotation at {glue:text}`paper_rl_rotation` for RL and
-# {glue:text}`paper_sft_rotation` for SFT. {glue:text}`verdict_drift`
+# {glue:text}`paper_sft_rotation` for SFT. {glue:text}`verdict_rl_little_spectral_drift`
 
 # %%
-layers, drift, angle = ms.drift_by_layer(analysis)
-fig, axes = mask_plots.plot_drift_angle(layers, drift, angle)
+fig, axes = mask_plots.plot_drift_angle(*d.drift)
 fig
 
 # %% [markdown]
@@ -170,19 +159,23 @@ fig
 # bright from the first steps on means the pattern is fixed early.
 
 # %%
-fig, axes = mask_plots.plot_update_ratios(ratios.steps, ratios.rows, ratios.cols)
+fig, axes = mask_plots.plot_update_ratios(d.ratios.steps, d.ratios.rows, d.ratios.cols)
 fig
 
+# %% [markdown]
+# ## Verdicts and the rules behind them
+#
+# Each verdict is computed from the numbers above by the rule in the last column, the same
+# rule the {doc}`claims page <08_claims>` applies.
+
 # %%
-for name, value in numbers.items():
-    glue(name, value, display=False)
-glue("alpha_pct", 100 * alpha, display=False)
-glue("k_pct", 100 * k_frac, display=False)
-glue("ratio_name", ratios.name, display=False)
-glue("inputs_sentence", ms.inputs_sentence(inp, scfg), display=False)
-for name in ("sparsity", "consistency", "principal", "drift"):
-    glue(f"verdict_{name}", verdicts.get(name, ""), display=False)
-glue("paper_rl_sparsity", papers.get("fig6.rl_sparsity").text(), display=False)
-glue("paper_eta", papers.get("fig6.mask_eta").text(), display=False)
-glue("paper_rl_rotation", papers.get("fig3.rl_rotation").text(), display=False)
-glue("paper_sft_rotation", papers.get("fig3.sft_rotation").text(), display=False)
+tables.verdict_table(verdicts)
+
+# %%
+pages.glue_all({
+    **d.numbers, "alpha_pct": 100 * alpha, "k_pct": 100 * k_frac, "ratio_name": d.ratios.name,
+    "inputs_sentence": d.inputs_sentence,
+    "paper_rl_sparsity": papers.get("fig6.rl_sparsity").text(), "paper_eta": papers.get("fig6.mask_eta").text(),
+    "paper_rl_rotation": papers.get("fig3.rl_rotation").text(),
+    "paper_sft_rotation": papers.get("fig3.sft_rotation").text(),
+}, verdicts)

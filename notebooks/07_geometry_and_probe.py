@@ -25,44 +25,39 @@
 # is computed from the runs.
 
 # %%
-import pandas as pd
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from myst_nb import glue
 
 from sftrl import config
-from sftrl.experiments import masks_study as ms
+from sftrl.book import pages, tables
 from sftrl.book.plots import masks as mask_plots
 from sftrl.book.plots import use_style
+from sftrl.claims import rules
+from sftrl.experiments import figure7
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
 start_step: int = -1  # SFT step every run starts from; -1 for where the book's main RL model starts
-study_steps: int = 0  # optimizer steps of each run; 0 for the profile's study budget
-study_lr: float = 0.0  # learning rate of the runs compared in the geometry test; 0 for the profile's
-study_dtype: str = ""  # weight dtype of those runs, "float32" or "bfloat16"; "" for the profile's
+study_steps: int | None = None  # optimizer steps of each run (None: the profile's study budget)
+study_lr: float | None = None  # learning rate of the runs compared in the geometry test (None: the profile's)
+study_dtype: str | None = None  # weight dtype of those runs, "float32" or "bfloat16" (None: the profile's)
 eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
 alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
 k_frac: float = 0.2  # rank of the principal reconstruction, as a fraction of the rank
 permute_seed: int = 1  # seed of the MLP hidden-unit permutations
 probe_alpha: float = 0.2  # fraction of each block matrix a probe's gradient mask lets RL train
 probe_rank: float = 0.2  # rank of the probe's principal reconstruction, as a fraction of the rank
-probe_lr: float = 0.0  # learning rate of the probe runs; 0 for the profile's
-probe_steps: int = 0  # optimizer steps of the probe runs; 0 for study_steps
+probe_lr: float | None = None  # learning rate of the probe runs (None: the profile's)
+probe_steps: int | None = None  # optimizer steps of the probe runs (None: study_steps)
 
 # %%
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
-scfg = ms.study_config(profile, start_step=start_step, steps=study_steps, lr=study_lr, dtype=study_dtype,
-                       permute_seed=permute_seed, probe_alpha=probe_alpha, probe_rank=probe_rank,
-                       probe_lr=probe_lr, probe_steps=probe_steps)
-
-# %%
-regime = ms.regime_table(cfg, scfg, eta=eta, alpha=alpha, k_frac=k_frac)
-geometry = ms.geometry_by_group(ms.geometry_table(cfg, scfg, eta=eta))
-curves = ms.probe_curves(cfg, scfg)
-probe = ms.probe_table(cfg, scfg)
+d = figure7.data(cfg, start_step=start_step, study_steps=study_steps, study_lr=study_lr, study_dtype=study_dtype,
+                 eta=eta, alpha=alpha, k_frac=k_frac, permute_seed=permute_seed, probe_alpha=probe_alpha,
+                 probe_rank=probe_rank, probe_lr=probe_lr, probe_steps=probe_steps)
+verdicts = rules.figure7(d)
 
 # %% [markdown]
 # ## Precision: the learning rate and the weight dtype
@@ -75,14 +70,14 @@ probe = ms.probe_table(cfg, scfg)
 # {glue:text}`alpha_pct:.0f`% of each matrix). A bf16 number keeps 8 significant bits, so an
 # update smaller than about half a unit in the last place of a weight rounds away, and the
 # large weights, where that unit is largest, lose their updates first.
-# {glue:text}`regime_verdict`
+# {glue:text}`regime_sentence`
 
 # %%
-fig, axes = mask_plots.plot_regime(regime)
+fig, axes = mask_plots.plot_regime(d.regime)
 fig
 
 # %%
-pd.DataFrame(regime)[["role", "lr", "dtype", "sparsity", "principal_ratio", "low_ratio"]].round(3)
+tables.Table.from_rows(d.regime, ["role", "lr", "dtype", "sparsity", "principal_ratio", "low_ratio"])
 
 # %% [markdown]
 # ## Geometry: the same RL run from a permuted start
@@ -100,10 +95,10 @@ pd.DataFrame(regime)[["role", "lr", "dtype", "sparsity", "principal_ratio", "low
 # as paper B's geometry gate says, or stay at fixed positions. A rotation of the value space
 # would test more, since Adam is not rotation-equivariant; the pipeline does not run one
 # yet.
-# {glue:text}`geometry_verdict`
+# {glue:text}`verdict_preferred_entries_follow_geometry`
 
 # %%
-fig, ax = mask_plots.plot_geometry(geometry)
+fig, ax = mask_plots.plot_geometry(d.geometry)
 fig
 
 # %% [markdown]
@@ -114,10 +109,10 @@ fig
 # entries outside the principal weights (*off-principal*), the principal weights
 # themselves, or a random set; against dense RL. Paper B predicts that RL restricted to
 # off-principal entries tracks dense RL and that RL restricted to the principal ones does
-# worst. {glue:text}`probe_verdict`
+# worst. {glue:text}`verdict_off_principal_probe`
 
 # %%
-fig, ax = mask_plots.plot_reward_curves(curves)
+fig, ax = mask_plots.plot_reward_curves(d.curves)
 fig
 
 # %% [markdown]
@@ -127,14 +122,20 @@ fig
 # the start and of each probe run's last checkpoint, with 95% Wilson intervals.
 
 # %%
-fig, ax = mask_plots.plot_probe_accuracy(probe)
+fig, ax = mask_plots.plot_probe_accuracy(d.probe)
 fig
 
+# %% [markdown]
+# ## Verdicts and the rules behind them
+#
+# Each verdict is computed from the numbers above by the rule in the last column, the same
+# rule the {doc}`claims page <08_claims>` applies.
+
 # %%
-glue("steps", scfg.steps, display=False)
-glue("alpha_pct", 100 * alpha, display=False)
-glue("probe_lr", scfg.probe_lr, display=False)
-glue("probe_alpha_pct", 100 * scfg.probe_alpha, display=False)
-glue("regime_verdict", ms.regime_verdict(regime), display=False)
-glue("geometry_verdict", ms.geometry_verdict(geometry), display=False)
-glue("probe_verdict", ms.probe_verdict(probe), display=False)
+tables.verdict_table(verdicts)
+
+# %%
+pages.glue_all({
+    "steps": d.scfg.steps, "alpha_pct": 100 * alpha, "probe_lr": d.scfg.probe_lr,
+    "probe_alpha_pct": 100 * d.scfg.probe_alpha, "regime_sentence": rules.regime_sentence(d.regime),
+}, verdicts)

@@ -25,20 +25,18 @@
 # *not evaluated* with the reason, and counts as no result.
 
 # %%
-from myst_nb import glue
-
 from sftrl import config
-from sftrl.claims import papers
-from sftrl.claims import report
+from sftrl.book import pages, tables
+from sftrl.claims import papers, rules, scoreboard
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
 
 # %%
 cfg = config.profile(profile, model_base=model_base)
-rows = report.claim_rows(cfg)  # reads the figure pages' cached results; makes only what is missing
-counts = report.verdict_counts(rows)
+rows = scoreboard.claim_rows(cfg)  # reads the figure pages' cached results; makes only what is missing
+counts = scoreboard.verdict_counts(rows)
 
 # %% [markdown]
 # ## The papers' numbers and ours
@@ -56,13 +54,13 @@ counts = report.verdict_counts(rows)
 # ### Paper A: SFT forgets OOD, RL restores it
 
 # %% tags=["full-width"]
-report.claims_table(rows, paper="A")
+tables.claims_table(rows, paper="A")
 
 # %% [markdown]
 # ### Paper B: where RL writes
 
 # %% tags=["full-width"]
-report.claims_table(rows, paper="B")
+tables.claims_table(rows, paper="B")
 
 # %% [markdown]
 # ## How the verdicts are decided
@@ -73,22 +71,18 @@ report.claims_table(rows, paper="B")
 # when its binomial z-score is beyond ±{glue:text}`z_chance` (the entries of a matrix are
 # not independent, so the score is a guide rather than a test). A verdict of *not
 # reproduced* says that our run does not show the claim at that confidence, not that the
-# claim is false for the papers' models. The rules of Figures 1 to 5 are those of
-# `sftrl.claims.rules`, printed on each figure page too; the rules of paper B's mask claims are
-# stated in `sftrl.claims.report` (the figure pages 6 and 7 describe their results in words). Each
-# rule below is the text of the function that applies it.
+# claim is false for the papers' models. Every claim has one rule, in `sftrl.claims.rules`;
+# each figure page shows its claims' verdicts by the same rules. Each rule below is the text
+# of the function that applies it.
 
 # %% tags=["full-width"]
-report.rules_table(rows)
+tables.rules_table(rows)
 
 # %%
-glue("profile", cfg.profile, display=False)
-glue("counts_sentence", report.counts_sentence(rows), display=False)
-glue("n_claims", len(rows), display=False)
-for verdict, count in counts.items():
-    glue(f"n_{verdict.replace(' ', '_')}", count, display=False)
-glue("z_chance", report.Z_CHANCE, display=False)
-glue("eval_attempts", cfg.eval.attempts, display=False)
-glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)
-for row in rows:
-    glue(f"verdict_{row.key}", row.verdict, display=False)
+pages.glue_all({
+    "profile": cfg.profile, "counts_sentence": scoreboard.counts_sentence(rows), "n_claims": len(rows),
+    **{f"n_{verdict.replace(' ', '_')}": count for verdict, count in counts.items()},
+    "z_chance": rules.Z_CHANCE, "eval_attempts": cfg.eval.attempts,
+    "paper_attempts": papers.get("task.eval_attempts").value,
+    **{f"verdict_{row.key}": row.verdict for row in rows},
+})

@@ -23,19 +23,19 @@ from myst_nb import glue
 
 from sftrl import config
 from sftrl.claims import papers
-from sftrl.claims import report
+from sftrl.book import methods
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
-model_base: str = ""  # model the pipeline fine-tunes: HF id or local path ("" for the profile's base)
+model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
 
 # %%
 cfg = config.profile(profile, model_base=model_base)
-base = report.base_facts(cfg)  # loads the model SFT starts from (pretrains the small base if it is missing)
-splits = report.split_sizes(cfg)
-sizes = report.eval_sizes(cfg)
-trl_defaults = report.trl_defaults()
-tried = report.tried_table()
+base = methods.base_facts(cfg)  # loads the model SFT starts from (pretrains the small base if it is missing)
+splits = methods.split_sizes(cfg)
+sizes = methods.eval_sizes(cfg)
+trl_defaults = methods.trl_defaults()
+tried = methods.tried_table()
 
 # %% [markdown]
 # ## The small model
@@ -49,7 +49,7 @@ tried = report.tried_table()
 # punctuation; for example, a prompt under the OOD rule and its strict answer:
 
 # %%
-print(report.compact_example())
+print(methods.compact_example())
 
 # %% [markdown]
 # ## The pretraining corpus, and why it mixes rules
@@ -80,7 +80,7 @@ print(report.compact_example())
 # never saw.
 
 # %%
-report.settings_table(cfg)
+methods.settings_table(cfg)
 
 # %% [markdown]
 # ## Deviations from paper A
@@ -139,7 +139,7 @@ glue("intermediate_size", base["intermediate_size"], display=False)
 glue("max_positions", base["max_position_embeddings"], display=False)
 glue("vocab_size", base["vocab_size"], display=False)
 glue("tied_text", "tied" if base["tie_word_embeddings"] else "separate (untied)", display=False)
-for name, sentence in report.model_sentences(base).items():
+for name, sentence in methods.model_sentences(base).items():
     glue(name, sentence, display=False)
 p = cfg.pretrain
 glue("corpus_size", p.corpus_size, display=False)
@@ -152,7 +152,7 @@ glue("pretrain_steps", p.steps, display=False)
 glue("pretrain_batch", p.batch_size, display=False)
 glue("pretrain_lr", p.lr, display=False)
 glue("pretrain_seconds", base["pretrain_seconds"], display=False)
-glue("pretrain_time_sentence", report.pretrain_sentence(base), display=False)
+glue("pretrain_time_sentence", methods.pretrain_sentence(base), display=False)
 glue("n_ood_pretrain", splits["ood_pretrain"], display=False)
 glue("n_ood_eval_all", splits["ood_eval"], display=False)
 glue("n_sft_hands", splits["sft"], display=False)
@@ -160,16 +160,16 @@ glue("n_rl_hands", splits["rl"], display=False)
 glue("n_id_eval_all", splits["id_eval"], display=False)
 glue("n_id_eval", sizes["id"], display=False)
 glue("n_ood_eval", sizes["ood"], display=False)
-glue("id_half_width", report.half_width_at(sizes["id"]), display=False)
-glue("ood_half_width", report.half_width_at(sizes["ood"]), display=False)
+glue("id_half_width", methods.half_width_at(sizes["id"]), display=False)
+glue("ood_half_width", methods.half_width_at(sizes["ood"]), display=False)
 paper_hands = papers.get("task.eval_hands").value
 glue("paper_hands", paper_hands, display=False)
-glue("paper_half_width", report.half_width_at(paper_hands), display=False)
+glue("paper_half_width", methods.half_width_at(paper_hands), display=False)
 glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)
 glue("eval_attempts", cfg.eval.attempts, display=False)
 glue("trl_version", trl_defaults["trl_version"], display=False)
 glue("rl_beta", cfg.rl.beta, display=False)
 glue("rl_generations", cfg.rl.num_generations, display=False)
-glue("tried_sentence", report.tried_sentence(tried), display=False)
+glue("tried_sentence", methods.tried_sentence(tried), display=False)
 glue("rl_seeds", cfg.rl_seeds, display=False)
-glue("tried_verdicts_sentence", report.tried_verdicts_sentence(), display=False)
+glue("tried_verdicts_sentence", methods.tried_verdicts_sentence(), display=False)

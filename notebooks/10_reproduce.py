@@ -24,17 +24,16 @@ from pathlib import Path
 from myst_nb import glue
 
 from sftrl import config
-from sftrl.book import execute as book
-from sftrl.claims import report
+from sftrl.book import execute, methods, reproduce
 
 # %% tags=["parameters"]
-bench_file: str = ""  # benchmark snapshot to quote ("" for the committed bench/results/book.json)
+bench_file: str | None = None  # benchmark snapshot to quote (None: the committed bench/results/book.json)
 
 # %%
-snapshot = report.bench_snapshot(Path(bench_file) if bench_file else report.BENCH_BOOK)
-base_record = report.base_record()
+snapshot = reproduce.bench_snapshot(Path(bench_file) if bench_file else reproduce.BENCH_BOOK)
+base_record = methods.base_record()
 cpu, gpu = config.profile("cpu"), config.profile("gpu")
-estimates = report.gpu_estimates(gpu)
+estimates = reproduce.gpu_estimates(gpu)
 
 # %% [markdown]
 # ## The two commands
@@ -50,7 +49,7 @@ estimates = report.gpu_estimates(gpu)
 # {glue:text}`budget_sentence`
 
 # %%
-report.stage_table(snapshot)  # nothing when no snapshot is committed
+reproduce.stage_table(snapshot)  # nothing when no snapshot is committed
 
 # %% [markdown]
 # The small base model every figure starts from is committed under `data/base`, so that a
@@ -67,11 +66,11 @@ report.stage_table(snapshot)  # nothing when no snapshot is committed
 # `parameters`, lists its settings with their meaning. List them:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book.execute --help-notebook 01_ood_peak_and_decline
+# .venv/bin/python -m sftrl.book --help-notebook 01_ood_peak_and_decline
 # ```
 
 # %%
-print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_ood_peak_and_decline")))
+print(execute.format_help("01_ood_peak_and_decline", execute.notebook_parameters("01_ood_peak_and_decline")))
 
 # %% [markdown]
 # Then rerun that page with papermill-style overrides, `-p NAME VALUE`, typed as papermill
@@ -92,7 +91,7 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 # site:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book.execute run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
+# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
 # ```
 #
 # The same with plain papermill, converting the text notebook with jupytext first:
@@ -103,7 +102,7 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 # .venv/bin/papermill /tmp/fig1.ipynb /tmp/fig1-out.ipynb -k python3 -p sft_lr 3e-4
 # ```
 #
-# (`python -m sftrl.book.execute` does the same and in addition checks the parameter names before
+# (`python -m sftrl.book` does the same and in addition checks the parameter names before
 # starting, makes sure the kernel is this environment's Python, hides papermill's
 # injected cell and refuses outputs a reader should not see.)
 #
@@ -113,7 +112,7 @@ print(book.format_help("01_ood_peak_and_decline", book.notebook_parameters("01_o
 # prompt and JSON answer. It differs from the default `cpu` profile in these settings:
 
 # %%
-report.profile_table("cpu", "gpu")
+reproduce.profile_table("cpu", "gpu")
 
 # %% [markdown]
 # Build the whole book with it (every page receives `profile = "gpu"`; the site goes to
@@ -124,7 +123,7 @@ report.profile_table("cpu", "gpu")
 # ```bash
 # make book PROFILE=gpu
 # make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
-# .venv/bin/python -m sftrl.book.execute run 01_ood_peak_and_decline --out /tmp/fig1-gpu.ipynb \
+# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1-gpu.ipynb \
 #     -p profile gpu -p model_base Qwen/Qwen2.5-0.5B-Instruct
 # ```
 #
@@ -167,16 +166,16 @@ report.profile_table("cpu", "gpu")
 # optionally SFT checkpoints; the spectral pages take the four models of paper A:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book.execute run 06_rlvr_stripe_masks --out /tmp/masks.ipynb \
+# .venv/bin/python -m sftrl.book run 06_rlvr_stripe_masks --out /tmp/masks.ipynb \
 #     -p base_path ckpt/base -p rl_paths ckpt/rl,ckpt/rl2 -p sft_paths ckpt/sft -p kinds q,k,v,o,down
-# .venv/bin/python -m sftrl.book.execute run 03_principal_angles --out /tmp/angles.ipynb \
+# .venv/bin/python -m sftrl.book run 03_principal_angles --out /tmp/angles.ipynb \
 #     -p base ckpt/base -p sft_peak ckpt/sft-peak -p sft_end ckpt/sft-end -p rl ckpt/rl
 # ```
 
 # %%
-glue("budget_sentence", report.budget_sentence(snapshot), display=False)
-glue("base_sentence", report.base_rebuild_sentence(base_record), display=False)
-glue("rerun_sentence", report.rerun_sentence(snapshot, "01_ood_peak_and_decline"), display=False)
+glue("budget_sentence", reproduce.budget_sentence(snapshot), display=False)
+glue("base_sentence", reproduce.base_rebuild_sentence(base_record), display=False)
+glue("rerun_sentence", reproduce.rerun_sentence(snapshot, "01_ood_peak_and_decline"), display=False)
 glue("cpu_sft_lr", cpu.sft.lr, display=False)
 glue("gpu_model", gpu.model.base, display=False)
 glue("gpu_params_b", estimates["n_params"] / 1e9, display=False)
@@ -188,6 +187,6 @@ glue("gpu_rl_steps", gpu.rl.steps, display=False)
 glue("gpu_rl_tokens", gpu.rl.max_completion_length, display=False)
 glue("gpu_rl_minutes", estimates["rl_minutes_per_run"], display=False)
 glue("gpu_rl_runs", int(estimates["rl_runs"]), display=False)
-glue("assumed_tokens", int(report.GPU_ASSUMPTIONS["tokens_per_example"]), display=False)
-glue("assumed_utilisation", report.GPU_ASSUMPTIONS["utilisation"], display=False)
-glue("assumed_decode_s", report.GPU_ASSUMPTIONS["decode_step_s"], display=False)
+glue("assumed_tokens", int(reproduce.GPU_ASSUMPTIONS["tokens_per_example"]), display=False)
+glue("assumed_utilisation", reproduce.GPU_ASSUMPTIONS["utilisation"], display=False)
+glue("assumed_decode_s", reproduce.GPU_ASSUMPTIONS["decode_step_s"], display=False)

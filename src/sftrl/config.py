@@ -256,7 +256,8 @@ def override_names() -> list[str]:
 
 
 def profile(name: str, **overrides: Any) -> StudyConfig:
-    """The named profile with flat overrides applied (``None`` and ``""`` mean: keep).
+    """The named profile with flat overrides applied (``None`` means: keep the profile's
+    value, the one convention for "the profile's value" in the whole project).
 
     Unknown profile or field names raise :class:`SftrlError` naming them.
     """
@@ -270,7 +271,7 @@ def profile(name: str, **overrides: Any) -> StudyConfig:
     top: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     for key, value in overrides.items():
-        if value is None or value == "":
+        if value is None:
             continue
         section = next((s for s in _SECTIONS if key.startswith(s + "_") and key in valid
                         and key[len(s) + 1:] in {f.name for f in fields(getattr(cfg, s))}), None)

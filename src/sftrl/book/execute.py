@@ -8,9 +8,9 @@ outputs a reader should not see (stderr, warnings, bare object reprs) and writes
 atomically, so an interrupted run never leaves a half-written notebook that Make would take
 as up to date. The book itself renders the executed notebooks with execution off.
 
-Usage: ``python -m sftrl.book.execute run 00_the_task --profile cpu --out _build/book/figures/00_the_task.ipynb -p seed 7``
-       ``python -m sftrl.book.execute --help-notebook 00_the_task``   (the parameters, as papermill prints them)
-       ``python -m sftrl.book.execute list``                          (the figure notebooks the book's toc lists)
+Usage: ``python -m sftrl.book run 00_the_task --profile cpu --out _build/book/figures/00_the_task.ipynb -p seed 7``
+       ``python -m sftrl.book --help-notebook 00_the_task``   (the parameters, as papermill prints them)
+       ``python -m sftrl.book list``                          (the figure notebooks the book's toc lists)
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def _mark_cells(nb, changed: dict[str, Any], name: str) -> None:
         values = ", ".join(f"`{k} = {v!r}`" for k, v in changed.items())
         note = nbformat.v4.new_markdown_cell(
             f"```{{note}}\nThis page was executed with {values}, overriding the defaults above"
-            f" (`python -m sftrl.book.execute --help-notebook {name}` lists them).\n```"
+            f" (`python -m sftrl.book --help-notebook {name}` lists them).\n```"
         )
         note.metadata["tags"] = [OVERRIDE_TAG]
         nb.cells.insert(position, note)
@@ -300,46 +300,17 @@ def run(name: str, out: Path, *, profile: str | None = None, model_base: str | N
 # --------------------------------------------------------------------------- glue
 
 
-def glued_values(nb) -> dict[str, object]:
-    """Every value an executed notebook glued (``myst_nb.glue``), parsed back from text.
-
-    Tests and the claims page read a page's numbers this way, exactly as the prose shows them.
-    """
-    out: dict[str, object] = {}
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                text = o["data"]["application/papermill.record/text/plain"]
-                try:
-                    out[name] = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    out[name] = float(text) if text == "nan" else text
-    return out
 
 
-def quoted_glue_names(nb) -> set[str]:
-    """The names a notebook's prose quotes as ``{glue:text}`name``` or ``{glue:md}`name```
-    (format specs dropped): each must be among :func:`glued_values` for the page to build."""
-    return {m.split(":")[0] for cell in nb.cells if cell.cell_type == "markdown"
-            for m in re.findall(r"\{glue:(?:text|md)\}`([^`]+)`", cell.source)}
 
 
-def glue_verdicts(verdicts: Any) -> None:
-    """In a notebook: glue each verdict (a mapping claim -> :class:`sftrl.claims.rules.Verdict`)
-    as ``verdict_<claim>`` (its sentence) and ``verdict_<claim>_short`` (its one word)."""
-    from myst_nb import glue
-
-    for claim, verdict in verdicts.items():
-        glue(f"verdict_{claim}", verdict.sentence, display=False)
-        glue(f"verdict_{claim}_short", verdict.verdict, display=False)
 
 
 # --------------------------------------------------------------------------- command line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sftrl.book.execute", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sftrl.book", description=__doc__.splitlines()[0])
     parser.add_argument("--help-notebook", metavar="NAME", help="print a notebook's parameters and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p_run = sub.add_parser("run", help="execute notebooks/NAME.py into an .ipynb")
@@ -353,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter; VALUE is typed like papermill's -p (int, float, bool, None, str)",
     )
     sub.add_parser("list", help="print the figure notebooks listed in book/_toc.yml")
+    p_diff = sub.add_parser("glue-diff", help="compare the glued values of two builds' executed notebooks")
+    p_diff.add_argument("a", type=Path, help="folder of executed notebooks, e.g. _build/book/figures")
+    p_diff.add_argument("b", type=Path, help="the other build's folder")
     return parser
 
 
@@ -369,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             run(args.name, args.out, profile=args.profile, model_base=args.model_base, params=params)
             print(f"{args.name}: executed in {time.perf_counter() - start:.1f} s -> {args.out}")
+        elif args.command == "glue-diff":
+            from sftrl.book.pages import glue_diff
+
+            lines = glue_diff(args.a, args.b)
+            print("\n".join(lines) if lines else "every glued value agrees")
+            return 1 if lines else 0
         else:
             parser.print_help()
             return 2

@@ -24,14 +24,17 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sftrl.claims import registry
 from sftrl.errors import SftrlError
 from sftrl.experiments.figure1 import best_recovery, by_split, ood_peak
+from sftrl.fmt import pct, pts
 
 #: the three possible verdicts, strongest first
 VERDICTS = ("reproduced", "partly", "not reproduced")
@@ -63,8 +66,8 @@ class Verdict:
     """The decision rule, as printed in the book."""
 
     def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise SftrlError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+        if self.verdict not in (*VERDICTS, NOT_EVALUATED):
+            raise SftrlError(f"verdict must be one of {(*VERDICTS, NOT_EVALUATED)}, not {self.verdict!r}")
 
     @property
     def sentence(self) -> str:
@@ -75,14 +78,8 @@ class Verdict:
 # --------------------------------------------------------------------------- helpers
 
 
-def pct(x: float) -> str:
-    """An accuracy as the book prints it: ``0.3931`` -> ``'39.3%'`` (``nan`` -> ``'n/a'``)."""
-    return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
-def pts(x: float) -> str:
-    """An accuracy difference in percentage points, signed: ``-0.05`` -> ``'-5.0 points'``."""
-    return "n/a" if not math.isfinite(x) else f"{round(100 * x, 1) + 0.0:+.1f} points"  # + 0.0: never "-0.0"
 
 
 def half_width(ci: tuple[float, float]) -> float:
@@ -149,8 +146,10 @@ def rule_text(fn: Callable[..., Verdict]) -> str:
     return " ".join(doc.split("Rule:", 1)[1].split())
 
 
-def _verdict(fn: Callable[..., Verdict], claim: str, statement: str, verdict: str, reason: str) -> Verdict:
-    return Verdict(claim=claim, statement=statement, verdict=verdict, reason=reason, rule=rule_text(fn))
+def _verdict(fn: Callable[..., Verdict], claim: str, verdict: str, reason: str) -> Verdict:
+    """The verdict on ``claim`` by the rule ``fn``; the statement is the registry's."""
+    return Verdict(claim=claim, statement=registry.statement(claim), verdict=verdict, reason=reason,
+                   rule=rule_text(fn))
 
 
 # --------------------------------------------------------------------------- Figure 1 rules
@@ -165,7 +164,6 @@ def format_learned_before_peak(curve: Rows) -> Verdict:
     when format errors at the peak exceed 5%.
     """
     fn, claim = format_learned_before_peak, "format_learned_before_peak"
-    statement = "The OOD peak comes after the answer format is learned"
     peak = ood_peak(curve)
     first = min(r["step"] for r in by_split(curve, "ood"))
     err0 = _point(curve, first, "ood")["format_error_rate"]
@@ -173,10 +171,10 @@ def format_learned_before_peak(curve: Rows) -> Verdict:
     reason = (f"OOD format errors {pct(err0)} at step {first}, {pct(err_peak)} at the OOD-peak "
               f"step {peak.step}")
     if err_peak > FORMAT_LEARNED:
-        return _verdict(fn, claim, statement, "not reproduced", reason + " (format not learned by the peak)")
+        return _verdict(fn, claim, "not reproduced", reason + " (format not learned by the peak)")
     if err0 < FORMAT_UNLEARNED:
-        return _verdict(fn, claim, statement, "partly", reason + " (format already known before SFT)")
-    return _verdict(fn, claim, statement, "reproduced", reason)
+        return _verdict(fn, claim, "partly", reason + " (format already known before SFT)")
+    return _verdict(fn, claim, "reproduced", reason)
 
 
 def ood_rise_and_decline(curve: Rows) -> Verdict:
@@ -188,7 +186,6 @@ def ood_rise_and_decline(curve: Rows) -> Verdict:
     both are significant; partly when only one is; not reproduced when neither is.
     """
     fn, claim = ood_rise_and_decline, "ood_rise_and_decline"
-    statement = "OOD accuracy rises during SFT, then declines"
     peak = ood_peak(curve)
     first = min(r["step"] for r in by_split(curve, "ood"))
     p0, pk, pe = (_point(curve, s, "ood") for s in (first, peak.step, peak.end_step))
@@ -199,7 +196,7 @@ def ood_rise_and_decline(curve: Rows) -> Verdict:
               f"{_with_ci(pe)} at the end (step {peak.end_step}); rise {pts(rise)} (counts beyond "
               f"+{100 * m_rise:.1f}), then {pts(-decline)} to the end (counts beyond -{100 * m_decline:.1f})")
     verdict = "reproduced" if rose and declined else "partly" if rose or declined else "not reproduced"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def id_keeps_rising(curve: Rows) -> Verdict:
@@ -211,7 +208,6 @@ def id_keeps_rising(curve: Rows) -> Verdict:
     not reproduced when OOD does not decline beyond the intervals or ID falls beyond them.
     """
     fn, claim = id_keeps_rising, "id_keeps_rising"
-    statement = "ID accuracy keeps rising while OOD declines"
     peak = ood_peak(curve)
     ok, oe = _point(curve, peak.step, "ood"), _point(curve, peak.end_step, "ood")
     ik, ie = _point(curve, peak.step, "id"), _point(curve, peak.end_step, "id")
@@ -227,7 +223,7 @@ def id_keeps_rising(curve: Rows) -> Verdict:
         verdict = "reproduced"
     else:
         verdict = "partly"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def _marks(losses: dict[int, float], step: int) -> bool:
@@ -252,7 +248,6 @@ def loss_blind_to_peak(curve: Rows) -> Verdict:
     marks the peak.
     """
     fn, claim = loss_blind_to_peak, "loss_blind_to_peak"
-    statement = "Train and held-out loss fall monotonically, and nothing in them marks the OOD peak"
     peak = ood_peak(curve)
     rows = by_split(curve, "id") or by_split(curve, "ood")
     steps = sorted({r["step"] for r in rows})
@@ -263,14 +258,14 @@ def loss_blind_to_peak(curve: Rows) -> Verdict:
               f"{min(steps, key=lambda s: (losses['heldout_loss'][s], s))}, OOD highest at step {peak.step}")
     if peak.step in (steps[0], peak.end_step):
         where = "before SFT" if peak.step == steps[0] else "at the end of SFT"
-        return _verdict(fn, claim, statement, "not reproduced", reason + f" (no OOD peak inside SFT: highest {where})")
+        return _verdict(fn, claim, "not reproduced", reason + f" (no OOD peak inside SFT: highest {where})")
     marked = [LOSS_NAMES[name] for name, v in losses.items() if _marks(v, peak.step)]
     if marked:
-        return _verdict(fn, claim, statement, "not reproduced",
+        return _verdict(fn, claim, "not reproduced",
                         reason + f" ({' and '.join(marked)} loss {'marks' if len(marked) == 1 else 'mark'} "
                                  "the peak step)")
     monotone = all(math.isfinite(r) and r < SPEARMAN_MAX for r in rho.values())
-    return _verdict(fn, claim, statement, "reproduced" if monotone else "partly",
+    return _verdict(fn, claim, "reproduced" if monotone else "partly",
                     reason if monotone else reason + " (not monotone)")
 
 
@@ -287,9 +282,8 @@ def rl_restores_in_window(curve: Rows, window: Rows) -> Verdict:
     change of a few points needs at least three.
     """
     fn, claim = rl_restores_in_window, "rl_restores_in_window"
-    statement = "RL restores OOD accuracy inside a window of SFT checkpoints"
     if not window:
-        return _verdict(fn, claim, statement, "not reproduced", "no RL runs to judge")
+        return _verdict(fn, claim, "not reproduced", "no RL runs to judge")
     peak = ood_peak(curve)
     rows = sorted(window, key=lambda r: r["from_step"])
     gains, raised = {}, set()
@@ -315,14 +309,14 @@ def rl_restores_in_window(curve: Rows, window: Rows) -> Verdict:
         best = max(finite, key=lambda r: r["recovery"])
         reason += f"; best recovery {100 * best['recovery']:.0f}% from step {best['from_step']}"
     if not restoring:
-        return _verdict(fn, claim, statement, "not reproduced", reason)
+        return _verdict(fn, claim, "not reproduced", reason)
     earlier = [s for s in gains if s < restoring[0] and s not in raised]
     later = [s for s in gains if s > restoring[-1] and s not in raised]
     if earlier and later:
-        return _verdict(fn, claim, statement, "reproduced",
+        return _verdict(fn, claim, "reproduced",
                         reason + f"; window steps {restoring[0]}-{restoring[-1]}")
     open_side = " and ".join(side for side, found in (("early", earlier), ("late", later)) if not found)
-    return _verdict(fn, claim, statement, "partly", reason + f"; window open on the {open_side} side")
+    return _verdict(fn, claim, "partly", reason + f"; window open on the {open_side} side")
 
 
 #: the Figure-1 rules in the order the book states them
@@ -331,12 +325,6 @@ FIGURE1_RULES: tuple[Callable[..., Verdict], ...] = (
 )
 
 
-def figure1(curve: Rows, window: Rows) -> list[Verdict]:
-    """Every Figure-1 verdict, in :data:`FIGURE1_RULES` order."""
-    out = []
-    for fn in FIGURE1_RULES:
-        out.append(fn(curve, window) if fn is rl_restores_in_window else fn(curve))
-    return out
 
 
 
@@ -442,7 +430,6 @@ def singular_values_stable(summary: Rows) -> Verdict:
     at most 5%, or the smallest at most 1%; not reproduced otherwise.
     """
     fn, claim = singular_values_stable, "singular_values_stable"
-    statement = "Singular values barely move under SFT and RL"
     rows = [_blocks(summary, p) for p in ("base_sft", "sft_rl", "base_rl")]
     values = [r["mean_rel_dsigma"] for r in rows]
     reason = "mean |Δσ|/σ over block matrices " + ", ".join(
@@ -454,7 +441,7 @@ def singular_values_stable(summary: Rows) -> Verdict:
         verdict = "partly"
     else:
         verdict = "not reproduced"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def sigma_swap_keeps_accuracy(swap: Rows, peak: dict[str, Any], end: dict[str, Any]) -> Verdict:
@@ -467,15 +454,14 @@ def sigma_swap_keeps_accuracy(swap: Rows, peak: dict[str, Any], end: dict[str, A
     it); partly when some are; not reproduced when none is.
     """
     fn, claim = sigma_swap_keeps_accuracy, "sigma_swap_keeps_accuracy"
-    statement = "Putting the SFT-peak singular values into the SFT-end model leaves OOD accuracy flat"
     flat = [r for r in swap if _same(r, end)]
     parts = "; ".join(f"top {100 * r['fraction']:.0f}%: {pct(r['ood'])}" for r in swap)
     reason = f"OOD at the SFT peak {_acc_text(peak)}, at the SFT end {_acc_text(end)}; after the swap {parts}"
     if not _above(peak, end):
-        return _verdict(fn, claim, statement, "not reproduced",
+        return _verdict(fn, claim, "not reproduced",
                         reason + " (uninformative: the SFT peak is not above the SFT end beyond the intervals)")
     verdict = "reproduced" if len(flat) == len(swap) and swap else "partly" if flat else "not reproduced"
-    return _verdict(fn, claim, statement, verdict, reason + f"; {len(flat)} of {len(swap)} within the intervals")
+    return _verdict(fn, claim, verdict, reason + f"; {len(flat)} of {len(swap)} within the intervals")
 
 
 def vectors_rotate_values_stable(summary: Rows) -> Verdict:
@@ -490,7 +476,6 @@ def vectors_rotate_values_stable(summary: Rows) -> Verdict:
     ratio.
     """
     fn, claim = vectors_rotate_values_stable, "vectors_rotate_values_stable"
-    statement = "Singular vectors rotate much more than singular values change"
     ratios, parts = [], []
     for pair in ("base_sft", "sft_rl"):
         r = _blocks(summary, pair)
@@ -511,7 +496,7 @@ def vectors_rotate_values_stable(summary: Rows) -> Verdict:
         verdict = "partly"
     else:
         verdict = "not reproduced"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def rl_rotates_less_than_sft(summary: Rows) -> Verdict:
@@ -525,37 +510,36 @@ def rl_rotates_less_than_sft(summary: Rows) -> Verdict:
     the papers.
     """
     fn, claim = rl_rotates_less_than_sft, "rl_rotates_less_than_sft"
-    statement = "RL rotates the principal subspaces far less than SFT (paper B)"
     sft, rl = _blocks(summary, "base_sft")["mean_angle_u"], _blocks(summary, "sft_rl")["mean_angle_u"]
     reason = f"mean top-k left principal angle: SFT {_deg(sft)}, RL {_deg(rl)}"
     if rl < ANGLE_FLOOR:
-        return _verdict(fn, claim, statement, "not reproduced", reason + " (RL did not move the weights measurably)")
+        return _verdict(fn, claim, "not reproduced", reason + " (RL did not move the weights measurably)")
     if rl <= sft / 2:
         verdict = "reproduced"
     elif rl < sft:
         verdict = "partly"
     else:
         verdict = "not reproduced"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
-def _restoration_verdict(fn: Callable[..., Verdict], claim: str, statement: str, row: dict[str, Any],
+def _restoration_verdict(fn: Callable[..., Verdict], claim: str, row: dict[str, Any],
                          target: dict[str, Any], reference: dict[str, Any], what: str) -> Verdict:
     reason = (f"{what}: OOD {_acc_text(row)} against {_acc_text(target)} for the SFT end and "
               f"{_acc_text(reference)} for the reference")
     rec = row.get("recovery", math.nan)
     if not _above(reference, target):
-        return _verdict(fn, claim, statement, "not reproduced",
+        return _verdict(fn, claim, "not reproduced",
                         reason + " (uninformative: the reference is not above the SFT end beyond the intervals)")
     reason += f"; recovery {100 * rec:.0f}%" if math.isfinite(rec) else "; recovery n/a"
     if not _above(row, target):
-        return _verdict(fn, claim, statement, "not reproduced", reason + " (no gain beyond the intervals)")
+        return _verdict(fn, claim, "not reproduced", reason + " (no gain beyond the intervals)")
     verdict = "reproduced" if rec >= RECOVERY_MIN else "partly"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def top_directions_restore(rank: Rows, target: dict[str, Any], reference: dict[str, Any],
-                           fraction: float = 0.2) -> Verdict:
+                           fraction: float = 0.2, claim: str = "top_directions_restore") -> Verdict:
     """Restoring the top 20% of singular directions recovers most of the lost OOD accuracy.
 
     Rule: at the restored fraction closest to 20% (reference: the SFT OOD-peak checkpoint,
@@ -566,14 +550,13 @@ def top_directions_restore(rank: Rows, target: dict[str, Any], reference: dict[s
     unconfirmed); partly when the gain is beyond the intervals but recovers less; not
     reproduced otherwise.
     """
-    fn, claim = top_directions_restore, "top_directions_restore"
-    statement = "Restoring the top 20% of singular directions recovers most of the lost OOD accuracy"
+    fn = top_directions_restore
     rows = [r for r in rank if not r.get("tail")]
     if not rows:
         raise SftrlError("no top-direction restoration rows")
     row = min(rows, key=lambda r: (abs(r["fraction"] - fraction), r["fraction"]))
     what = f"top {100 * row['fraction']:.0f}% of directions"
-    return _restoration_verdict(fn, claim, statement, row, target, reference, what)
+    return _restoration_verdict(fn, claim, row, target, reference, what)
 
 
 def first_layers_restore(layers: Rows, target: dict[str, Any], reference: dict[str, Any],
@@ -589,12 +572,11 @@ def first_layers_restore(layers: Rows, target: dict[str, Any], reference: dict[s
     reproduced otherwise.
     """
     fn, claim = first_layers_restore, "first_layers_restore"
-    statement = "Restoring the first 25% of layers recovers most of the lost OOD accuracy"
     match = sorted((r for r in layers if r["block"] == block), key=lambda r: not r["embeddings"])
     if not match:
-        return _verdict(fn, claim, statement, "not reproduced", f"the block {block!r} was not among the restored blocks")
+        return _verdict(fn, claim, "not reproduced", f"the block {block!r} was not among the restored blocks")
     what = f"layers {block}{' with embeddings and LM head' if match[0]['embeddings'] else ' (layers only)'}"
-    return _restoration_verdict(fn, claim, statement, match[0], target, reference, what)
+    return _restoration_verdict(fn, claim, match[0], target, reference, what)
 
 
 def _graft_gate(rl: dict[str, Any], sft: dict[str, Any]) -> str | None:
@@ -615,16 +597,15 @@ def sft_directions_lower_rl_ood(rows: Rows) -> Verdict:
     below RL's.
     """
     fn, claim = sft_directions_lower_rl_ood, "sft_directions_lower_rl_ood"
-    statement = "SFT's singular vectors with RL's singular values lose RL's OOD accuracy"
     rl, sft, g = _row(rows, "rl"), _row(rows, "sft_end"), _row(rows, "rl_sft_directions")
     reason = f"OOD of RL {_acc_text(rl)}, SFT end {_acc_text(sft)}, RL + SFT directions {_acc_text(g)}"
     if (why := _graft_gate(rl, sft)) is not None:
-        return _verdict(fn, claim, statement, "not reproduced", reason + why)
+        return _verdict(fn, claim, "not reproduced", reason + why)
     if not _above(rl, g):
         verdict = "not reproduced"
     else:
         verdict = "partly" if _above(g, sft) else "reproduced"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def rl_directions_keep_ood(rows: Rows) -> Verdict:
@@ -637,16 +618,15 @@ def rl_directions_keep_ood(rows: Rows) -> Verdict:
     the SFT end's.
     """
     fn, claim = rl_directions_keep_ood, "rl_directions_keep_ood"
-    statement = "RL's singular vectors with SFT's singular values keep RL's OOD accuracy"
     rl, sft, g = _row(rows, "rl"), _row(rows, "sft_end"), _row(rows, "sft_rl_directions")
     reason = f"OOD of RL {_acc_text(rl)}, SFT end {_acc_text(sft)}, SFT + RL directions {_acc_text(g)}"
     if (why := _graft_gate(rl, sft)) is not None:
-        return _verdict(fn, claim, statement, "not reproduced", reason + why)
+        return _verdict(fn, claim, "not reproduced", reason + why)
     if not _above(g, sft):
         verdict = "not reproduced"
     else:
         verdict = "reproduced" if not _above(rl, g) else "partly"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
 def sigma_only_swap_changes_nothing(rows: Rows) -> Verdict:
@@ -659,7 +639,6 @@ def sigma_only_swap_changes_nothing(rows: Rows) -> Verdict:
     when one does; not reproduced when neither does.
     """
     fn, claim = sigma_only_swap_changes_nothing, "sigma_only_swap_changes_nothing"
-    statement = "Swapping only the singular values changes neither model's accuracy"
     rl, sft = _row(rows, "rl"), _row(rows, "sft_end")
     a, b = _row(rows, "rl_sft_sigma"), _row(rows, "sft_rl_sigma")
     kept = [_same(a, rl, "ood") and _same(a, rl, "id"), _same(b, sft, "ood") and _same(b, sft, "id")]
@@ -667,38 +646,17 @@ def sigma_only_swap_changes_nothing(rows: Rows) -> Verdict:
               f"{_acc_text(rl, 'id')}; SFT + RL σ: OOD {pct(b['ood'])}, ID {pct(b['id'])} against the SFT end's "
               f"{_acc_text(sft)}, {_acc_text(sft, 'id')}")
     if (why := _graft_gate(rl, sft)) is not None:
-        return _verdict(fn, claim, statement, "not reproduced", reason + why)
+        return _verdict(fn, claim, "not reproduced", reason + why)
     verdict = "reproduced" if all(kept) else "partly" if any(kept) else "not reproduced"
-    return _verdict(fn, claim, statement, verdict, reason)
+    return _verdict(fn, claim, verdict, reason)
 
 
-def figure2(summary: Rows, swap: Rows, peak: dict[str, Any], end: dict[str, Any]) -> list[Verdict]:
-    """Figure 2's verdicts: stable singular values, and the flat sigma-swap ablation."""
-    return [singular_values_stable(summary), sigma_swap_keeps_accuracy(swap, peak, end)]
 
 
-def figure3(summary: Rows) -> list[Verdict]:
-    """Figure 3's verdicts: vectors rotate while values stay, and RL rotates less than SFT."""
-    return [vectors_rotate_values_stable(summary), rl_rotates_less_than_sft(summary)]
 
 
-def figure4(rank_peak: Rows, rank_base: Rows, layers: Rows, anchors: dict[str, dict[str, Any]]) -> list[Verdict]:
-    """Figure 4's verdicts: the top directions from the SFT peak and from the base (claim
-    ``top_directions_restore_base``), and the first layers from the SFT peak. ``anchors``
-    holds the evaluated ``sft_end``, ``sft_peak`` and ``base`` rows."""
-    import dataclasses
-
-    end = anchors["sft_end"]
-    from_base = top_directions_restore(rank_base, end, anchors["base"])
-    from_base = dataclasses.replace(from_base, claim=from_base.claim + "_base",
-                                    statement=from_base.statement + ", with the base as reference")
-    return [top_directions_restore(rank_peak, end, anchors["sft_peak"]), from_base,
-            first_layers_restore(layers, end, anchors["sft_peak"])]
 
 
-def figure5(rows: Rows) -> list[Verdict]:
-    """Figure 5's verdicts on the grafting experiments."""
-    return [sft_directions_lower_rl_ood(rows), rl_directions_keep_ood(rows), sigma_only_swap_changes_nothing(rows)]
 
 
 #: the Figures 2-5 rules in the order the book states them
@@ -707,3 +665,319 @@ FIGURE2_5_RULES: tuple[Callable[..., Verdict], ...] = (
     top_directions_restore, first_layers_restore, sft_directions_lower_rl_ood, rl_directions_keep_ood,
     sigma_only_swap_changes_nothing,
 )
+
+
+#: |z| above this counts as a departure from chance (a guide: mask entries are not independent)
+Z_CHANCE = 3.0
+
+
+#: a Jaccard index counts as above chance when it exceeds the independent-masks value by this factor
+JACCARD_ABOVE = 1.1
+
+
+#: two Jaccard values within this relative difference count as equal
+NEAR = 0.1
+
+
+def _need(n: Mapping[str, Any], *keys: str) -> None:
+    missing = [k for k in keys if k not in n]
+    if missing:
+        raise SftrlError(f"the mask analysis has no {', '.join(missing)} (an SFT checkpoint or a second RL run is "
+                         "missing)")
+
+
+def _still(n: Mapping[str, Any]) -> bool:
+    return n.get("rl_density", 1.0) == 0.0
+
+
+_NOTHING = "no RL run changed a single bf16 weight (no learning signal, or every update rounded away)"
+
+
+def rl_sparse_sft_dense(n: Mapping[str, Any]) -> Verdict:
+    """RL leaves most weights bit-for-bit unchanged in bf16; SFT updates densely.
+
+    Rule: sparsity is the share of all matrix entries whose bf16 value did not change.
+    Reproduced when every RL run is sparser than SFT, the RL runs' mean sparsity is at least
+    50% and SFT's is below 50%; partly when every RL run is sparser than SFT but one of the
+    two 50% conditions fails; not reproduced when some RL run is not sparser than SFT, or when
+    no RL run changed any weight (a trivial sparsity).
+    """
+    fn, claim = rl_sparse_sft_dense, "rl_sparse_sft_dense"
+    _need(n, "rl_sparsity", "rl_sparsity_min", "rl_sparsity_max", "sft_sparsity")
+    lo, hi, mean, sft = n["rl_sparsity_min"], n["rl_sparsity_max"], n["rl_sparsity"], n["sft_sparsity"]
+    reason = (f"sparsity of RL {pct(mean)} (runs {pct(lo)} to {pct(hi)}, {int(n['n_rl'])} runs), "
+              f"of SFT {pct(sft)}")
+    if _still(n):
+        return _verdict(fn, claim, "not reproduced", reason + f"; {_NOTHING}")
+    if not lo > sft:
+        return _verdict(fn, claim, "not reproduced", reason + " (some RL run is not sparser than SFT)")
+    if mean >= 0.5 and sft < 0.5:
+        return _verdict(fn, claim, "reproduced", reason)
+    return _verdict(fn, claim, "partly", reason + (" (RL leaves less than half untouched)" if mean < 0.5
+                                                 else " (SFT is sparse too)"))
+
+
+def masks_consistent_across_runs(n: Mapping[str, Any]) -> Verdict:
+    """Independent RL runs update the same entries, more often than chance.
+
+    Rule: two measures over all matrices, each against independent masks of the runs' own
+    densities: the share of entries every RL run updated (above chance when its binomial
+    z-score exceeds 3; entries are not independent, so the score is a guide) and the mean
+    pairwise Jaccard index of the runs' masks (above chance when it exceeds the independent
+    value by 10%). Reproduced when both are above chance; partly when one is; not reproduced
+    when neither is, or when no RL run changed any weight.
+    """
+    fn, claim = masks_consistent_across_runs, "masks_consistent_across_runs"
+    _need(n, "in_all", "in_all_expected", "in_all_z", "jaccard", "jaccard_expected")
+    reason = (f"updated by all {int(n['n_rl'])} RL runs: {pct(n['in_all'])} of the entries against "
+              f"{pct(n['in_all_expected'])} for independent runs (z = {n['in_all_z']:.3g}); mean pairwise "
+              f"Jaccard {n['jaccard']:.3f} against {n['jaccard_expected']:.3f}")
+    if _still(n):
+        return _verdict(fn, claim, "not reproduced", reason + f"; {_NOTHING}")
+    above = [n["in_all_z"] > Z_CHANCE,
+             n["jaccard_expected"] > 0 and n["jaccard"] > JACCARD_ABOVE * n["jaccard_expected"]]
+    verdict = "reproduced" if all(above) else "partly" if any(above) else "not reproduced"
+    return _verdict(fn, claim, verdict, reason)
+
+
+def _off_principal(n: Mapping[str, Any], role: str) -> tuple[bool, bool]:
+    """(below chance on the principal weights, above chance on the low-magnitude ones)."""
+    return n[f"{role}_principal_z"] < -Z_CHANCE, n[f"{role}_low_z"] > Z_CHANCE
+
+
+def rl_off_principal(n: Mapping[str, Any]) -> Verdict:
+    """RL's updates avoid the principal weights and favour small ones; SFT's do not.
+
+    Rule: the share of a region's entries that a model updated, against its update density
+    (the chance level), for the principal weights (the top alpha of the entries of the
+    rank-k reconstruction, LIFT) and the low-magnitude weights (the bottom alpha of the
+    entries); below or above chance means a binomial z-score below -3 or above 3. A model
+    shows the bias when it is below chance on the principal weights and above on the
+    low-magnitude ones. Reproduced when RL shows the bias and SFT does not; partly when both
+    show it (the bias is not RL's own), or RL is below chance on the principal weights only;
+    not reproduced otherwise, or when no RL run changed any weight.
+    """
+    fn, claim = rl_off_principal, "rl_off_principal"
+    _need(n, "rl_principal", "rl_low", "rl_density", "rl_principal_z", "rl_low_z", "sft_principal_z", "sft_low_z")
+    parts = []
+    for role in ("rl", "sft"):
+        parts.append(f"{role.upper()} updated {pct(n[f'{role}_principal'])} of the principal and "
+                     f"{pct(n[f'{role}_low'])} of the low-magnitude weights against chance "
+                     f"{pct(n[f'{role}_density'])} (z = {n[f'{role}_principal_z']:.3g} and {n[f'{role}_low_z']:.3g})")
+    reason = "; ".join(parts)
+    if _still(n):
+        return _verdict(fn, claim, "not reproduced", reason + f"; {_NOTHING}")
+    rl_below, rl_above = _off_principal(n, "rl")
+    sft_bias = all(_off_principal(n, "sft")) and n["sft_density"] > 0
+    if rl_below and rl_above:
+        if sft_bias:
+            return _verdict(fn, claim, "partly", reason + " (SFT shows the same bias)")
+        return _verdict(fn, claim, "reproduced", reason)
+    if rl_below:
+        return _verdict(fn, claim, "partly", reason + " (RL avoids the principal weights but does not favour "
+                                                   "the small ones)")
+    return _verdict(fn, claim, "not reproduced", reason)
+
+
+def rl_little_spectral_drift(n: Mapping[str, Any]) -> Verdict:
+    """RL barely moves the top of the spectrum; SFT moves it more.
+
+    Rule: per run, the mean over matrices of the top-k spectral drift
+    ||sigma_1:k(W_ft) - sigma_1:k(W_0)|| / ||sigma_1:k(W_0)|| and of the largest principal
+    angle between the top-k left singular subspaces. Reproduced when every RL run is below
+    SFT on both; partly when the RL runs' mean is below SFT's on both, or every RL run is
+    below SFT on one of them; not reproduced otherwise, or when no RL run changed any weight.
+    """
+    fn, claim = rl_little_spectral_drift, "rl_little_spectral_drift"
+    _need(n, "rl_drift", "rl_drift_max", "rl_angle", "rl_angle_max", "sft_drift", "sft_angle")
+    reason = (f"mean top-k spectral drift: RL {n['rl_drift']:.2g} (runs up to {n['rl_drift_max']:.2g}), SFT "
+              f"{n['sft_drift']:.2g}; mean largest principal angle: RL {n['rl_angle']:.2g}° (runs up to "
+              f"{n['rl_angle_max']:.2g}°), SFT {n['sft_angle']:.2g}°")
+    if _still(n):
+        return _verdict(fn, claim, "not reproduced", reason + f"; {_NOTHING}")
+    every = [n["rl_drift_max"] < n["sft_drift"], n["rl_angle_max"] < n["sft_angle"]]
+    mean = n["rl_drift"] < n["sft_drift"] and n["rl_angle"] < n["sft_angle"]
+    verdict = "reproduced" if all(every) else "partly" if mean or any(every) else "not reproduced"
+    return _verdict(fn, claim, verdict, reason)
+
+
+def preferred_entries_follow_geometry(groups: Mapping[str, Mapping[str, float]]) -> Verdict:
+    """RL's preferred entries move with the model's parametrisation.
+
+    Rule: the same RL run from a start whose MLP hidden units are permuted (a change of
+    coordinates that leaves the function unchanged); over the permuted MLP matrices, the mean
+    Jaccard index of its update mask with the original run's, mapped back through the
+    permutation and left in place, against another seed's mask and independent masks of the
+    same densities (chance). Reproduced when mapped back it agrees at least about as well as
+    another seed (no more than 10% less) and left in place it falls to within 10% of chance
+    or below; partly when one of the two holds; not reproduced when neither does, or when the
+    runs updated no MLP weight.
+    """
+    fn, claim = preferred_entries_follow_geometry, "preferred_entries_follow_geometry"
+    g = groups.get("MLP (permuted)")
+    if not g:
+        raise SftrlError("the geometry test has no permuted MLP matrices")
+    if any(math.isnan(g[k]) for k in ("mapped", "unmapped", "other_seed", "chance")):
+        return _verdict(fn, claim, "not reproduced", "the runs updated no MLP weight, so there is nothing to compare")
+    reason = (f"MLP masks' Jaccard with the original run: permuted run mapped back {g['mapped']:.3f}, left in "
+              f"place {g['unmapped']:.3f}; another seed {g['other_seed']:.3f}, chance {g['chance']:.3f}")
+    travels = g["mapped"] >= (1 - NEAR) * g["other_seed"]
+    falls = g["unmapped"] <= (1 + NEAR) * g["chance"]
+    verdict = "reproduced" if travels and falls else "partly" if travels or falls else "not reproduced"
+    return _verdict(fn, claim, verdict, reason)
+
+
+def off_principal_probe(rows: Sequence[Mapping[str, Any]]) -> Verdict:
+    """RL restricted to off-principal entries tracks dense RL; restricted to the principal ones it does worst.
+
+    Rule: the mean reward over the last quarter of each run's logged steps, with its standard
+    error; two runs differ when the gap exceeds twice the standard error of the difference.
+    Off-principal RL tracks dense RL when it is not below it by such a gap; principal RL does
+    worst when it is the lowest of the restricted runs and below off-principal RL by such a
+    gap. Reproduced when both hold; partly when one holds; not reproduced when neither does,
+    or when too few steps were logged for a standard error.
+    """
+    fn, claim = off_principal_probe, "off_principal_probe"
+    by = {r["mask"]: r for r in rows}
+    missing = [m for m in ("none", "off_principal", "principal") if m not in by]
+    if missing:
+        raise SftrlError(f"the probe has no run with gradient mask {', '.join(missing)}")
+    reward = {m: by[m]["reward_end"] for m in by if m != "start"}
+    se = {m: by[m].get("reward_end_se", math.nan) for m in reward}
+    names = {"none": "dense", "off_principal": "off-principal", "principal": "principal", "random": "random"}
+    listing = ", ".join(f"{names.get(m, m)} {reward[m]:.3g}" + (f" ± {se[m]:.2g}" if math.isfinite(se[m]) else "")
+                        for m in sorted(reward, key=lambda m: -reward[m]))
+    reason = f"mean reward over the last quarter of training (± standard error): {listing}"
+
+    def gap(a: str, b: str) -> float:
+        return 2 * math.sqrt(se[a] ** 2 + se[b] ** 2)
+
+    if not all(math.isfinite(se[m]) for m in ("none", "off_principal", "principal")):
+        return _verdict(fn, claim, "not reproduced", reason + " (too few logged steps for a standard error)")
+    tracks = reward["none"] - reward["off_principal"] <= gap("none", "off_principal")
+    restricted = [m for m in reward if m != "none"]
+    worst = (min(restricted, key=lambda m: reward[m]) == "principal"
+             and reward["off_principal"] - reward["principal"] > gap("off_principal", "principal"))
+    verdict = "reproduced" if tracks and worst else "partly" if tracks or worst else "not reproduced"
+    return _verdict(fn, claim, verdict, reason)
+
+
+#: the rules this module states (paper B's mask claims), in the order of the book
+MASK_RULES: tuple[Callable[..., Verdict], ...] = (
+    rl_sparse_sft_dense, masks_consistent_across_runs, rl_off_principal, rl_little_spectral_drift,
+    preferred_entries_follow_geometry, off_principal_probe,
+)
+
+
+# --------------------------------------------------------------------------- the figures' verdicts
+#
+# One function per figure: it takes the figure's data (the object its :mod:`sftrl.experiments`
+# module returns, which the figure page and the claims page both compute) and returns a
+# verdict for each of the figure's claims, in the book's order. A claim whose inputs the data
+# lack (say, no SFT checkpoint was named on page 06) is "not evaluated", with the reason.
+
+#: the status of a claim that could not be judged (never counted as a result)
+NOT_EVALUATED = "not evaluated"
+
+
+def _each(*judged: tuple[str, Callable[[], Verdict]]) -> list[Verdict]:
+    """Apply each rule on its own: one whose inputs are missing (SftrlError) becomes a
+    "not evaluated" verdict with the reason, and the figure's other verdicts stand."""
+    out = []
+    for claim, judge in judged:
+        try:
+            out.append(judge())
+        except SftrlError as exc:
+            out.append(Verdict(claim=claim, statement=registry.statement(claim), verdict=NOT_EVALUATED,
+                               reason=str(exc), rule=""))
+    return out
+
+
+def figure1(d: Any) -> list[Verdict]:
+    """Figure 1's verdicts (``d``: :class:`sftrl.experiments.figure1.Figure1`), in :data:`FIGURE1_RULES` order."""
+    return _each(*((fn.__name__, functools.partial(fn, d.curve, d.window) if fn is rl_restores_in_window
+                    else functools.partial(fn, d.curve)) for fn in FIGURE1_RULES))
+
+
+def figure2(d: Any) -> list[Verdict]:
+    """Figure 2's verdicts: stable singular values, and the flat sigma-swap ablation."""
+    return _each(("singular_values_stable", lambda: singular_values_stable(d.summary)),
+                 ("sigma_swap_keeps_accuracy", lambda: sigma_swap_keeps_accuracy(
+                     d.swap, d.anchors["sft_peak"], d.anchors["sft_end"])))
+
+
+def figure3(d: Any) -> list[Verdict]:
+    """Figure 3's verdicts: vectors rotate while values stay, and RL rotates less than SFT."""
+    return _each(("vectors_rotate_values_stable", lambda: vectors_rotate_values_stable(d.summary)),
+                 ("rl_rotates_less_than_sft", lambda: rl_rotates_less_than_sft(d.summary)))
+
+
+def figure4(d: Any) -> list[Verdict]:
+    """Figure 4's verdicts: the top directions from the SFT peak and from the base, and the
+    first layers from the SFT peak (``d.anchors``: the evaluated unedited models)."""
+    end, peak, base = d.anchors["sft_end"], d.anchors["sft_peak"], d.anchors["base"]
+    return _each(
+        ("top_directions_restore", lambda: top_directions_restore(d.rank_peak, end, peak)),
+        ("top_directions_restore_base", lambda: top_directions_restore(
+            d.rank_base, end, base, claim="top_directions_restore_base")),
+        ("first_layers_restore", lambda: first_layers_restore(d.layers, end, peak)))
+
+
+def figure5(d: Any) -> list[Verdict]:
+    """Figure 5's verdicts on the grafting experiments."""
+    return _each(*((fn.__name__, functools.partial(fn, d.grafts)) for fn in
+                   (sft_directions_lower_rl_ood, rl_directions_keep_ood, sigma_only_swap_changes_nothing)))
+
+
+def figure6(d: Any) -> list[Verdict]:
+    """Figure 6's verdicts on paper B's update masks (``d.numbers``: the mask analysis' numbers)."""
+    return _each(*((fn.__name__, functools.partial(fn, d.numbers)) for fn in MASK_RULES[:4]))
+
+
+def figure7(d: Any) -> list[Verdict]:
+    """The geometry test's and the off-principal probe's verdicts."""
+    return _each(("preferred_entries_follow_geometry", lambda: preferred_entries_follow_geometry(d.geometry)),
+                 ("off_principal_probe", lambda: off_principal_probe(d.probe)))
+
+
+#: figure group (a key of :data:`sftrl.claims.registry.GROUPS`) -> its verdicts
+FIGURES: dict[str, Callable[[Any], list[Verdict]]] = {
+    "fig1": figure1, "fig2": figure2, "fig3": figure3, "fig4": figure4, "fig5": figure5, "fig6": figure6,
+    "fig7": figure7,
+}
+
+
+def regime_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Where, if anywhere, the sweep shows B's pattern, and whether it is RL's own.
+
+    B's pattern at one (lr, dtype): RL sparse (at least half of the weights untouched, some
+    changed) with its updates below chance on the principal weights and above on the small
+    ones. It is RL's own only where SFT at the same setting is not sparse; where SFT is
+    sparse too, precision alone explains it (B's third gate).
+    """
+    rl = [r for r in rows if r["role"] == "rl"]
+    sft = {(r["lr"], r["dtype"]): r for r in rows if r["role"] == "sft"}
+    still = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in rl if r["density"] == 0)
+    note = f" RL changed no weight at all at {still}." if still else ""
+    moved = [r for r in rl if r["density"] > 0]
+    hits = [r for r in moved if r["sparsity"] >= 0.5 and r["principal_ratio"] < 1 < r["low_ratio"]]
+    if hits:
+        own = [r for r in hits if (r["lr"], r["dtype"]) in sft and sft[(r["lr"], r["dtype"])]["sparsity"] < 0.5]
+        shared = [r for r in hits if r not in own]
+        fmt = lambda rs: ", ".join(f"lr {r['lr']:g} with {r['dtype']} weights" for r in rs)  # noqa: E731
+        text = (f"RL leaves at least half of the weights untouched, with its updates off the principal weights "
+                f"and on the small ones, at {fmt(hits)}.")
+        if own:
+            text += f" SFT at the same settings changes most weights at {fmt(own)}: there the pattern is RL's own."
+        if shared:
+            text += (f" SFT at the same settings is as sparse at {fmt(shared)}: there precision alone explains the "
+                     f"pattern, whatever the training objective.")
+        return text + note
+    sparse = [r for r in moved if r["sparsity"] >= 0.5]
+    if sparse:
+        where = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in sparse)
+        return (f"RL leaves at least half of the weights untouched at {where}, but there its updates do not "
+                f"also avoid the principal weights: sparsity without B's off-principal bias.{note}")
+    if moved:
+        return f"Wherever RL changed weights in the sweep, it changed more than half of them.{note}"
+    return f"Nowhere in the sweep did RL change a weight: it had no learning signal.{note}"

@@ -282,5 +282,30 @@ def accuracy(path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
     return {r["split"]: r for r in rows}
 
 
+@dataclass(frozen=True)
+class Figure1:
+    """What Figure 1's page draws and its claims are judged on."""
+
+    curve: list[dict[str, Any]]
+    """:func:`sft_curve`: ID/OOD accuracy and losses at every kept SFT step."""
+    peak: Peak
+    """:func:`ood_peak` of the curve, with the end of SFT."""
+    window: list[dict[str, Any]]
+    """:func:`rl_window`: OOD/ID after RL from each start, beside the start."""
+    best: dict[str, Any] | None
+    """:func:`best_recovery` of the window (None when no start recovered anything)."""
+    n_hands: dict[str, int]
+    """Hands per evaluation set, ``{"id": .., "ood": ..}``."""
+
+
+def data(cfg: StudyConfig) -> Figure1:
+    """Figure 1's data for ``cfg`` (its runs trained once, then read from the cache). The
+    page's parameters are all settings of ``cfg``."""
+    curve = sft_curve(cfg)
+    window = rl_window(cfg)
+    return Figure1(curve=curve, peak=ood_peak(curve), window=window, best=best_recovery(window),
+                   n_hands={split: by_split(curve, split)[0]["n"] for split in ("id", "ood")})
+
+
 if __name__ == "__main__":
     sys.exit(_worker(sys.argv[1:]))

@@ -108,10 +108,10 @@ class MaskStudyConfig:
     """Weight dtype during the K runs: ``"float32"`` = fp32 master weights, whose
     checkpoints the masks compare after rounding to bf16 (as B's bf16 checkpoints);
     ``"bfloat16"`` = weights stored and updated in bf16."""
-    reward: str = ""
-    """RL reward, ``"binary"`` or ``"shaped"``; ``""`` = the profile's."""
-    temperature: float = 0.0
-    """RL sampling temperature; 0 = the profile's."""
+    reward: str | None = None
+    """RL reward, ``"binary"`` or ``"shaped"`` (None: the profile's)."""
+    temperature: float | None = None
+    """RL sampling temperature (None: the profile's)."""
     variants: tuple[str, ...] = ("seed 0", "seed 1", "data half 0", "data half 1", "half group",
                                  "KL 0.05", "lr x3")
     """Names from :data:`VARIANTS`: the K >= 2 RL runs of the consistency analysis."""
@@ -130,8 +130,8 @@ class MaskStudyConfig:
     probe_lr: float = 1e-4
     """Learning rate of the probe runs (the profile's RL rate: the probe asks about reward,
     so it runs where RL learns at all)."""
-    probe_steps: int = 0
-    """Optimizer steps of the probe runs (0 = ``steps``)."""
+    probe_steps: int | None = None
+    """Optimizer steps of the probe runs (None: ``steps``)."""
 
 
 #: the study's budget per profile (smoke: seconds on a CPU, for tests and the smoke book)
@@ -148,13 +148,11 @@ _STUDY_PROFILES: dict[str, MaskStudyConfig] = {
     "gpu": MaskStudyConfig(steps=100, prompts_per_step=32, checkpoints=(10, 25, 50, 100), lr=1e-6,
                            regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6),
 }
-#: fields where 0 is no valid setting, so a notebook may pass 0 for "the profile's value"
-_ZERO_KEEPS = {"steps", "prompts_per_step", "lr", "probe_lr", "temperature"}
 
 
 def study_config(profile: str, **overrides: Any) -> MaskStudyConfig:
-    """The profile's study budget with overrides (``None``/``""`` keep the profile's value,
-    and so does 0 for ``steps``, ``prompts_per_step``, ``lr``, ``probe_lr`` and ``temperature``).
+    """The profile's study budget with overrides (``None`` keeps the profile's value, as
+    everywhere in the project).
 
     Values are checked here, before any training: unknown names, variants, masks or dtypes
     raise :class:`SftrlError` naming them.
@@ -168,7 +166,7 @@ def study_config(profile: str, **overrides: Any) -> MaskStudyConfig:
         raise SftrlError(f"unknown study setting(s) {unknown}; valid names: {sorted(names)}")
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
-        if value is None or value == "" or (key in _ZERO_KEEPS and value == 0):
+        if value is None:
             continue
         current = getattr(scfg, key)
         if isinstance(current, tuple) and isinstance(value, str):
@@ -203,10 +201,12 @@ def check_study_config(scfg: MaskStudyConfig) -> None:
                          f"got {scfg.probe_alpha}")
     if not 0 < scfg.probe_rank <= 1:
         raise SftrlError(f"probe_rank must lie in (0, 1], got {scfg.probe_rank}")
-    if scfg.temperature < 0:
-        raise SftrlError(f"temperature must be >= 0 (0 = the profile's), got {scfg.temperature}")
-    if scfg.reward not in ("", "binary", "shaped"):
-        raise SftrlError(f"unknown reward {scfg.reward!r}; choose binary, shaped or '' (the profile's)")
+    if scfg.temperature is not None and not scfg.temperature > 0:
+        raise SftrlError(f"temperature must be > 0 (None: the profile's), got {scfg.temperature}")
+    if scfg.reward not in (None, "binary", "shaped"):
+        raise SftrlError(f"unknown reward {scfg.reward!r}; choose binary, shaped or None (the profile's)")
+    if scfg.probe_steps is not None and scfg.probe_steps < 1:
+        raise SftrlError(f"probe_steps must be >= 1 (None: steps), got {scfg.probe_steps}")
 
 
 # --------------------------------------------------------------------------------------
@@ -237,7 +237,8 @@ def rl_config(cfg: StudyConfig, scfg: MaskStudyConfig, **changes: Any) -> StudyC
     steps = int(changes.pop("steps", scfg.steps))
     r = replace(cfg.rl, steps=steps, prompts_per_step=scfg.prompts_per_step,
                 checkpoints=_kept(steps, scfg.checkpoints), lr=scfg.lr, dtype=scfg.dtype,
-                reward=scfg.reward or cfg.rl.reward, temperature=scfg.temperature or cfg.rl.temperature)
+                reward=cfg.rl.reward if scfg.reward is None else scfg.reward,
+                temperature=cfg.rl.temperature if scfg.temperature is None else scfg.temperature)
     r = replace(r, **changes)
     r = replace(r, lr=r.lr * lr_scale, num_generations=max(2, round(r.num_generations * group_scale)))
     return replace(cfg, rl=r)
@@ -284,7 +285,7 @@ def probe_configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, StudyCon
     """The probe runs by gradient mask; they differ only in ``grad_mask``."""
     check_study_config(scfg)
     s = replace(scfg, lr=scfg.probe_lr)
-    steps = scfg.probe_steps or scfg.steps
+    steps = scfg.steps if scfg.probe_steps is None else scfg.probe_steps
     return {m: rl_config(cfg, s, steps=steps, grad_mask=m, grad_mask_alpha=scfg.probe_alpha,
                          grad_mask_rank=scfg.probe_rank) for m in scfg.probe_masks}
 
@@ -336,47 +337,8 @@ def final_checkpoint(run: Run) -> Path:
     return ckpts[max(ckpts)]
 
 
-def run_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, train_missing: bool = False) -> list[dict[str, Any]]:
-    """Every run the study uses: group, name, stage, id, done, seconds, reward start/end and
-    the share of RL steps whose groups all scored alike (no learning signal).
-
-    Without ``train_missing`` nothing is trained (runs not yet made show ``done=False``),
-    so this is also the study's plan.
-    """
-    step = start_step(cfg, scfg)
-    planned: list[tuple[str, str, Run]] = []
-    for name, c in variant_configs(cfg, scfg).items():
-        planned.append(("variants", name, train.rl_run(c, step)))
-    start_sft = train.sft_run(cfg)  # the contrast's parent path is known only once it exists
-    if start_sft.is_done or train_missing:
-        start = start_checkpoint(cfg, scfg)
-        planned.append(("contrast", "sft", train.sft_run(sft_config(cfg, scfg), start)))
-        for (role, lr, dtype), c in regime_configs(cfg, scfg).items():
-            run = train.rl_run(c, step) if role == "rl" else train.sft_run(c, start)
-            planned.append(("regime", f"{role} lr {lr:g} {dtype}", run))
-    planned.append(("geometry", "permuted", train.rl_run(permuted_config(cfg, scfg), step)))
-    for m, c in probe_configs(cfg, scfg).items():
-        planned.append(("probe", m, train.rl_run(c, step)))
-    if train_missing:
-        make_all(cfg, scfg)
-    rows = []
-    for group, name, run in planned:
-        row: dict[str, Any] = {"group": group, "name": name, "stage": run.stage, "run": run.id,
-                               "done": run.is_done, "seconds": float("nan")}
-        if run.is_done:
-            row["seconds"] = run.summary().get("seconds", float("nan"))
-        row.update(_reward_summary(run))
-        rows.append(row)
-    return rows
 
 
-def make_all(cfg: StudyConfig, scfg: MaskStudyConfig) -> None:
-    """Train every run of the study that is missing (in the order the pages read them)."""
-    rl_runs(cfg, scfg)
-    sft_contrast(cfg, scfg)
-    regime_runs(cfg, scfg)
-    permuted_run(cfg, scfg)
-    probe_runs(cfg, scfg)
 
 
 def _reward_summary(run: Run | _LoggedRun) -> dict[str, float]:
@@ -887,89 +849,11 @@ def numbers(a: MaskAnalysis) -> dict[str, float]:
     return out
 
 
-# --------------------------------------------------------------------------------------
-# Verdict sentences (computed, so the prose reads right whichever way the data fall)
-# --------------------------------------------------------------------------------------
-
-#: |z| above this counts as a departure from chance (a guide: entries are not independent)
-Z_CHANCE = 3.0
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
 
 
-def _side(z: float) -> str:
-    if math.isnan(z):
-        return "undefined"
-    return "above" if z > Z_CHANCE else "below" if z < -Z_CHANCE else "at"
 
-
-def verdicts(n: Mapping[str, float]) -> dict[str, str]:
-    """Sentences for the Figure 6 prose, each computed from :func:`numbers`' output.
-
-    Keys: ``sparsity``, ``consistency``, ``principal``, ``drift`` (those whose inputs exist).
-    Each reads correctly whichever way the data fall, including runs that changed nothing.
-    """
-    out: dict[str, str] = {}
-    still = n.get("rl_density", 1.0) == 0.0
-    nothing = ("No RL run changed a single bf16 weight (RL had no learning signal, or every update "
-               "rounded away), so")
-    if "rl_sparsity" in n and "sft_sparsity" in n:
-        lo, hi, s = n["rl_sparsity_min"], n["rl_sparsity_max"], n["sft_sparsity"]
-        if still:
-            out["sparsity"] = f"{nothing} RL's sparsity is trivially 100% against SFT's {_pct(s)}."
-        elif lo > s:
-            out["sparsity"] = (f"Every RL run left more weights untouched ({_pct(lo)} to {_pct(hi)}) than SFT "
-                               f"did ({_pct(s)}): RL's updates are sparser, the direction paper B reports.")
-        elif hi < s:
-            out["sparsity"] = (f"Every RL run left fewer weights untouched ({_pct(lo)} to {_pct(hi)}) than SFT "
-                               f"did ({_pct(s)}): the opposite of paper B's finding.")
-        else:
-            out["sparsity"] = (f"SFT's sparsity ({_pct(s)}) lies within the RL runs' range ({_pct(lo)} to "
-                               f"{_pct(hi)}): here RL is not sparser than SFT.")
-    if "in_all" in n:
-        if still:
-            out["consistency"] = f"{nothing} there is no agreement between runs to measure."
-        else:
-            what = {"above": "more often than independent runs would (B's consistency)",
-                    "below": "less often than independent runs would",
-                    "at": "about as often as independent runs would (no shared preference)"}[_side(n["in_all_z"])]
-            out["consistency"] = (f"{_pct(n['in_all'])} of the entries were updated by all {int(n['n_rl'])} RL "
-                                  f"runs against {_pct(n['in_all_expected'])} expected for independent runs "
-                                  f"(pairwise Jaccard {n['jaccard']:.2f} against {n['jaccard_expected']:.2f}): "
-                                  f"they agree {what}.")
-    if "rl_principal" in n:
-        parts = []
-        for role in ("rl", "sft"):
-            if f"{role}_principal" not in n or n[f"{role}_density"] == 0:
-                continue
-            p, lo = _side(n[f"{role}_principal_z"]), _side(n[f"{role}_low_z"])
-            parts.append(f"{role.upper()} updated {_pct(n[f'{role}_principal'])} of the principal weights "
-                         f"({p} its chance level, {_pct(n[f'{role}_density'])}) and "
-                         f"{_pct(n[f'{role}_low'])} of the low-magnitude ones ({lo} chance)")
-        biased = {role: _side(n[f"{role}_principal_z"]) == "below" and _side(n[f"{role}_low_z"]) == "above"
-                  for role in ("rl", "sft") if f"{role}_principal" in n and n[f"{role}_density"] > 0}
-        if still:
-            claim = f"{nothing} its off-principal bias cannot be judged."
-        elif biased.get("rl") and biased.get("sft"):
-            claim = ("RL avoids the principal weights and favours small ones, as paper B claims, but SFT does the "
-                     "same, where B finds SFT on the principal weights: the bias is not RL's own here.")
-        elif biased.get("rl"):
-            claim = "RL avoids the principal weights and favours small ones, as paper B claims."
-        else:
-            claim = "RL does not show paper B's off-principal bias here."
-        out["principal"] = ("; ".join(parts) + ". " if parts else "") + claim
-    if "rl_drift" in n and "sft_drift" in n:
-        smaller = n["rl_drift_max"] < n["sft_drift"] and n["rl_angle_max"] < n["sft_angle"]
-        larger = n["rl_drift_min"] > n["sft_drift"] and n["rl_angle_min"] > n["sft_angle"]
-        how = ("RL did not move the weights at all" if still
-               else "smaller for every RL run than for SFT, as paper B reports" if smaller
-               else "larger for every RL run than for SFT, the opposite of paper B" if larger
-               else "not smaller for RL than for SFT on both measures")
-        out["drift"] = (f"Mean top-k spectral drift: RL {n['rl_drift']:.2g}, SFT {n['sft_drift']:.2g}; mean largest "
-                        f"principal angle: RL {n['rl_angle']:.2g}°, SFT {n['sft_angle']:.2g}°: {how}.")
-    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -1004,40 +888,6 @@ def regime_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None =
     return rows
 
 
-def regime_verdict(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Where, if anywhere, the sweep shows B's pattern, and whether it is RL's own.
-
-    B's pattern at one (lr, dtype): RL sparse (at least half of the weights untouched, some
-    changed) with its updates below chance on the principal weights and above on the small
-    ones. It is RL's own only where SFT at the same setting is not sparse; where SFT is
-    sparse too, precision alone explains it (B's third gate).
-    """
-    rl = [r for r in rows if r["role"] == "rl"]
-    sft = {(r["lr"], r["dtype"]): r for r in rows if r["role"] == "sft"}
-    still = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in rl if r["density"] == 0)
-    note = f" RL changed no weight at all at {still}." if still else ""
-    moved = [r for r in rl if r["density"] > 0]
-    hits = [r for r in moved if r["sparsity"] >= 0.5 and r["principal_ratio"] < 1 < r["low_ratio"]]
-    if hits:
-        own = [r for r in hits if (r["lr"], r["dtype"]) in sft and sft[(r["lr"], r["dtype"])]["sparsity"] < 0.5]
-        shared = [r for r in hits if r not in own]
-        fmt = lambda rs: ", ".join(f"lr {r['lr']:g} with {r['dtype']} weights" for r in rs)  # noqa: E731
-        text = (f"RL leaves at least half of the weights untouched, with its updates off the principal weights "
-                f"and on the small ones, at {fmt(hits)}.")
-        if own:
-            text += f" SFT at the same settings changes most weights at {fmt(own)}: there the pattern is RL's own."
-        if shared:
-            text += (f" SFT at the same settings is as sparse at {fmt(shared)}: there precision alone explains the "
-                     f"pattern, whatever the training objective.")
-        return text + note
-    sparse = [r for r in moved if r["sparsity"] >= 0.5]
-    if sparse:
-        where = ", ".join(f"lr {r['lr']:g} ({r['dtype']})" for r in sparse)
-        return (f"RL leaves at least half of the weights untouched at {where}, but there its updates do not "
-                f"also avoid the principal weights: sparsity without B's off-principal bias.{note}")
-    if moved:
-        return f"Wherever RL changed weights in the sweep, it changed more than half of them.{note}"
-    return f"Nowhere in the sweep did RL change a weight: it had no learning signal.{note}"
 
 
 # --------------------------------------------------------------------------------------
@@ -1138,23 +988,8 @@ def geometry_by_group(rows: Sequence[GeometryRow]) -> dict[str, dict[str, float]
     return out
 
 
-#: relative difference below which the geometry verdict calls two Jaccard values equal
-NEAR = 0.1
 
 
-def geometry_verdict(groups: Mapping[str, Mapping[str, float]]) -> str:
-    """How the permuted run's mask compares, mapped back and not, for the permuted MLPs."""
-    g = groups.get("MLP (permuted)")
-    if not g or math.isnan(g["mapped"]):
-        return "The runs updated no MLP weight, so the permutation test has nothing to compare."
-    near = lambda x, y: abs(x - y) <= NEAR * max(y, 1e-12)  # noqa: E731
-    mapped = ("as much as another seed does" if near(g["mapped"], g["other_seed"])
-              else "more than another seed does" if g["mapped"] > g["other_seed"] else "less than another seed does")
-    unmapped = ("falls to the chance level" if near(g["unmapped"], g["chance"])
-                else "stays above chance" if g["unmapped"] > g["chance"] else "falls below chance")
-    return (f"Mapped back, the permuted run's MLP mask agrees with the original run's {mapped} "
-            f"(Jaccard {g['mapped']:.2f} vs {g['other_seed']:.2f}); compared position by position without "
-            f"mapping back, the agreement {unmapped} ({g['unmapped']:.2f} vs chance {g['chance']:.2f}).")
 
 
 # --------------------------------------------------------------------------------------
@@ -1194,30 +1029,3 @@ def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]
     return rows
 
 
-def probe_verdict(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Which restricted run came closest to dense RL, by mean reward over the last quarter
-    of training; an ordering is claimed only where two runs differ by more than twice the
-    standard error of their difference."""
-    by = {r["mask"]: r for r in rows}
-    restricted = [m for m in by if m not in ("start", "none")]
-    if "none" not in by or not restricted:
-        return "The probe needs dense RL and at least one restricted run."
-    label = {"none": "dense", "off_principal": "off-principal", "principal": "principal", "random": "random"}
-    reward = {m: by[m]["reward_end"] for m in ["none", *restricted]}
-    se = {m: by[m].get("reward_end_se", float("nan")) for m in reward}
-    ranked = sorted(reward, key=lambda m: (-reward[m], m))
-    best, worst = ranked[0], ranked[-1]
-    gap = reward[best] - reward[worst]
-    noise = 2 * math.sqrt(se[best] ** 2 + se[worst] ** 2)
-    listing = ", ".join(f"{label[m]} {reward[m]:.2f}" for m in ranked)
-    if math.isnan(noise):
-        return (f"Mean reward over the last quarter of training: {listing}. Too few steps were logged to tell "
-                f"the runs apart.")
-    if not gap > noise:
-        return (f"Mean reward over the last quarter of training: {listing}. The runs are indistinguishable "
-                f"(within twice the standard error), so the probe neither confirms nor refutes paper B here.")
-    order = [m for m in ranked if m != "none"]
-    claim = ("the order paper B predicts (off-principal best, principal worst among the restricted runs)"
-             if order[0] == "off_principal" and order[-1] == "principal"
-             else "not the order paper B predicts (off-principal best, principal worst among the restricted runs)")
-    return f"Mean reward over the last quarter of training: {listing}: {claim}."

@@ -129,6 +129,14 @@ class Models:
         """Transformer blocks of the models."""
         return CheckpointReader(self.sft_end).num_layers
 
+    def sentence(self) -> str:
+        """What a page compares, as one sentence for its prose (:func:`models_sentence`)."""
+        return models_sentence(self)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One row per model for the page's table (:func:`describe_models`)."""
+        return describe_models(self)
+
     def peak_is_base(self) -> bool:
         """Whether the SFT OOD peak is the base itself (same weights)."""
         return checkpoint_identity(self.sft_peak) == checkpoint_identity(self.base)

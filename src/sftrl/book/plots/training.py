@@ -17,22 +17,23 @@ Usage::
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator, PercentFormatter
 from matplotlib.transforms import offset_copy
 
-from sftrl.claims import papers
-from sftrl.claims.rules import Verdict, pct
-from sftrl.errors import SftrlError
 from sftrl.book.plots import COLORS, PAGE_WIDTH
-from sftrl.experiments.figure1 import Peak, by_split
+from sftrl.book.tables import Table
+from sftrl.claims import papers
+from sftrl.errors import SftrlError
+from sftrl.fmt import pct
+
+if TYPE_CHECKING:  # plots only draw: they read these objects' fields and import no pipeline
+    from sftrl.experiments.figure1 import Peak
 
 Rows = Sequence[dict[str, Any]]
 
@@ -45,40 +46,8 @@ RL_OFFSET_PT = 6
 # --------------------------------------------------------------------------- tables
 
 
-@dataclass
-class Table:
-    """A small table that renders as HTML in a notebook (and as plain text elsewhere)."""
-
-    columns: list[str]
-    rows: list[list[str]]
-    caption: str = ""
-    notes: list[str] = field(default_factory=list)
-    """Lines printed under the table (footnotes)."""
-
-    def __post_init__(self) -> None:
-        bad = [i for i, r in enumerate(self.rows) if len(r) != len(self.columns)]
-        if bad:
-            raise SftrlError(f"table rows {bad} do not have {len(self.columns)} cells")
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in self.rows)
-        cap = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
-        notes = "".join(f"<p><small>{esc(n)}</small></p>" for n in self.notes)
-        return f'<table class="dataframe table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'
-
-    def _repr_markdown_(self) -> str:
-        def line(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-        out = [line(self.columns), "|" + "---|" * len(self.columns), *map(line, self.rows)]
-        return "\n".join(([self.caption, ""] if self.caption else []) + out + [""] + self.notes)
-
-    def __repr__(self) -> str:
-        widths = [max(len(x) for x in col) for col in zip(self.columns, *self.rows)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [self.columns, *self.rows]]
-        return "\n".join(([self.caption] if self.caption else []) + lines + self.notes)
+def by_split(rows: Rows, split: str) -> list[dict[str, Any]]:
+    return [r for r in rows if r["split"] == split]
 
 
 def _ci_text(acc: float, ci: Sequence[float]) -> str:
@@ -152,10 +121,6 @@ def recovery_table(window: Rows) -> Table:
     return Table(columns, rows, notes=notes)
 
 
-def verdict_table(verdicts: Sequence[Verdict]) -> Table:
-    """Each claim, its verdict, the numbers it was decided on, and the rule."""
-    rows = [[v.statement, v.verdict, v.reason, v.rule] for v in verdicts]
-    return Table(["paper A's claim", "verdict", "our numbers", "rule"], rows)
 
 
 # --------------------------------------------------------------------------- the step axis
