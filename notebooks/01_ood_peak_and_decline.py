@@ -27,6 +27,8 @@
 # verdicts are computed by the rules of `sftrl.claims.rules`, printed at the end.
 
 # %%
+from typing import Optional
+
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from sftrl import config
@@ -38,14 +40,14 @@ from sftrl.experiments import figure1
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model SFT starts from: HF id or local path (None: the profile's base)
-sft_steps: int | None = None  # SFT length in optimizer steps (None: the profile's)
-sft_lr: float | None = None  # SFT learning rate (None: the profile's)
-rl_steps: int | None = None  # RL length in optimizer steps (None: the profile's)
-rl_lr: float | None = None  # RL learning rate (None: the profile's)
-rl_from_steps: str | None = None  # comma-separated SFT steps RL starts from (None: the profile's)
-rl_seeds: int | None = None  # RL runs (seeds) per start (None: the profile's)
-eval_max_hands: int | None = None  # hands per evaluation set, 0 for every hand (None: the profile's)
+model_base: Optional[str] = None  # model SFT starts from: HF id or local path (None: the profile's base)
+sft_steps: Optional[int] = None  # SFT length in optimizer steps (None: the profile's)
+sft_lr: Optional[float] = None  # SFT learning rate (None: the profile's)
+rl_steps: Optional[int] = None  # RL length in optimizer steps (None: the profile's)
+rl_lr: Optional[float] = None  # RL learning rate (None: the profile's)
+rl_from_steps: Optional[str] = None  # comma-separated SFT steps RL starts from (None: the profile's)
+rl_seeds: Optional[int] = None  # RL runs (seeds) per start (None: the profile's)
+eval_max_hands: Optional[int] = None  # hands per evaluation set, 0 for every hand (None: the profile's)
 
 # %%
 cfg = config.profile(profile, model_base=model_base, sft_steps=sft_steps, sft_lr=sft_lr, rl_steps=rl_steps,

@@ -29,6 +29,8 @@
 # the end.
 
 # %%
+from typing import Optional
+
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from sftrl import config
@@ -40,11 +42,11 @@ from sftrl.experiments import figure2
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's)
-sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
-sft_end: str | None = None  # last SFT checkpoint (None: the pipeline's)
-rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's)
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's)
+sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+sft_end: Optional[str] = None  # last SFT checkpoint (None: the pipeline's)
+rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 layer: int = -1  # layer whose spectra panel (a) shows (-1 for the middle one)
 kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("" for every kind)
 k_frac: float = 0.2  # top-k as a fraction of each matrix's rank, for the spectral drift

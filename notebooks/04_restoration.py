@@ -34,6 +34,8 @@
 # verdicts are computed by the rules of `sftrl.claims.rules`, printed at the end.
 
 # %%
+from typing import Optional
+
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from sftrl import config
@@ -45,11 +47,11 @@ from sftrl.experiments import figure4
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's)
-sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
-sft_end: str | None = None  # last SFT checkpoint, the target of every edit (None: the pipeline's)
-rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's; not used on this page)
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's)
+sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+sft_end: Optional[str] = None  # last SFT checkpoint, the target of every edit (None: the pipeline's)
+rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's; not used on this page)
 kinds: str = ""  # comma-separated matrix kinds edited ("" for the transformer blocks' seven kinds)
 fractions: str = "0,0.05,0.1,0.2,0.3,0.5,0.75,1.0"  # fractions of the top directions restored, panels (a), (b)
 tail_fractions: str = "0.2,0.5"  # fractions of the smallest directions restored from the SFT peak ("" for none)

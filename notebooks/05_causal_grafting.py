@@ -28,6 +28,8 @@
 # `sftrl.claims.rules`, printed at the end.
 
 # %%
+from typing import Optional
+
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from sftrl import config
@@ -39,11 +41,11 @@ from sftrl.experiments import figure5
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: str | None = None  # base checkpoint, local folder or hub id (None: the pipeline's; only listed on this page)
-sft_peak: str | None = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's; only listed on this page)
-sft_end: str | None = None  # last SFT checkpoint (None: the pipeline's)
-rl: str | None = None  # RL checkpoint trained from sft_end (None: the pipeline's)
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's; only listed on this page)
+sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's; only listed on this page)
+sft_end: Optional[str] = None  # last SFT checkpoint (None: the pipeline's)
+rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 kinds: str = ""  # comma-separated matrix kinds rebuilt ("" for the transformer blocks' seven kinds)
 
 # %%

@@ -26,6 +26,8 @@
 # effects come from.
 
 # %%
+from typing import Optional
+
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from sftrl import config
@@ -37,15 +39,15 @@ from sftrl.experiments import figure6
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base_path: str | None = None  # checkpoint the fine-tuned models started from, folder or hub id; None: the pipeline's RL start
-rl_paths: str | None = None  # comma-separated RL checkpoints from base_path, at least two; None: the pipeline's K runs
-sft_paths: str | None = None  # comma-separated SFT checkpoints from base_path; None: the pipeline's SFT contrast, or none
-step_paths: str | None = None  # comma-separated checkpoints of one run in training order; None: the first RL run's
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+base_path: Optional[str] = None  # checkpoint the fine-tuned models started from, folder or hub id; None: the pipeline's RL start
+rl_paths: Optional[str] = None  # comma-separated RL checkpoints from base_path, at least two; None: the pipeline's K runs
+sft_paths: Optional[str] = None  # comma-separated SFT checkpoints from base_path; None: the pipeline's SFT contrast, or none
+step_paths: Optional[str] = None  # comma-separated checkpoints of one run in training order; None: the first RL run's
 start_step: int = -1  # SFT step the pipeline's runs start from; -1 for where the book's main RL model starts
-study_steps: int | None = None  # optimizer steps of each study run (None: the profile's study budget)
-study_lr: float | None = None  # learning rate of the K RL runs and the SFT contrast (None: the profile's)
-study_dtype: str | None = None  # weight dtype during those runs, "float32" or "bfloat16" (None: the profile's)
+study_steps: Optional[int] = None  # optimizer steps of each study run (None: the profile's study budget)
+study_lr: Optional[float] = None  # learning rate of the K RL runs and the SFT contrast (None: the profile's)
+study_dtype: Optional[str] = None  # weight dtype during those runs, "float32" or "bfloat16" (None: the profile's)
 layer: int = -1  # layer of the consistency images and the row / column ratios; -1 for the middle one
 eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
 alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region

@@ -25,6 +25,8 @@
 # is computed from the runs.
 
 # %%
+from typing import Optional
+
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from sftrl import config
@@ -36,19 +38,19 @@ from sftrl.experiments import figure7
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
 start_step: int = -1  # SFT step every run starts from; -1 for where the book's main RL model starts
-study_steps: int | None = None  # optimizer steps of each run (None: the profile's study budget)
-study_lr: float | None = None  # learning rate of the runs compared in the geometry test (None: the profile's)
-study_dtype: str | None = None  # weight dtype of those runs, "float32" or "bfloat16" (None: the profile's)
+study_steps: Optional[int] = None  # optimizer steps of each run (None: the profile's study budget)
+study_lr: Optional[float] = None  # learning rate of the runs compared in the geometry test (None: the profile's)
+study_dtype: Optional[str] = None  # weight dtype of those runs, "float32" or "bfloat16" (None: the profile's)
 eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
 alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
 k_frac: float = 0.2  # rank of the principal reconstruction, as a fraction of the rank
 permute_seed: int = 1  # seed of the MLP hidden-unit permutations
 probe_alpha: float = 0.2  # fraction of each block matrix a probe's gradient mask lets RL train
 probe_rank: float = 0.2  # rank of the probe's principal reconstruction, as a fraction of the rank
-probe_lr: float | None = None  # learning rate of the probe runs (None: the profile's)
-probe_steps: int | None = None  # optimizer steps of the probe runs (None: study_steps)
+probe_lr: Optional[float] = None  # learning rate of the probe runs (None: the profile's)
+probe_steps: Optional[int] = None  # optimizer steps of the probe runs (None: study_steps)
 
 # %%
 use_style()

@@ -25,13 +25,15 @@
 # *not evaluated* with the reason, and counts as no result.
 
 # %%
+from typing import Optional
+
 from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.claims import papers, rules, scoreboard
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
 
 # %%
 cfg = config.profile(profile, model_base=model_base)

@@ -19,6 +19,8 @@
 # model itself; none is typed.
 
 # %%
+from typing import Optional
+
 from myst_nb import glue
 
 from sftrl import config
@@ -27,7 +29,7 @@ from sftrl.book import methods
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
-model_base: str | None = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
 
 # %%
 cfg = config.profile(profile, model_base=model_base)

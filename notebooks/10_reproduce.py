@@ -20,6 +20,7 @@
 
 # %%
 from pathlib import Path
+from typing import Optional
 
 from myst_nb import glue
 
@@ -27,7 +28,7 @@ from sftrl import config
 from sftrl.book import execute, methods, reproduce
 
 # %% tags=["parameters"]
-bench_file: str | None = None  # benchmark snapshot to quote (None: the committed bench/results/book.json)
+bench_file: Optional[str] = None  # benchmark snapshot to quote (None: the committed bench/results/book.json)
 
 # %%
 snapshot = reproduce.bench_snapshot(Path(bench_file) if bench_file else reproduce.BENCH_BOOK)

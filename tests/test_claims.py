@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import math
 import random
 
 import pytest
 import scipy.stats
 
+from sftrl.claims import registry
 from sftrl.claims import rules as claims
 from sftrl.claims import papers
 from sftrl.experiments import figure1 as study
@@ -105,7 +108,7 @@ def test_the_prototypes_peak_and_decline_is_reproduced():
     assert v.verdict == "reproduced"
     assert "39.3%" in v.reason and "step 20" in v.reason and "6.7%" in v.reason
     assert v.rule == claims.rule_text(claims.ood_rise_and_decline)
-    assert v.sentence.startswith("OOD accuracy rises during SFT, then declines: reproduced. OOD 0.0%")
+    assert v.sentence.startswith(registry.statement("ood_rise_and_decline") + ": reproduced. OOD 0.0%")
 
 
 def test_a_flat_zero_curve_reproduces_nothing():
@@ -113,7 +116,7 @@ def test_a_flat_zero_curve_reproduces_nothing():
     steps = (0, 10, 20, 30)
     curve = _curve({s: 0.0 for s in steps}, {s: 0.0 for s in steps}, n=24, fmt={s: 1.0 for s in steps})
     window = _window(curve, {10: 0.0, 20: 0.0, 30: 0.0}, n=24)
-    verdicts = claims.figure1(curve, window)
+    verdicts = claims.figure1(SimpleNamespace(curve=curve, window=window))
     assert [v.verdict for v in verdicts] == ["not reproduced"] * 5
     assert [v.claim for v in verdicts] == [fn.__name__ for fn in claims.FIGURE1_RULES]
     assert "no OOD peak inside SFT" in verdicts[3].reason
@@ -404,17 +407,17 @@ def _grafts(**ood: float) -> list[dict]:
 def test_grafting_rules_on_paper_a_like_numbers():
     rows = _grafts(rl=0.20, sft_end=0.07, rl_sft_directions=0.08, sft_rl_directions=0.19, rl_sft_sigma=0.20,
                    sft_rl_sigma=0.07)
-    assert [v.verdict for v in claims.figure5(rows)] == ["reproduced"] * 3
+    assert [v.verdict for v in claims.figure5(SimpleNamespace(grafts=rows))] == ["reproduced"] * 3
     half = _grafts(rl=0.30, sft_end=0.07, rl_sft_directions=0.18, sft_rl_directions=0.18, rl_sft_sigma=0.12,
                    sft_rl_sigma=0.07)
-    assert [v.verdict for v in claims.figure5(half)] == ["partly", "partly", "partly"]
+    assert [v.verdict for v in claims.figure5(SimpleNamespace(grafts=half))] == ["partly", "partly", "partly"]
     opposite = _grafts(rl=0.20, sft_end=0.07, rl_sft_directions=0.21, sft_rl_directions=0.06, rl_sft_sigma=0.07,
                        sft_rl_sigma=0.20)
-    assert [v.verdict for v in claims.figure5(opposite)] == ["not reproduced"] * 3
+    assert [v.verdict for v in claims.figure5(SimpleNamespace(grafts=opposite))] == ["not reproduced"] * 3
 
 
 def test_grafting_without_an_rl_gain_is_uninformative():
     rows = _grafts(rl=0.0, sft_end=0.0, rl_sft_directions=0.0, sft_rl_directions=0.0, rl_sft_sigma=0.0,
                    sft_rl_sigma=0.0)  # the smoke profile
-    for v in claims.figure5(rows):
+    for v in claims.figure5(SimpleNamespace(grafts=rows)):
         assert v.verdict == "not reproduced" and "uninformative" in v.reason

@@ -23,8 +23,10 @@ def test_flat_overrides_are_typed_and_nested():
     assert cfg.rl.steps == 50 and cfg.sft.checkpoints == (10, 20) and cfg.threads == 1
 
 
-def test_empty_override_keeps_the_profile_value():
-    assert config.profile("cpu", sft_lr=None, model_base="") == config.profile("cpu")
+def test_none_keeps_the_profile_value_and_nothing_else_does():
+    assert config.profile("cpu", sft_lr=None, model_base=None) == config.profile("cpu")
+    with pytest.raises(SftrlError, match="sft_steps"):  # "" is not "the profile's value"
+        config.profile("cpu", sft_steps="")
 
 
 @pytest.mark.parametrize("bad", [{"sft_lrr": 1}, {"nonsense": 2}])

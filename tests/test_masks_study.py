@@ -6,12 +6,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from sftrl import config
+from sftrl.book import pages
+from sftrl.claims import rules as claims
 from sftrl.weights import masks
 from sftrl.training import train
 from sftrl.experiments import masks_study as ms
@@ -73,7 +76,8 @@ def test_identical_checkpoints_have_sparsity_one_and_no_rotation(tiny, tmp_path)
     assert n["rl_drift"] == 0.0 and n["rl_angle"] < 0.05  # degrees; float32 SVD noise only
     assert math.isnan(n["jaccard"])  # two empty masks have no union: a gap, not agreement
     assert all(float(img.max()) == 0.0 for img in a.images.values())
-    assert "No RL run changed a single bf16 weight" in ms.verdicts(n)["consistency"]
+    v = claims.masks_consistent_across_runs(n)
+    assert v.verdict == "not reproduced" and "no RL run changed a single bf16 weight" in v.reason
 
 
 def test_planted_rows_give_full_agreement_and_the_right_sparsity(tiny):
@@ -95,9 +99,8 @@ def test_planted_rows_give_full_agreement_and_the_right_sparsity(tiny):
     assert torch.allclose(a.jaccard, torch.ones(3, 3, dtype=torch.float64))
     assert a.layer == 1 and set(a.images) == {"q", "o", "down"}
     assert torch.equal(a.images["q"][:4], torch.ones(4, 32)) and float(a.images["q"][4:].max()) == 0.0
-    v = ms.verdicts(n)
-    assert v["sparsity"].startswith("Every RL run left more weights untouched")
-    assert "more often than independent runs" in v["consistency"]
+    assert claims.rl_sparse_sft_dense(n).verdict == "reproduced"  # every run sparser than SFT, which is dense
+    assert claims.masks_consistent_across_runs(n).verdict == "reproduced"  # the same rows in every run
     # the principal / low overlaps are the library's, region by region
     W = CheckpointReader(base).get(a.overlap["rl 0"][0].name)
     update = torch.zeros_like(W, dtype=torch.bool)
@@ -138,7 +141,7 @@ def test_a_permuted_run_maps_back_exactly(tiny, tmp_path):
     assert groups["MLP (permuted)"]["mapped"] == 1.0
     assert groups["MLP (permuted)"]["unmapped"] < 0.9  # positions moved: agreement near chance
     assert groups["attention (not permuted)"]["unmapped"] == 1.0
-    assert "falls" in ms.geometry_verdict(groups) or "stays" in ms.geometry_verdict(groups)
+    assert claims.preferred_entries_follow_geometry(groups).verdict in ("reproduced", "partly")  # mapped back: equal
 
 
 def test_start_permutations_are_the_pipelines(tmp_path):
@@ -211,14 +214,15 @@ def test_inputs_read_named_checkpoints(tiny):
 
 
 def test_study_config_overrides_and_refusals():
-    s = ms.study_config("smoke", steps=0, lr=0.0, dtype="", variants="seed 0, seed 1", regime_lrs="1e-3,1e-5")
+    s = ms.study_config("smoke", steps=None, lr=None, dtype=None, variants="seed 0, seed 1", regime_lrs="1e-3,1e-5")
     assert s.steps == ms.study_config("smoke").steps and s.lr == ms.study_config("smoke").lr
     assert s.variants == ("seed 0", "seed 1") and s.regime_lrs == (1e-3, 1e-5)
     for bad, match in (({"nonsense": 1}, "unknown study setting"),
                        ({"variants": "seed 0,seed 9"}, "unknown RL variant"),
                        ({"variants": "seed 0"}, "at least two"), ({"dtype": "float16"}, "unknown dtype"),
                        ({"probe_masks": "none,lowest"}, "unknown probe mask"), ({"probe_alpha": 0.7}, "probe_alpha"),
-                       ({"lr": -1.0}, "learning rates")):
+                       ({"lr": -1.0}, "learning rates"), ({"steps": 0}, "steps"), ({"lr": 0.0}, "learning rates"),
+                       ({"reward": ""}, "unknown reward")):
         with pytest.raises(SftrlError, match=match):
             ms.study_config("smoke", **bad)
     with pytest.raises(SftrlError, match="unknown profile"):
@@ -253,32 +257,19 @@ def test_each_variant_changes_one_thing():
 # --------------------------------------------------------------------------- verdicts
 
 
-def test_regime_verdict_says_whether_the_pattern_is_rls_own():
+def test_regime_sentence_says_whether_the_pattern_is_rls_own():
     def row(role, lr, dtype, sparsity, p, low):
         return {"role": role, "lr": lr, "dtype": dtype, "sparsity": sparsity, "density": 1 - sparsity,
                 "principal_ratio": p, "low_ratio": low}
 
     own = [row("rl", 1e-6, "float32", 0.9, 0.2, 5.0), row("sft", 1e-6, "float32", 0.1, 0.9, 1.1)]
-    assert "RL's own" in ms.regime_verdict(own)
+    assert "RL's own" in claims.regime_sentence(own)
     shared = [row("rl", 1e-6, "float32", 0.9, 0.2, 5.0), row("sft", 1e-6, "float32", 0.9, 0.2, 5.0)]
-    assert "precision alone" in ms.regime_verdict(shared)
+    assert "precision alone" in claims.regime_sentence(shared)
     dense = [row("rl", 1e-4, "float32", 0.1, 1.0, 1.0), row("sft", 1e-4, "float32", 0.05, 1.0, 1.0)]
-    assert "changed more than half" in ms.regime_verdict(dense)
+    assert "changed more than half" in claims.regime_sentence(dense)
     still = [row("rl", 1e-4, "float32", 1.0, float("nan"), float("nan"))]
-    assert "no learning signal" in ms.regime_verdict(still)
-
-
-def test_probe_verdict_claims_an_order_only_beyond_the_noise():
-    def row(mask, reward, se):
-        return {"mask": mask, "reward_end": reward, "reward_end_se": se}
-
-    b_like = [row("none", 0.8, 0.01), row("off_principal", 0.75, 0.01), row("random", 0.6, 0.01),
-              row("principal", 0.4, 0.01)]
-    assert "the order paper B predicts" in ms.probe_verdict(b_like)
-    flipped = [row("none", 0.8, 0.01), row("off_principal", 0.4, 0.01), row("principal", 0.75, 0.01)]
-    assert "not the order paper B predicts" in ms.probe_verdict(flipped)
-    noisy = [row("none", 0.5, 0.2), row("off_principal", 0.45, 0.2), row("principal", 0.4, 0.2)]
-    assert "indistinguishable" in ms.probe_verdict(noisy)
+    assert "no learning signal" in claims.regime_sentence(still)
 
 
 # --------------------------------------------------------------------------- the study's runs (smoke)
@@ -300,9 +291,9 @@ def test_the_study_runs_through_the_pipeline(smoke):
     assert inp.source == "pipeline" and len(inp.rl) == 5 and set(inp.sft) == {"sft"}
     assert inp.base == ms.start_checkpoint(cfg, scfg)
     assert [s for s, _ in inp.steps] == [1, 2]
-    runs = ms.run_table(cfg, scfg)
-    assert all(r["done"] for r in runs if r["group"] in ("variants", "contrast"))
-    ids = [r["run"] for r in runs if r["group"] == "variants"]
+    runs = ms.rl_runs(cfg, scfg)
+    assert all(r.is_done for r in runs.values()) and ms.sft_contrast(cfg, scfg).is_done
+    ids = [r.id for r in runs.values()]
     assert len(set(ids)) == len(ids) == 5  # K distinct runs
 
     a = ms.analyse(inp.base, inp.rl, inp.sft)
@@ -315,13 +306,16 @@ def test_the_study_runs_through_the_pipeline(smoke):
     base = CheckpointReader(inp.base)
     for kind, image in a.images.items():
         assert image.shape == base.shape(base.key(kind, a.layer).name)
-    assert set(ms.verdicts(n)) == {"sparsity", "consistency", "principal", "drift"}
+    verdicts = claims.figure6(SimpleNamespace(numbers=n))
+    assert [v.claim for v in verdicts] == [fn.__name__ for fn in claims.MASK_RULES[:4]]
+    assert all(v.verdict in claims.VERDICTS for v in verdicts)  # every input there: each one judged
     layers, drift, angle = ms.drift_by_layer(a)
     assert layers == [0, 1] and set(drift) == set(angle) == {"rl", "sft"}
 
     regime = ms.regime_table(cfg, scfg)
     assert {(r["role"], r["lr"], r["dtype"]) for r in regime} == {("rl", 1e-4, "bfloat16"), ("sft", 1e-4, "bfloat16")}
-    assert isinstance(ms.regime_verdict(regime), str)
+    sentence = claims.regime_sentence(regime)
+    assert any(s in sentence for s in ("RL leaves at least half", "Wherever RL changed", "Nowhere in the sweep"))
 
 
 @pytest.mark.slow
@@ -344,7 +338,8 @@ def test_the_probe_reports_reward_and_accuracy(smoke):
     rows = ms.probe_table(cfg, scfg)
     assert [r["mask"] for r in rows] == ["start", "none", "off_principal"]
     assert all(0.0 <= r[s] <= 1.0 for r in rows for s in ("id", "ood"))
-    assert isinstance(ms.probe_verdict(rows), str)
+    with pytest.raises(SftrlError, match="principal"):  # the rule needs the principal-masked run
+        claims.off_principal_probe(rows)
 
 
 def _glued(nb) -> dict[str, object]:
@@ -378,12 +373,12 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
               "alpha": 0.1, "kinds": "q,k,v,o,down"}
     nb = book.run("06_rlvr_stripe_masks", tmp_path / "06.ipynb", profile="smoke", params=params)
     glued = _glued(nb)
-    quoted = book.quoted_glue_names(nb)
+    quoted = pages.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
     n = ms.numbers(ms.analyse(base, {f"rl {p.name}": p for p in rl.values()}, {"sft sft": sft["sft"]},
                               eta=0.0, alpha=0.1, k_frac=0.2, kinds=["q", "k", "v", "o", "down"]))
     for key in ("rl_sparsity", "sft_sparsity", "in_all", "in_all_expected", "jaccard", "rl_principal", "rl_low"):
         assert glued[key] == pytest.approx(n[key]), key
-    verdicts = ms.verdicts(n)
-    assert glued["verdict_sparsity"] == verdicts["sparsity"] and glued["verdict_drift"] == verdicts["drift"]
+    for v in claims.figure6(SimpleNamespace(numbers=n)):  # the claims page's rules, on the page
+        assert glued[f"verdict_{v.claim}"] == v.sentence
     assert "3 RL checkpoints and 1 SFT checkpoints" in glued["inputs_sentence"]

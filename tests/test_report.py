@@ -4,19 +4,23 @@ notebooks executed on the smoke profile (slow)."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import math
-import sys
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 
-from sftrl.book.execute import glued_values
+from sftrl.book.pages import glued_values
 from sftrl import config
 from sftrl.book import execute as book
 from sftrl.claims import rules as claims
 from sftrl.claims import papers
-from sftrl.claims import report
+from sftrl import paths
+from sftrl.book import methods, reproduce, tables
+from sftrl.claims import registry, scoreboard
 from sftrl.errors import SftrlError
 from sftrl.evaluation.evaluate import wilson_interval
 
@@ -33,37 +37,37 @@ _glued = glued_values
 
 
 def test_every_rule_of_the_figures_has_a_row_and_every_row_a_group():
-    keys = [c.key for c in report.CLAIMS]
+    keys = [c.key for c in registry.CLAIMS]
     assert len(keys) == len(set(keys))
-    rules = [*claims.FIGURE1_RULES, *getattr(claims, "FIGURE2_5_RULES", ()), *report.MASK_RULES]
+    rules = [*claims.FIGURE1_RULES, *getattr(claims, "FIGURE2_5_RULES", ()), *claims.MASK_RULES]
     for fn in rules:
         assert fn.__name__ in keys, f"no claims row for rule {fn.__name__}"
         assert claims.rule_text(fn)  # every rule states itself
-    assert {c.group for c in report.CLAIMS} == set(report.GROUPS)
-    assert {c.paper for c in report.CLAIMS} == {"A", "B"}
-    for group, (_, page) in report.GROUPS.items():
-        assert (report.paths.NOTEBOOKS / f"{page}.py").is_file(), group
+    assert {c.group for c in registry.CLAIMS} == set(registry.GROUPS)
+    assert {c.paper for c in registry.CLAIMS} == {"A", "B"}
+    for group, (_, page) in registry.GROUPS.items():
+        assert (paths.NOTEBOOKS / f"{page}.py").is_file(), group
 
 
 def test_paper_numbers_are_printed_and_unconfirmed_ones_say_so():
-    for c in report.CLAIMS:
-        assert report.paper_text(c.key) not in ("", "—"), c.key
+    for c in registry.CLAIMS:
+        assert registry.paper_text(c.key) not in ("", "—"), c.key
     # unconfirmed in sftrl.claims.papers -> marked; confirmed -> not
-    assert "(unconfirmed)" in report.paper_text("rl_rotates_less_than_sft")
-    assert "(unconfirmed)" in report.paper_text("top_directions_restore")
-    assert "(unconfirmed)" in report.paper_text("sft_directions_lower_rl_ood")
-    assert "(unconfirmed)" not in report.paper_text("ood_rise_and_decline")
-    assert "(unconfirmed)" not in report.paper_text("singular_values_stable")
+    assert "(unconfirmed)" in registry.paper_text("rl_rotates_less_than_sft")
+    assert "(unconfirmed)" in registry.paper_text("top_directions_restore")
+    assert "(unconfirmed)" in registry.paper_text("sft_directions_lower_rl_ood")
+    assert "(unconfirmed)" not in registry.paper_text("ood_rise_and_decline")
+    assert "(unconfirmed)" not in registry.paper_text("singular_values_stable")
     llama = papers.FIGURE1["Llama-3.2-11B"]
-    assert f"step {llama.peak_step}" in report.paper_text("ood_rise_and_decline")
-    assert papers.get("fig6.rl_sparsity").text() in report.paper_text("rl_sparse_sft_dense")
+    assert f"step {llama.peak_step}" in registry.paper_text("ood_rise_and_decline")
+    assert papers.get("fig6.rl_sparsity").text() in registry.paper_text("rl_sparse_sft_dense")
     with pytest.raises(SftrlError, match="no_such"):
-        report.paper_value("fig9.no_such")
+        registry.paper_value("fig9.no_such")
 
 
 def test_a_claim_row_refuses_an_unknown_verdict():
     with pytest.raises(SftrlError, match="verdict"):
-        report.ClaimRow("k", "A", "Figure 1", "01_x", "s", "p", "o", "mostly", "r")
+        scoreboard.ClaimRow("k", "A", "Figure 1", "01_x", "s", "p", "o", "mostly", "r")
 
 
 # --------------------------------------------------------------------------- the mask rules
@@ -91,7 +95,7 @@ def _numbers(**changes: float) -> dict[str, float]:
      "not reproduced"),  # nothing changed: trivial sparsity
 ])
 def test_sparsity_rule(changes, expected):
-    v = report.rl_sparse_sft_dense(_numbers(**changes))
+    v = claims.rl_sparse_sft_dense(_numbers(**changes))
     assert v.verdict == expected and v.claim == "rl_sparse_sft_dense"
     assert "sparsity of RL" in v.reason and v.rule.startswith("sparsity is")
 
@@ -104,7 +108,7 @@ def test_sparsity_rule(changes, expected):
     ({"rl_density": 0.0}, "not reproduced"),
 ])
 def test_consistency_rule(changes, expected):
-    assert report.masks_consistent_across_runs(_numbers(**changes)).verdict == expected
+    assert claims.masks_consistent_across_runs(_numbers(**changes)).verdict == expected
 
 
 @pytest.mark.parametrize("changes, expected", [
@@ -115,7 +119,7 @@ def test_consistency_rule(changes, expected):
     ({"rl_density": 0.0}, "not reproduced"),
 ])
 def test_off_principal_rule(changes, expected):
-    assert report.rl_off_principal(_numbers(**changes)).verdict == expected
+    assert claims.rl_off_principal(_numbers(**changes)).verdict == expected
 
 
 @pytest.mark.parametrize("changes, expected", [
@@ -124,14 +128,14 @@ def test_off_principal_rule(changes, expected):
     ({"rl_drift": 0.02, "rl_drift_max": 0.03, "rl_angle": 20.0, "rl_angle_max": 30.0}, "not reproduced"),
 ])
 def test_drift_rule(changes, expected):
-    assert report.rl_little_spectral_drift(_numbers(**changes)).verdict == expected
+    assert claims.rl_little_spectral_drift(_numbers(**changes)).verdict == expected
 
 
 def test_a_missing_input_is_named():
     n = _numbers()
     del n["sft_sparsity"]
     with pytest.raises(SftrlError, match="sft_sparsity"):
-        report.rl_sparse_sft_dense(n)
+        claims.rl_sparse_sft_dense(n)
 
 
 @pytest.mark.parametrize("g, expected", [
@@ -141,12 +145,12 @@ def test_a_missing_input_is_named():
     ({"mapped": math.nan, "unmapped": math.nan, "other_seed": math.nan, "chance": math.nan}, "not reproduced"),
 ])
 def test_geometry_rule(g, expected):
-    assert report.preferred_entries_follow_geometry({"MLP (permuted)": g}).verdict == expected
+    assert claims.preferred_entries_follow_geometry({"MLP (permuted)": g}).verdict == expected
 
 
 def test_geometry_rule_needs_permuted_matrices():
     with pytest.raises(SftrlError, match="permuted"):
-        report.preferred_entries_follow_geometry({})
+        claims.preferred_entries_follow_geometry({})
 
 
 def _probe(rewards: dict[str, float], se: float = 0.02) -> list[dict]:
@@ -162,85 +166,93 @@ def _probe(rewards: dict[str, float], se: float = 0.02) -> list[dict]:
 ])
 def test_probe_rule(rewards, se, expected):
     rows = [{"mask": "start", "reward_end": math.nan}, *_probe(rewards, se)]
-    assert report.off_principal_probe(rows).verdict == expected
+    assert claims.off_principal_probe(rows).verdict == expected
 
 
-# --------------------------------------------------------------------------- figures not available
-
-
-def test_a_figure_whose_library_is_missing_is_not_evaluated_and_says_why(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sftrl.experiments.spectral_study", None)  # import now raises ImportError
-    inp = report._Inputs(config.profile("smoke"))
-    for group in ("fig2", "fig3", "fig4", "fig5"):
-        rows = report.judge_group(group, inp)
-        assert rows and {r.verdict for r in rows} == {report.NOT_EVALUATED}
-        assert all("spectral_study" in r.ours and r.rule == "" for r in rows)
-        assert [r.key for r in rows] == [c.key for c in report.CLAIMS if c.group == group]
-
-
-def test_a_missing_function_is_not_evaluated(monkeypatch):
-    monkeypatch.delattr(claims, "figure5")
-    rows = report.judge_group("fig5", report._Inputs(config.profile("smoke")))
-    assert {r.verdict for r in rows} == {report.NOT_EVALUATED}
-    assert "figure5" in rows[0].ours
+# --------------------------------------------------------------------------- claims not evaluated
 
 
 def test_a_rule_without_its_inputs_leaves_the_others_judged(monkeypatch):
     n = _numbers()
     del n["sft_drift"]  # e.g. no SFT checkpoint for the drift comparison
-    monkeypatch.setitem(report._JUDGES, "fig6", lambda inp: report._each(
-        [(fn.__name__, lambda fn=fn: fn(n)) for fn in report.MASK_RULES[:4]]))
-    rows = {r.key: r for r in report.judge_group("fig6", report._Inputs(config.profile("smoke")))}
-    assert rows["rl_little_spectral_drift"].verdict == report.NOT_EVALUATED
-    assert "sft_drift" in rows["rl_little_spectral_drift"].ours
+    monkeypatch.setitem(scoreboard.DATA, "fig6", lambda cfg: SimpleNamespace(numbers=n))
+    rows = {r.key: r for r in scoreboard.judge_group("fig6", config.profile("smoke"))}
+    assert rows["rl_little_spectral_drift"].verdict == claims.NOT_EVALUATED
+    assert "sft_drift" in rows["rl_little_spectral_drift"].ours and rows["rl_little_spectral_drift"].rule == ""
     assert rows["rl_sparse_sft_dense"].verdict == "reproduced"
     with pytest.raises(SftrlError, match="unknown figure group"):
-        report.judge_group("fig9", report._Inputs(config.profile("smoke")))
+        scoreboard.judge_group("fig9", config.profile("smoke"))
+
+
+def test_a_figure_whose_data_cannot_be_made_is_not_evaluated_and_says_why(monkeypatch):
+    def fails(cfg):
+        raise SftrlError("checkpoint 'nowhere' is neither a local folder nor a hub id")
+
+    monkeypatch.setitem(scoreboard.DATA, "fig5", fails)
+    rows = scoreboard.judge_group("fig5", config.profile("smoke"))
+    assert [r.key for r in rows] == [c.key for c in registry.CLAIMS if c.group == "fig5"]
+    assert {r.verdict for r in rows} == {claims.NOT_EVALUATED}
+    assert all("nowhere" in r.ours and r.rule == "" for r in rows)
+
+
+def test_each_claim_has_one_statement_which_its_verdicts_carry():
+    n = _numbers()
+    for fn in claims.MASK_RULES[:4]:
+        v = fn(n)
+        assert v.statement == registry.statement(v.claim)
+    with pytest.raises(SftrlError, match="unknown claim"):
+        registry.statement("no_such_claim")
 
 
 def test_tables_and_counts():
-    rows = [report._row(c, v, "ours", "rule") for c, v in zip(report.CLAIMS[:4], report.ALLOWED)]
-    counts = report.verdict_counts(rows)
-    assert counts == dict.fromkeys(report.ALLOWED, 1)
-    assert report.counts_sentence(rows) == ("Of paper A's 4 claims, 1 reproduced, 1 partly and 1 not reproduced "
+    rows = [scoreboard._row(c, v, "ours", "rule") for c, v in zip(registry.CLAIMS[:4], scoreboard.ALLOWED)]
+    counts = scoreboard.verdict_counts(rows)
+    assert counts == dict.fromkeys(scoreboard.ALLOWED, 1)
+    assert scoreboard.counts_sentence(rows) == ("Of paper A's 4 claims, 1 reproduced, 1 partly and 1 not reproduced "
                                             "(1 not evaluated).")
-    table = report.claims_table(rows)
+    table = tables.claims_table(rows)
     assert len(table.rows) == 4 and table.columns[1] == "verdict"
-    assert table.rows[1][:2] == [f"{report.CLAIMS[1].statement} (Figure 1)", "partly"]
+    assert table.rows[1][:2] == [f"{registry.CLAIMS[1].statement} (Figure 1)", "partly"]
     assert "<table" in table._repr_html_()
-    assert len(report.claims_table(rows, paper="A").rows) == 4 and report.claims_table(rows, paper="B").rows == []
+    assert len(tables.claims_table(rows, paper="A").rows) == 4 and tables.claims_table(rows, paper="B").rows == []
     with pytest.raises(SftrlError, match="unknown paper"):
-        report.claims_table(rows, paper="C")
-    assert report.counts_sentence([]) == "No claims were judged."
+        tables.claims_table(rows, paper="C")
+    assert scoreboard.counts_sentence([]) == "No claims were judged."
 
 
-def test_figure_defaults_are_read_from_the_pages():
-    d = report.figure_defaults("06_rlvr_stripe_masks")
-    assert d["alpha"] == 0.05 and d["eta"] == 0.0 and d["kinds"] == ""
-    assert report.figure_defaults("no_such_page") == {}
+@pytest.mark.parametrize("group", list(scoreboard.DATA))
+def test_each_figure_page_declares_the_librarys_defaults(group):
+    """The library states a figure's defaults once (its data function's keywords); the page's
+    parameters cell repeats them as its interface, so the claims page judges what the page shows."""
+    page = registry.GROUPS[group][1]
+    declared = {name: ast.literal_eval(p["default"]) for name, p in book.notebook_parameters(page).items()}
+    for name, param in inspect.signature(scoreboard.DATA[group]).parameters.items():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY:
+            assert name in declared, f"{page} does not declare {name}"
+            assert declared[name] == param.default, f"{page}: {name} = {declared[name]!r}, library {param.default!r}"
 
 
 # --------------------------------------------------------------------------- methods
 
 
 def test_half_width_is_the_wilson_intervals():
-    assert report.half_width_at(234) == pytest.approx(claims.half_width(wilson_interval(47, 234)))
-    assert 0.04 < report.half_width_at(234) < 0.06  # paper A's set: about +-5 points at 20%
-    assert report.half_width_at(1000) < report.half_width_at(234)
+    assert methods.half_width_at(234) == pytest.approx(claims.half_width(wilson_interval(47, 234)))
+    assert 0.04 < methods.half_width_at(234) < 0.06  # paper A's set: about +-5 points at 20%
+    assert methods.half_width_at(1000) < methods.half_width_at(234)
     with pytest.raises(SftrlError, match="n=0"):
-        report.half_width_at(0)
+        methods.half_width_at(0)
 
 
 def test_eval_sizes_follow_the_splits_and_the_cap():
     smoke, cpu = config.profile("smoke"), config.profile("cpu")
-    full = report.split_sizes(cpu)
-    assert report.eval_sizes(cpu) == {"id": full["id_eval"], "ood": full["ood_eval"]}
-    assert report.eval_sizes(smoke) == {"id": smoke.eval.max_hands, "ood": smoke.eval.max_hands}
+    full = methods.split_sizes(cpu)
+    assert methods.eval_sizes(cpu) == {"id": full["id_eval"], "ood": full["ood_eval"]}
+    assert methods.eval_sizes(smoke) == {"id": smoke.eval.max_hands, "ood": smoke.eval.max_hands}
 
 
 def test_settings_put_ours_beside_paper_as_numbers():
     cfg = config.profile("smoke")
-    rows = report.settings_rows(cfg)
+    rows = methods.settings_rows(cfg)
     assert all(len(r) == 4 for r in rows)
     by = {(r[0], r[1]): r for r in rows}
     assert by[("RL", "learning rate")][2:] == [f"{cfg.rl.lr:g}", papers.get("fig1.rl.lr").text()]
@@ -248,12 +260,12 @@ def test_settings_put_ours_beside_paper_as_numbers():
     assert by[("SFT", "optimizer steps")][2] == str(cfg.sft.steps)
     assert by[("evaluation", "hands per rule")][3] == "234"
     assert by[("RL", "algorithm")][2].startswith("GRPO") and "PPO" in by[("RL", "algorithm")][3]
-    assert report.settings_table(cfg).columns[2] == "this book (smoke profile)"
+    assert methods.settings_table(cfg).columns[2] == "this book (smoke profile)"
 
 
 def test_tried_table(tmp_path):
-    assert report.tried_table(tmp_path / "none.json") is None
-    assert "not yet recorded" in report.tried_sentence(None, tmp_path / "none.json")
+    assert methods.tried_table(tmp_path / "none.json") is None
+    assert "not yet recorded" in methods.tried_sentence(None, tmp_path / "none.json")
     log = tmp_path / "tried.json"
     sft = {"peak_step": 20, "peak_ood": 26.1, "id_at_peak": 70.7, "end_step": 600, "ood_end": 11.3, "id_end": 43.0}
     log.write_text(json.dumps([
@@ -264,22 +276,22 @@ def test_tried_table(tmp_path):
                  "id_rl_seeds": [40.0, 41.0, 42.0]}],
          "rl_verdict": "not reproduced", "rl_reason": "..."},
     ]))
-    table = report.tried_table(log)
+    table = methods.tried_table(log)
     assert table.rows[0] == ["SFT only", "a schedule", "sft_lr = 0.0001; sft_steps = 1500",
                              "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%", "not run", "not run",
                              "SFT only"]
     assert table.rows[1][2:] == ["none", "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%",
                                  "600: +0.7 [-0.5, +1.9] (seeds -1.0 to +2.1) (3 seeds each)", "600: -2.0", "not reproduced"]
-    assert "2 configurations" in report.tried_sentence(table, log)
-    assert report.tried_verdicts_sentence(log) == ("Of the 1 RL configurations, 0 reproduced RL's recovery window, "
+    assert "2 configurations" in methods.tried_sentence(table, log)
+    assert methods.tried_verdicts_sentence(log) == ("Of the 1 RL configurations, 0 reproduced RL's recovery window, "
                                                    "0 partly, and 1 did not.")
-    assert report.tried_verdicts_sentence(tmp_path / "none.json") == ""
+    assert methods.tried_verdicts_sentence(tmp_path / "none.json") == ""
     log.write_text(json.dumps([{"name": "x", "overrides": {}}]))
     with pytest.raises(SftrlError, match="entry 0 .*make study"):
-        report.tried_table(log)
+        methods.tried_table(log)
     log.write_text("{not json")
     with pytest.raises(SftrlError, match="not valid JSON"):
-        report.tried_table(log)
+        methods.tried_table(log)
 
 
 def test_every_study_configuration_is_a_valid_cpu_configuration():
@@ -299,7 +311,7 @@ def test_the_committed_study_log_renders_every_entry():
     """The snapshot `make study` wrote is what the Methods page shows: no blank cells."""
     from sftrl.experiments import study_log as tried
 
-    table = report.tried_table(tried.SNAPSHOT)
+    table = methods.tried_table(tried.SNAPSHOT)
     assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED]
     assert all(cell for row in table.rows for cell in row)
 
@@ -308,52 +320,50 @@ def test_the_committed_study_log_renders_every_entry():
 
 
 def test_bench_snapshot_as_bench_book_writes_it(tmp_path):
-    assert report.bench_snapshot(tmp_path / "none.json") is None
-    assert report.stage_table(None) is None
-    assert "No benchmark snapshot" in report.budget_sentence(None)
+    assert reproduce.bench_snapshot(tmp_path / "none.json") is None
+    assert reproduce.stage_table(None) is None
+    assert "No benchmark snapshot" in reproduce.budget_sentence(None)
     snap = {"profile": "cpu", "fresh": True, "cpus": 2,
             "stages": {"environment (make venv)": 150.0, "notebook 01_ood_peak_and_decline": 240.5,
                        "total make book": 700.0, "rebuild, nothing changed": 3.2}}
     path = tmp_path / "book.json"
     path.write_text(json.dumps(snap))
-    got = report.bench_snapshot(path)
-    assert report.stage_table(got).rows[1] == ["notebook 01_ood_peak_and_decline", "240.5", "4.0"]
-    assert "12 minutes" in report.budget_sentence(got) and "3 s" in report.budget_sentence(got)
-    assert report.stage_text(got, "notebook 01_ood_peak_and_decline") == "4 minutes"
-    assert report.stage_text(got, "notebook 99_x") == "not benchmarked yet"
-    assert "4 minutes" in report.rerun_sentence(got, "01_ood_peak_and_decline")
-    assert "not committed yet" in report.rerun_sentence(None, "01_ood_peak_and_decline")
+    got = reproduce.bench_snapshot(path)
+    assert reproduce.stage_table(got).rows[1] == ["notebook 01_ood_peak_and_decline", "240.5", "4.0"]
+    assert "12 minutes" in reproduce.budget_sentence(got) and "3 s" in reproduce.budget_sentence(got)
+    assert "4 minutes" in reproduce.rerun_sentence(got, "01_ood_peak_and_decline")
+    assert "not committed yet" in reproduce.rerun_sentence(None, "01_ood_peak_and_decline")
     path.write_text(json.dumps({"profile": "cpu"}))
     with pytest.raises(SftrlError, match="stages"):
-        report.bench_snapshot(path)
+        reproduce.bench_snapshot(path)
 
 
 @pytest.mark.parametrize("seconds, text", [(42.0, "42 s"), (1900.0, "32 minutes"), (7300.0, "2.0 hours"),
                                            (math.nan, "n/a")])
 def test_duration(seconds, text):
-    assert report.duration(seconds) == text
+    assert methods.duration(seconds) == text
 
 
 def test_profile_differences_name_what_the_gpu_profile_changes():
-    diff = {r[0]: r[1:] for r in report.profile_differences("cpu", "gpu")}
+    diff = {r[0]: r[1:] for r in reproduce.profile_differences("cpu", "gpu")}
     gpu = config.profile("gpu")
     assert diff["model_base"] == ["small", gpu.model.base]
     assert diff["model_dtype"] == ["float32", "bfloat16"] and diff["model_answer_format"] == ["compact", "chat"]
     assert diff["sft_lr"][1] == f"{gpu.sft.lr:g}" and "profile" not in diff
-    assert report.profile_differences("cpu", "cpu") == []
-    assert report.profile_table("cpu", "gpu").columns == ["setting", "cpu profile", "gpu profile"]
+    assert reproduce.profile_differences("cpu", "cpu") == []
+    assert reproduce.profile_table("cpu", "gpu").columns == ["setting", "cpu profile", "gpu profile"]
 
 
 def test_gpu_estimates_are_computed_from_the_stated_assumptions():
     gpu = config.profile("gpu")
-    e = report.gpu_estimates(gpu)
-    a = report.GPU_ASSUMPTIONS
-    assert e["model_state_gb"] == pytest.approx(report.HUB_PARAMS[gpu.model.base] * a["bytes_per_param"] / 1e9)
-    longer = report.gpu_estimates(config.profile("gpu", sft_steps=2 * gpu.sft.steps))
+    e = reproduce.gpu_estimates(gpu)
+    a = reproduce.GPU_ASSUMPTIONS
+    assert e["model_state_gb"] == pytest.approx(reproduce.HUB_PARAMS[gpu.model.base] * a["bytes_per_param"] / 1e9)
+    longer = reproduce.gpu_estimates(config.profile("gpu", sft_steps=2 * gpu.sft.steps))
     assert longer["sft_minutes"] == pytest.approx(2 * e["sft_minutes"])
     assert e["rl_runs"] == len(gpu.rl_from_steps) * gpu.rl_seeds
     with pytest.raises(SftrlError, match="no parameter count"):
-        report.gpu_estimates(config.profile("gpu", model_base="someone/unknown-model"))
+        reproduce.gpu_estimates(config.profile("gpu", model_base="someone/unknown-model"))
 
 
 def test_the_committed_base_is_described_from_its_record(monkeypatch):
@@ -361,31 +371,31 @@ def test_the_committed_base_is_described_from_its_record(monkeypatch):
     from sftrl.training import train
     from sftrl.training.model import count_parameters, load_model
 
-    if report.base_record() is None:
+    if methods.base_record() is None:
         pytest.skip("no committed base in this checkout (data/base)")
     monkeypatch.setattr(train, "base_checkpoint", lambda cfg: paths.BASE)  # never pretrain in a test
-    facts = report.base_facts(config.profile("cpu"))
+    facts = methods.base_facts(config.profile("cpu"))
     model, _ = load_model(paths.BASE)
     assert facts["source"] == "committed" and facts["n_params"] == count_parameters(model)
-    assert facts["pretrain_seconds"] == report.base_record()["seconds"]
-    assert report.duration(facts["pretrain_seconds"]) in report.pretrain_sentence(facts)
-    assert "untied" in report.model_sentences(facts)["vocab_sentence"]
-    assert facts["pretrain_run"] in report.base_rebuild_sentence(report.base_record())
+    assert facts["pretrain_seconds"] == methods.base_record()["seconds"]
+    assert methods.duration(facts["pretrain_seconds"]) in methods.pretrain_sentence(facts)
+    assert "untied" in methods.model_sentences(facts)["vocab_sentence"]
+    assert facts["pretrain_run"] in reproduce.base_rebuild_sentence(methods.base_record())
 
 
 def test_a_hub_model_is_described_as_such():
     facts = {"source": "hub", "path": "Qwen/Qwen2.5-0.5B-Instruct", "vocab_size": 151665}
-    sentences = report.model_sentences(facts)
+    sentences = methods.model_sentences(facts)
     assert "Qwen/Qwen2.5-0.5B-Instruct" in sentences["model_intro"] and "151,665" in sentences["vocab_sentence"]
-    assert "no pretraining" in report.pretrain_sentence(facts)
-    assert "no committed base" in report.base_rebuild_sentence(None)
+    assert "no pretraining" in methods.pretrain_sentence(facts)
+    assert "no committed base" in reproduce.base_rebuild_sentence(None)
 
 
 def test_compact_example_is_a_correct_answer():
     from sftrl.task import game as task
     from sftrl.task.prompts import get_format, grade
 
-    prompt, answer = report.compact_example().split("\n")
+    prompt, answer = methods.compact_example().split("\n")
     assert prompt.startswith("prompt: rule J 11 Q 12 K 13 cards")
     completion = answer.removeprefix("answer: ")
     assert grade(get_format("compact"), completion, ("A", "5", "J", "Q"), task.OOD_RULE).correct
@@ -396,8 +406,8 @@ def test_compact_example_is_a_correct_answer():
 
 @pytest.mark.slow
 def test_every_claim_gets_a_computed_verdict_on_the_smoke_runs():
-    rows = report.claim_rows(config.profile("smoke"))
-    assert [r.key for r in rows][: len(report.CLAIMS)] == [c.key for c in report.CLAIMS]
+    rows = scoreboard.claim_rows(config.profile("smoke"))
+    assert [r.key for r in rows][: len(registry.CLAIMS)] == [c.key for c in registry.CLAIMS]
     for r in rows:
         assert r.verdict in claims.VERDICTS, f"{r.key}: {r.verdict}: {r.ours}"  # all libraries are present
         assert r.rule and r.ours and r.paper_value
@@ -407,13 +417,13 @@ def test_every_claim_gets_a_computed_verdict_on_the_smoke_runs():
 def test_the_claims_page_executes_and_glues_a_verdict_per_claim(tmp_path):
     nb = book.run("08_claims", tmp_path / "claims.ipynb", profile="smoke")
     glued = _glued(nb)
-    assert glued["profile"] == "smoke" and glued["n_claims"] >= len(report.CLAIMS)
-    for c in report.CLAIMS:
-        assert glued[f"verdict_{c.key}"] in report.ALLOWED
-    assert sum(glued[f"n_{v.replace(' ', '_')}"] for v in report.ALLOWED) == glued["n_claims"]
+    assert glued["profile"] == "smoke" and glued["n_claims"] >= len(registry.CLAIMS)
+    for c in registry.CLAIMS:
+        assert glued[f"verdict_{c.key}"] in scoreboard.ALLOWED
+    assert sum(glued[f"n_{v.replace(' ', '_')}"] for v in scoreboard.ALLOWED) == glued["n_claims"]
     assert glued["n_not_evaluated"] == 0
     html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
-    assert html.count("<tr>") >= 2 * len(report.CLAIMS)  # the claims table and the rules table
+    assert html.count("<tr>") >= 2 * len(registry.CLAIMS)  # the claims table and the rules table
 
 
 @pytest.mark.slow
@@ -428,7 +438,7 @@ def test_the_methods_page_glues_the_measured_size_of_the_base(tmp_path):
     assert glued["n_params"] == count_parameters(model)
     assert glued["hidden_size"] == cfg.model.hidden_size == model.config.hidden_size
     assert glued["vocab_size"] == len(tokenizer)
-    assert glued["n_id_eval"] == report.eval_sizes(cfg)["id"]
+    assert glued["n_id_eval"] == methods.eval_sizes(cfg)["id"]
     assert glued["paper_hands"] == papers.get("task.eval_hands").value
     assert "pretrained as part of the build" in glued["pretrain_time_sentence"]
     assert isinstance(glued["tried_sentence"], str)

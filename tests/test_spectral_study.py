@@ -3,6 +3,8 @@ notebook 02 executed in the smoke profile with its glued numbers checked."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import json
 import math
 
@@ -10,9 +12,11 @@ import nbformat
 import pytest
 import torch
 
-from sftrl.book.execute import glued_values
+from sftrl.book.pages import glued_values
+from sftrl.book import pages
 from sftrl import config, paths
 from sftrl.book import execute as book
+from sftrl.claims import registry, scoreboard
 from sftrl.claims import rules as claims
 from sftrl.experiments import figure1 as study
 from sftrl.training import train
@@ -264,7 +268,7 @@ def test_notebook_02_glues_what_the_library_computes(smoke, tmp_path):
     book.run(NOTEBOOK, out, profile="smoke")
     nb = nbformat.read(out, as_version=4)
     glued = _glued(nb)
-    quoted = book.quoted_glue_names(nb)
+    quoted = pages.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
 
     rows = ss.compare_pairs(m, k_frac=0.2)
@@ -274,7 +278,7 @@ def test_notebook_02_glues_what_the_library_computes(smoke, tmp_path):
     expected: dict[str, object] = dict(ss.numbers_fig2(summary, swap, anchor))
     expected["layer_used"] = m.num_layers // 2
     expected["models_sentence"] = ss.models_sentence(m)
-    for v in claims.figure2(summary, swap, anchor["sft_peak"], anchor["sft_end"]):
+    for v in claims.figure2(SimpleNamespace(summary=summary, swap=swap, anchors=anchor)):
         expected[f"verdict_{v.claim}"] = v.sentence
         expected[f"verdict_{v.claim}_short"] = v.verdict
     for key, value in expected.items():
@@ -286,18 +290,10 @@ def test_notebook_02_glues_what_the_library_computes(smoke, tmp_path):
 
 
 def _expected_verdicts(name: str, cfg, m) -> dict[str, str]:
-    """The verdict sentences notebooks 03-05 should glue, recomputed through the library (cached)."""
-    if name == "03_principal_angles":
-        verdicts = claims.figure3(ss.pair_summary(ss.compare_pairs(m)))
-    elif name == "04_restoration":
-        fractions = ss.parse_fractions("0,0.05,0.1,0.2,0.3,0.5,0.75,1.0")
-        anchor = ss.anchors(m, cfg, ("base", "sft_peak", "sft_end"))
-        verdicts = claims.figure4(ss.rank_restoration(m, cfg, fractions=fractions),
-                                  ss.rank_restoration(m, cfg, reference="base", fractions=fractions),
-                                  ss.layer_restoration(m, cfg), anchor)
-    else:
-        verdicts = claims.figure5(ss.grafting(m, cfg))
-    return {f"verdict_{v.claim}": v.sentence for v in verdicts}
+    """The verdict sentences notebooks 03-05 should glue: the figure's data and rules, as the
+    claims page computes them (cached)."""
+    group = next(g for g, (_, page) in registry.GROUPS.items() if page == name)
+    return {f"verdict_{v.claim}": v.sentence for v in claims.FIGURES[group](scoreboard.DATA[group](cfg))}
 
 
 @pytest.mark.slow
@@ -309,7 +305,7 @@ def test_notebooks_03_to_05_run_and_glue_the_library_verdicts(smoke, tmp_path, n
     book.run(name, out, profile="smoke")
     nb = nbformat.read(out, as_version=4)
     glued = _glued(nb)
-    quoted = book.quoted_glue_names(nb)
+    quoted = pages.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
     expected = _expected_verdicts(name, cfg, m)
     assert expected and all(glued[k] == v for k, v in expected.items()), expected

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import math
 import time
 
 import nbformat
 import pytest
 
-from sftrl.book.execute import glued_values
+from sftrl.book.pages import glued_values
+from sftrl.book import pages
 from sftrl import config
 from sftrl.book import execute as book
 from sftrl.claims import rules as claims
@@ -179,7 +182,7 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
     nb = nbformat.read(out, as_version=4)
     glued = _glued(nb)
 
-    quoted = book.quoted_glue_names(nb)
+    quoted = pages.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
 
     peak = study.ood_peak(curve)
@@ -193,7 +196,7 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
         "best_recovery_step": best["from_step"] if best else None,
         "best_recovery_sentence": claims.best_recovery_sentence(window),
     }
-    for v in claims.figure1(curve, window):
+    for v in claims.figure1(SimpleNamespace(curve=curve, window=window)):
         expected[f"verdict_{v.claim}"] = v.sentence
         expected[f"verdict_{v.claim}_short"] = v.verdict
     for key, value in expected.items():
