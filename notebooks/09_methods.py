@@ -21,11 +21,9 @@
 # %%
 from typing import Optional
 
-from myst_nb import glue
-
 from sftrl import config
 from sftrl.claims import papers
-from sftrl.book import methods
+from sftrl.book import methods, pages
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
@@ -132,46 +130,47 @@ tried
 # shows the default's window in full.
 
 # %%
-glue("profile", cfg.profile, display=False)
-glue("n_params", base["n_params"], display=False)
-glue("hidden_size", base["hidden_size"], display=False)
-glue("n_layers", base["num_hidden_layers"], display=False)
-glue("n_heads", base["num_attention_heads"], display=False)
-glue("intermediate_size", base["intermediate_size"], display=False)
-glue("max_positions", base["max_position_embeddings"], display=False)
-glue("vocab_size", base["vocab_size"], display=False)
-glue("tied_text", "tied" if base["tie_word_embeddings"] else "separate (untied)", display=False)
-for name, sentence in methods.model_sentences(base).items():
-    glue(name, sentence, display=False)
 p = cfg.pretrain
-glue("corpus_size", p.corpus_size, display=False)
-glue("mix_id", p.rule_mix[0], display=False)
-glue("mix_ood", p.rule_mix[1], display=False)
-glue("mix_random", p.rule_mix[2], display=False)
-glue("face_fraction", p.face_fraction, display=False)
-glue("strict_fraction", p.strict_fraction, display=False)
-glue("pretrain_steps", p.steps, display=False)
-glue("pretrain_batch", p.batch_size, display=False)
-glue("pretrain_lr", p.lr, display=False)
-glue("pretrain_seconds", base["pretrain_seconds"], display=False)
-glue("pretrain_time_sentence", methods.pretrain_sentence(base), display=False)
-glue("n_ood_pretrain", splits["ood_pretrain"], display=False)
-glue("n_ood_eval_all", splits["ood_eval"], display=False)
-glue("n_sft_hands", splits["sft"], display=False)
-glue("n_rl_hands", splits["rl"], display=False)
-glue("n_id_eval_all", splits["id_eval"], display=False)
-glue("n_id_eval", sizes["id"], display=False)
-glue("n_ood_eval", sizes["ood"], display=False)
-glue("id_half_width", methods.half_width_at(sizes["id"]), display=False)
-glue("ood_half_width", methods.half_width_at(sizes["ood"]), display=False)
 paper_hands = papers.get("task.eval_hands").value
-glue("paper_hands", paper_hands, display=False)
-glue("paper_half_width", methods.half_width_at(paper_hands), display=False)
-glue("paper_attempts", papers.get("task.eval_attempts").value, display=False)
-glue("eval_attempts", cfg.eval.attempts, display=False)
-glue("trl_version", trl_defaults["trl_version"], display=False)
-glue("rl_beta", cfg.rl.beta, display=False)
-glue("rl_generations", cfg.rl.num_generations, display=False)
-glue("tried_sentence", methods.tried_sentence(tried), display=False)
-glue("rl_seeds", cfg.rl_seeds, display=False)
-glue("tried_verdicts_sentence", methods.tried_verdicts_sentence(), display=False)
+pages.glue_all({
+    "profile": cfg.profile,
+    "n_params": base["n_params"],
+    "hidden_size": base["hidden_size"],
+    "n_layers": base["num_hidden_layers"],
+    "n_heads": base["num_attention_heads"],
+    "intermediate_size": base["intermediate_size"],
+    "max_positions": base["max_position_embeddings"],
+    "vocab_size": base["vocab_size"],
+    "tied_text": "tied" if base["tie_word_embeddings"] else "separate (untied)",
+    **methods.model_sentences(base),
+    "corpus_size": p.corpus_size,
+    "mix_id": p.rule_mix[0],
+    "mix_ood": p.rule_mix[1],
+    "mix_random": p.rule_mix[2],
+    "face_fraction": p.face_fraction,
+    "strict_fraction": p.strict_fraction,
+    "pretrain_steps": p.steps,
+    "pretrain_batch": p.batch_size,
+    "pretrain_lr": p.lr,
+    "pretrain_seconds": base["pretrain_seconds"],
+    "pretrain_time_sentence": methods.pretrain_sentence(base),
+    "n_ood_pretrain": splits["ood_pretrain"],
+    "n_ood_eval_all": splits["ood_eval"],
+    "n_sft_hands": splits["sft"],
+    "n_rl_hands": splits["rl"],
+    "n_id_eval_all": splits["id_eval"],
+    "n_id_eval": sizes["id"],
+    "n_ood_eval": sizes["ood"],
+    "id_half_width": methods.half_width_at(sizes["id"]),
+    "ood_half_width": methods.half_width_at(sizes["ood"]),
+    "paper_hands": paper_hands,
+    "paper_half_width": methods.half_width_at(paper_hands),
+    "paper_attempts": papers.get("task.eval_attempts").value,
+    "eval_attempts": cfg.eval.attempts,
+    "trl_version": trl_defaults["trl_version"],
+    "rl_beta": cfg.rl.beta,
+    "rl_generations": cfg.rl.num_generations,
+    "tried_sentence": methods.tried_sentence(tried),
+    "rl_seeds": cfg.rl_seeds,
+    "tried_verdicts_sentence": methods.tried_verdicts_sentence(),
+})

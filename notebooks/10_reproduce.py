@@ -22,10 +22,8 @@
 from pathlib import Path
 from typing import Optional
 
-from myst_nb import glue
-
 from sftrl import config
-from sftrl.book import execute, methods, reproduce
+from sftrl.book import execute, methods, pages, reproduce
 
 # %% tags=["parameters"]
 bench_file: Optional[str] = None  # benchmark snapshot to quote (None: the committed bench/results/book.json)
@@ -174,20 +172,22 @@ reproduce.profile_table("cpu", "gpu")
 # ```
 
 # %%
-glue("budget_sentence", reproduce.budget_sentence(snapshot), display=False)
-glue("base_sentence", reproduce.base_rebuild_sentence(base_record), display=False)
-glue("rerun_sentence", reproduce.rerun_sentence(snapshot, "01_ood_peak_and_decline"), display=False)
-glue("cpu_sft_lr", cpu.sft.lr, display=False)
-glue("gpu_model", gpu.model.base, display=False)
-glue("gpu_params_b", estimates["n_params"] / 1e9, display=False)
-glue("gpu_state_gb", estimates["model_state_gb"], display=False)
-glue("gpu_sft_steps", gpu.sft.steps, display=False)
-glue("gpu_sft_batch", gpu.sft.batch_size, display=False)
-glue("gpu_sft_minutes", estimates["sft_minutes"], display=False)
-glue("gpu_rl_steps", gpu.rl.steps, display=False)
-glue("gpu_rl_tokens", gpu.rl.max_completion_length, display=False)
-glue("gpu_rl_minutes", estimates["rl_minutes_per_run"], display=False)
-glue("gpu_rl_runs", int(estimates["rl_runs"]), display=False)
-glue("assumed_tokens", int(reproduce.GPU_ASSUMPTIONS["tokens_per_example"]), display=False)
-glue("assumed_utilisation", reproduce.GPU_ASSUMPTIONS["utilisation"], display=False)
-glue("assumed_decode_s", reproduce.GPU_ASSUMPTIONS["decode_step_s"], display=False)
+pages.glue_all({
+    "budget_sentence": reproduce.budget_sentence(snapshot),
+    "base_sentence": reproduce.base_rebuild_sentence(base_record),
+    "rerun_sentence": reproduce.rerun_sentence(snapshot, "01_ood_peak_and_decline"),
+    "cpu_sft_lr": cpu.sft.lr,
+    "gpu_model": gpu.model.base,
+    "gpu_params_b": estimates["n_params"] / 1e9,
+    "gpu_state_gb": estimates["model_state_gb"],
+    "gpu_sft_steps": gpu.sft.steps,
+    "gpu_sft_batch": gpu.sft.batch_size,
+    "gpu_sft_minutes": estimates["sft_minutes"],
+    "gpu_rl_steps": gpu.rl.steps,
+    "gpu_rl_tokens": gpu.rl.max_completion_length,
+    "gpu_rl_minutes": estimates["rl_minutes_per_run"],
+    "gpu_rl_runs": int(estimates["rl_runs"]),
+    "assumed_tokens": int(reproduce.GPU_ASSUMPTIONS["tokens_per_example"]),
+    "assumed_utilisation": reproduce.GPU_ASSUMPTIONS["utilisation"],
+    "assumed_decode_s": reproduce.GPU_ASSUMPTIONS["decode_step_s"],
+})

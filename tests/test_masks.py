@@ -284,21 +284,6 @@ def test_random_update_overlaps_at_its_density():
 # --------------------------------------------------------------------------- drift and angle
 
 
-def test_drift_and_angle_known_answers():
-    gen = torch.Generator().manual_seed(7)
-    W = torch.randn(12, 8, generator=gen)
-    assert M.drift_and_angle(W, W.clone(), k=3) == pytest.approx((0.0, 0.0), abs=1e-3)
-    drift, angle = M.drift_and_angle(W, 2 * W, k=3)  # same subspaces, sigma doubled
-    assert drift == pytest.approx(1.0, rel=1e-5) and angle == pytest.approx(0.0, abs=1e-2)
-    W0 = torch.diag(torch.tensor([3.0, 2.0, 1.0]))
-    W1 = torch.diag(torch.tensor([1.0, 2.0, 3.0]))  # same spectrum, top direction e1 -> e3
-    for side in ("left", "right"):
-        drift, angle = M.drift_and_angle(W0, W1, k=1, side=side)
-        assert drift == pytest.approx(0.0, abs=1e-6) and angle == pytest.approx(90.0, abs=1e-3)
-    with pytest.raises(SftrlError, match="side"):
-        M.drift_and_angle(W0, W1, k=1, side="up")
-
-
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -357,27 +342,6 @@ def test_checkpoint_masks_find_planted_updates(ckpts):
     assert drift[Q0].drift > 1e-3 and drift[Q0].angle > 0.1
     other = drift["model.layers.1.self_attn.q_proj.weight"]
     assert other.drift == pytest.approx(0.0, abs=1e-6)
-
-
-def test_overlap_table_on_checkpoints(ckpts):
-    masks = M.checkpoint_update_masks(ckpts["base"], ckpts["ft"], kinds=["q"])
-    svd_root = ckpts["base"].parent / "svd"
-    rows = {r.name: r for r in M.overlap_table(ckpts["base"], masks, k=4, alpha=0.1, cache_root=svd_root)}
-    row = rows[Q0]
-    assert row.density == pytest.approx(2 / 32)
-    assert 0.0 <= row.principal <= 1.0 and 0.0 <= row.low <= 1.0
-    other = rows["model.layers.1.self_attn.q_proj.weight"]
-    assert (other.principal, other.low, other.density) == (0.0, 0.0, 0.0)
-    # the update is rows 0-1 of q0: the overlaps are those rows' share of each region
-    W0 = M.CheckpointReader(ckpts["base"]).get(Q0)
-    princ = M.principal_mask(W0, k=4, alpha=0.1)
-    assert row.principal == pytest.approx(princ[:2].sum().item() / princ.sum().item(), abs=1e-9)
-    low = M.low_magnitude_mask(W0, alpha=0.1)
-    assert row.low == pytest.approx(low[:2].sum().item() / low.sum().item())
-    with pytest.raises(SftrlError, match="shape"):
-        M.overlap_table(ckpts["base"], {Q0: masks[Q0][:3]}, k=4, alpha=0.1, cache_root=svd_root)
-    with pytest.raises(SftrlError, match="alpha"):
-        M.overlap_table(ckpts["base"], masks, k=4, alpha=1.0, cache_root=svd_root)
 
 
 def test_update_ratios_over_steps(ckpts):

@@ -1,9 +1,13 @@
 """sftrl: a reproducible companion to two 2025 papers on what SFT and RL do to an LLM's weights.
 
-The library reads in the pipeline's order:
+The library reads in the pipeline's order, one subpackage per layer; a module imports only
+from its own layer or the ones before it:
 
-    task -> verifier -> prompts -> model -> evaluate -> corpus -> runs/train
-         -> checkpoints -> spectral -> edits -> masks -> plots
+    task -> training -> evaluation -> weights -> experiments -> claims -> book
+
+Below them all: ``paths`` (where things live), ``errors`` (the one user-error type),
+``config`` (the run configurations and profiles) and ``fmt`` (how numbers are written).
+``cli`` is the command line over the layers.
 
 Usage: ``python -m sftrl --help``.
 """

@@ -10,25 +10,21 @@ Usage: ``python -m sftrl solve A 5 J Q --rule ood``
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from sftrl.errors import SftrlError
+from sftrl.task import cli as task_cli
+from sftrl.training import cli as training_cli
+from sftrl.weights import cli as weights_cli
 
 #: modules that contribute subcommands, in the order they appear in ``--help``
-COMMAND_MODULES = ("sftrl.task.cli", "sftrl.weights.cli", "sftrl.training.cli")
+COMMAND_MODULES = (task_cli, weights_cli, training_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sftrl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a module not written yet contributes nothing
-            if exc.name != name:
-                raise
-            continue
+    for module in COMMAND_MODULES:
         module.add_parsers(sub)
     return parser
 

@@ -1,1 +1,4 @@
-"""claims."""
+"""Claims: the papers' numbers, every claim stated once, one rule per claim, the scoreboard.
+
+``papers`` < ``registry`` < ``rules`` < ``scoreboard``.
+"""

@@ -15,7 +15,6 @@ Usage::
     from sftrl.claims import papers
     papers.FIGURE1["Llama-3.2-11B"].ood_peak        # 0.1752
     papers.get("fig6.rl_sparsity").text()            # 'up to about 92%'
-    [v.key for v in papers.for_figure("fig3") if not v.confirmed]
 """
 
 from __future__ import annotations
@@ -266,16 +265,5 @@ def get(key: str) -> PaperValue:
         raise SftrlError(f"no paper value {key!r}; known: {', '.join(near)}") from None
 
 
-def for_figure(figure: str) -> list[PaperValue]:
-    """Every value that belongs to ``figure`` (``"task"``, ``"fig1"`` ... ``"fig6"``)."""
-    found = [v for v in NUMBERS if v.figure == figure]
-    if not found:
-        raise SftrlError(f"no paper values for figure {figure!r}; known: {sorted({v.figure for v in NUMBERS})}")
-    return found
 
 
-def cite(source: str) -> str:
-    """The MyST citation of a source, e.g. ``{cite}`jin2025heals```."""
-    if source not in CITE_KEYS:
-        raise SftrlError(f"unknown source {source!r}; known: {sorted(CITE_KEYS)}")
-    return f"{{cite}}`{CITE_KEYS[source]}`"

@@ -656,12 +656,6 @@ def grafting(m: Models, cfg: StudyConfig, *, kinds: Sequence[str] | None = None,
 # --------------------------------------------------------------------------- numbers for the prose
 
 
-def pick(rows: Sequence[Mapping[str, Any]], **match: Any) -> dict[str, Any]:
-    """The first row whose fields equal ``match``; SftrlError naming ``match`` if none."""
-    for r in rows:
-        if all(r.get(k) == v for k, v in match.items()):
-            return dict(r)
-    raise SftrlError(f"no row with {match}")
 
 
 def nearest(rows: Sequence[Mapping[str, Any]], field: str, value: float) -> dict[str, Any]:

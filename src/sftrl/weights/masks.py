@@ -14,9 +14,9 @@ base / fine-tuned checkpoint pair:
   (:func:`row_update_ratio`, :func:`col_update_ratio`, :func:`update_ratios_over_steps`);
 - **principal weights** (LIFT, arXiv 2506.00772) and low-magnitude weights, and the update
   mask's overlap with them against the random baseline (:func:`principal_mask`,
-  :func:`low_magnitude_mask`, :func:`mask_overlap`, :func:`overlap_table`);
+  :func:`low_magnitude_mask`, :func:`mask_overlap`);
 - **spectral drift and principal angles** per matrix, reusing :mod:`sftrl.weights.spectral`
-  (:func:`drift_and_angle`, :func:`drift_table`);
+  (:func:`drift_table`);
 - **geometry disruption**: function-preserving re-parametrisations of the base and the maps
   back to the original coordinates (:func:`permute_mlp_hidden`, :func:`unpermute_mlp_hidden`,
   :func:`rotate_attention_values`, :func:`unrotate_attention_values`);
@@ -518,48 +518,6 @@ class OverlapRow(NamedTuple):
     n: int  #: number of entries
 
 
-def overlap_table(
-    base_path: PathLike,
-    masks: Mapping[str, torch.Tensor],
-    *,
-    k: int | float,
-    alpha: float,
-    cache_root: PathLike | None = None,
-) -> list[OverlapRow]:
-    """Per-matrix overlap of update masks with the base's principal / low-magnitude weights.
-
-    ``masks`` from :func:`checkpoint_update_masks`; the regions come from the base's
-    weights (LIFT, arXiv 2506.00772; arXiv 2511.08567). The base's SVDs go through
-    :class:`sftrl.weights.spectral.SVDCache` (under ``cache_root``, default ``paths.CACHE / "svd"``),
-    so K runs against one base decompose it once.
-    """
-    _check_alpha(alpha)
-    base = ckpt.as_reader(base_path)
-    keys = {key.name: key for key in base.keys()}
-    for name, update in masks.items():  # validate everything before the first SVD
-        if name not in keys:
-            raise SftrlError(f"{name!r} is not a matrix of {base_path}")
-        if tuple(update.shape) != base.shape(name):
-            raise SftrlError(f"mask of {name} has shape {tuple(update.shape)}, the base {base.shape(name)}")
-        resolve_rank(k, min(update.shape))
-    cache = spectral.SVDCache(base, root=cache_root)
-    rows = []
-    for name, update in masks.items():
-        W0 = base.get(name)
-        usv = tuple(cache.load(keys[name]))
-        layer, kind = parse_matrix_name(name)
-        rows.append(
-            OverlapRow(
-                name,
-                layer,
-                kind,
-                mask_overlap(update, principal_mask(W0, k=k, alpha=alpha, usv=usv)),
-                mask_overlap(update, low_magnitude_mask(W0, alpha=alpha)),
-                update_density(update),
-                update.numel(),
-            )
-        )
-    return rows
 
 
 # --------------------------------------------------------------------------------------
@@ -567,32 +525,6 @@ def overlap_table(
 # --------------------------------------------------------------------------------------
 
 
-def drift_and_angle(
-    W0: torch.Tensor,
-    W1: torch.Tensor,
-    *,
-    k: int | float,
-    side: Literal["left", "right"] = "left",
-) -> tuple[float, float]:
-    """Top-k spectral drift and the largest principal angle in degrees (arXiv 2511.08567).
-
-    Drift is :func:`sftrl.weights.spectral.spectral_drift` of the top-``k`` singular values; the
-    angle the largest of :func:`sftrl.weights.spectral.top_k_principal_angles` between the top-``k``
-    left (columns of ``U``) or right (rows of ``Vh``) singular subspaces, k capped at half
-    the dimension as there (no angle forced to zero). ``k`` as in :func:`principal_mask`.
-    Identical matrices give ``(0, 0)`` (angles to ~0.03 degrees in float32).
-    For whole checkpoints use :func:`drift_table`, which caches the SVDs.
-    """
-    _check_2d(W0, "W0")
-    _check_same_shape(W0, W1, "W0 and W1")
-    if side not in ("left", "right"):
-        raise SftrlError(f"side must be 'left' or 'right', got {side!r}")
-    k = resolve_rank(k, min(W0.shape))
-    U0, S0, Vh0 = spectral.svd(W0)
-    U1, S1, Vh1 = spectral.svd(W1)
-    drift = spectral.spectral_drift(S0, S1, k)
-    A, B = (U0, U1) if side == "left" else (Vh0.T, Vh1.T)
-    return drift, spectral.top_k_principal_angles(A, B, k).largest()
 
 
 class DriftRow(NamedTuple):

@@ -10,7 +10,7 @@ Usage::
     from sftrl.book.plots import use_style
     from sftrl.book.plots import spectral as ps
     use_style()
-    fig, axes = ps.plot_sigma_spectra({"base": S_base, "sft": S_sft, "rl": S_rl}, layer=2)
+    fig, axes = ps.plot_layer_spectra(figure2.data(cfg).spectra, layer=2)
 """
 
 from __future__ import annotations
@@ -43,121 +43,10 @@ def _as_1d(x: object, what: str) -> np.ndarray:
     return a
 
 
-def plot_sigma_spectra(
-    spectra: Mapping[str, Mapping[str, object]],
-    *,
-    layer: int | str = "",
-    reference: str | None = None,
-    log: bool = True,
-) -> tuple[Figure, np.ndarray]:
-    """Singular values of one layer's matrices for several checkpoints, with delta-sigma.
-
-    ``spectra[role][kind]`` is a 1-D sigma (descending), e.g. ``{"base": {"q": S, ...},
-    "sft": ..., "rl": ...}``. Top row: sigma_i per kind (one column per kind); bottom row:
-    ``sigma_role - sigma_reference`` (reference = the first role unless named).
-    arXiv 2509.12235, Fig. 2.
-    """
-    roles = list(spectra)
-    if not roles:
-        raise SftrlError("no spectra to plot")
-    reference = reference or roles[0]
-    if reference not in spectra:
-        raise SftrlError(f"reference {reference!r} is not among the spectra {roles}")
-    kinds = list(spectra[reference])
-    fig, axes = plt.subplots(2, len(kinds), figsize=(PAGE_WIDTH, 3.6), sharex="col", squeeze=False)
-    for j, kind in enumerate(kinds):
-        S_ref = _as_1d(spectra[reference][kind], f"sigma of {reference}/{kind}")
-        top, bottom = axes[0, j], axes[1, j]
-        for i, role in enumerate(roles):
-            S = _as_1d(spectra[role][kind], f"sigma of {role}/{kind}")
-            top.plot(np.arange(1, S.size + 1), S, color=role_color(role, i), lw=1.2, label=role)
-            if role != reference:
-                bottom.plot(np.arange(1, S.size + 1), S - S_ref, color=role_color(role, i), lw=1.0, label=role)
-        bottom.axhline(0.0, color=role_color(reference), lw=0.8)
-        if log:
-            top.set_yscale("log")
-        top.set_title(kind)
-        bottom.set_xlabel("index i")
-    axes[0, 0].set_ylabel(r"$\sigma_i$")
-    axes[1, 0].set_ylabel(r"$\Delta\sigma_i$ vs " + reference)
-    axes[0, -1].legend(fontsize="small")
-    if layer != "":
-        fig.suptitle(f"layer {layer}")
-    fig.tight_layout()
-    return fig, axes
 
 
-def plot_layer_heatmap(
-    rows: Sequence[Mapping[str, object]],
-    value: str = "mean_rel_dsigma",
-    *,
-    ax: Axes | None = None,
-    title: str | None = None,
-    fmt: str = "{:.2g}",
-    scale: float = 1.0,
-) -> tuple[Figure, Axes]:
-    """Heat map of one statistic, layers x matrix types, from :func:`sftrl.weights.spectral.compare` rows.
-
-    Rows without a layer (embed, lm_head) are left out. ``scale`` multiplies the values
-    (e.g. 100 for percent). Each cell is annotated with its value.
-    """
-    cells = [(int(r["layer"]), str(r["kind"]), float(r[value]) * scale) for r in rows if r.get("layer") is not None]  # type: ignore[arg-type]
-    if not cells:
-        raise SftrlError(f"no per-layer rows with {value!r} to plot")
-    layers = sorted({c[0] for c in cells})
-    kinds = list(dict.fromkeys(c[1] for c in cells))
-    grid = np.full((len(layers), len(kinds)), np.nan)
-    for layer, kind, v in cells:
-        grid[layers.index(layer), kinds.index(kind)] = v
-    fig, ax = _fig_ax(ax, (PAGE_WIDTH * 0.6, 0.45 * len(layers) + 1.2))
-    im = ax.imshow(grid, aspect="auto", cmap="viridis")
-    finite = grid[np.isfinite(grid)]
-    mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
-    for i in range(len(layers)):
-        for j in range(len(kinds)):
-            if np.isfinite(grid[i, j]):
-                ax.text(j, i, fmt.format(grid[i, j]), ha="center", va="center", fontsize=7,
-                        color="black" if grid[i, j] > mid else "white")
-    ax.set_xticks(range(len(kinds)), kinds)
-    ax.set_yticks(range(len(layers)), [str(layer) for layer in layers])
-    ax.set_xlabel("matrix type")
-    ax.set_ylabel("layer")
-    ax.grid(False)
-    fig.colorbar(im, ax=ax, label=title or value)
-    if title:
-        ax.set_title(title)
-    return fig, ax
 
 
-def plot_angle_curves(
-    curves: Mapping[str, object],
-    *,
-    forced_zero: Mapping[str, object] | None = None,
-    ax: Axes | None = None,
-    title: str | None = None,
-) -> tuple[Figure, Axes]:
-    """Principal angles theta_i (degrees) against i for several checkpoint pairs.
-
-    ``curves[label]`` is a 1-D array of angles (ascending, as :func:`sftrl.weights.spectral.principal_angles`
-    returns them). ``forced_zero[label]``, a boolean mask, greys out the angles that are zero
-    by construction (2k > m). arXiv 2509.12235, Fig. 3.
-    """
-    fig, ax = _fig_ax(ax)
-    for i, (label, angles) in enumerate(curves.items()):
-        a = _as_1d(angles, f"angles of {label}")
-        x = np.arange(1, a.size + 1)
-        ax.plot(x, a, color=role_color(label, i), lw=1.3, label=label)
-        if forced_zero is not None and label in forced_zero:
-            mask = np.asarray(forced_zero[label], dtype=bool)
-            if mask.any():
-                ax.axvspan(0.5, x[mask].max() + 0.5, color=COLORS["chance"], alpha=0.15, lw=0)
-    ax.set_xlabel("index i (top-k subspace)")
-    ax.set_ylabel(r"principal angle $\theta_i$ (degrees)")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    return fig, ax
 
 
 def _interval_arrays(series: object, what: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -170,36 +59,6 @@ def _interval_arrays(series: object, what: str) -> tuple[np.ndarray, np.ndarray 
     return _as_1d(series, what), None, None
 
 
-def plot_restoration_curves(
-    fractions: Sequence[float],
-    series: Mapping[str, object],
-    *,
-    references: Mapping[str, float] | None = None,
-    ax: Axes | None = None,
-    xlabel: str = "fraction of top directions restored",
-    ylabel: str = "accuracy",
-) -> tuple[Figure, Axes]:
-    """Accuracy against the restored fraction, with shaded intervals (arXiv 2509.12235, Fig. 4).
-
-    ``series[label]`` is ``acc`` or ``(acc, lo, hi)`` over ``fractions``; ``references``
-    draws dashed horizontal lines (e.g. ``{"sft peak OOD": 0.39}``).
-    """
-    x = _as_1d(list(fractions), "fractions")
-    fig, ax = _fig_ax(ax)
-    for i, (label, s) in enumerate(series.items()):
-        v, lo, hi = _interval_arrays(s, label)
-        if v.shape != x.shape:
-            raise SftrlError(f"series {label!r} has {v.size} values for {x.size} fractions")
-        color = role_color(label, i)
-        ax.plot(x, v, marker="o", ms=3, color=color, label=label)
-        if lo is not None:
-            ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
-    for j, (label, y) in enumerate((references or {}).items()):
-        ax.axhline(y, ls="--", lw=1.0, color=role_color(label, j), label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
-    return fig, ax
 
 
 def plot_grouped_bars(
@@ -276,7 +135,7 @@ def plot_layer_spectra(
     every checkpoint (log axis) and, underneath, the relative change
     ``(sigma_role - sigma_reference) / sigma_reference`` in percent.
 
-    ``spectra[role][kind]`` as for :func:`plot_sigma_spectra` (reference = the first role
+    ``spectra[role][kind]``, singular values in descending order (reference = the first role
     unless named). Types are laid out ``per_row`` to a row (attention, then MLP for a
     Llama block). arXiv 2509.12235, Fig. 2.
     """
@@ -684,8 +543,7 @@ def fig5_paper_table(numbers: Mapping[str, float]):
     ])
 
 __all__ = [
-    "role_color", "plot_sigma_spectra", "plot_layer_heatmap", "plot_angle_curves",
-    "plot_restoration_curves", "plot_grouped_bars",
+    "role_color", "plot_grouped_bars",
     "PAIR_STYLES", "plot_layer_spectra", "plot_pair_heatmaps", "plot_angle_grid", "plot_fraction_sweep", "plot_block_restoration",
     "plot_accuracy_bars", "accuracy_table", "summary_table", "paper_table", "models_table",
     "fig2_paper_table", "fig3_paper_table", "fig4_paper_table", "fig5_paper_table",
