@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sftrl import paths
-from sftrl.book.tables import Table, cell
+from sftrl.book.tables import Table, cell, setting_text
 from sftrl.claims import papers
 from sftrl.claims.registry import paper_value, value_text
 from sftrl.claims.rules import half_width
@@ -173,14 +173,6 @@ def compact_example(cards: Sequence[str] = ("A", "5", "J", "Q"), rule: str = "oo
     return f"prompt: {fmt.prompt(hand, r)}\nanswer: {fmt.answer(hand, r, solutions[0])}"
 
 
-def _setting(x: Any) -> str:
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return f"{x:g}"
-    if isinstance(x, (tuple, list)):
-        return ", ".join(_setting(v) for v in x)
-    return str(x)
 
 
 def _paper_setting(key: str) -> str:
@@ -207,9 +199,9 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
         ["model", "fine-tuned model", model, f"{llama.model}, {qwen.model}"],
         ["model", "answer format", cfg.model.answer_format, "JSON {cards, number, formula}, no chain of thought"],
         ["model", "weights during fine-tuning", cfg.model.dtype, NOT_RECORDED],
-        ["SFT", "optimizer steps", _setting(s.steps),
+        ["SFT", "optimizer steps", setting_text(s.steps),
          f"{llama.end_step} ({llama.model}), {qwen.end_step} ({qwen.model})"],
-        ["SFT", "sequences per step", _setting(s.batch_size), NOT_RECORDED],
+        ["SFT", "sequences per step", setting_text(s.batch_size), NOT_RECORDED],
         ["SFT", "learning rate (AdamW)", f"{s.lr:g}, constant after {s.warmup_steps} warm-up steps", NOT_RECORDED],
         ["SFT", "answers per training hand",
          f"up to {s.max_solutions} distinct solutions" if s.targets == "random" else "one canonical solution",
@@ -217,21 +209,21 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
         ["SFT", "checkpoints kept", f"{len(kept)}, at steps {kept[0]}-{kept[-1]}", NOT_RECORDED],
         ["RL", "algorithm", f"GRPO (trl {t['trl_version']}, loss {t['loss_type']!r}), group of {r.num_generations}",
          "PPO with a value head"],
-        ["RL", "KL coefficient", _setting(r.beta), _paper_setting("fig1.rl.kl")],
-        ["RL", "learning rate", _setting(r.lr), _paper_setting("fig1.rl.lr")],
+        ["RL", "KL coefficient", setting_text(r.beta), _paper_setting("fig1.rl.kl")],
+        ["RL", "learning rate", setting_text(r.lr), _paper_setting("fig1.rl.lr")],
         ["RL", "clip range", f"{t['clip_epsilon']:g} (trl default)", _paper_setting("fig1.rl.clip")],
         ["RL", "discount γ, GAE λ", "none (one-turn episodes, no value head)",
          f"{_paper_setting('fig1.rl.gamma')}, {_paper_setting('fig1.rl.lambda')}"],
         ["RL", "gradient-norm clip", f"{t['max_grad_norm']:g} (transformers default)",
          _paper_setting("fig1.rl.grad_clip")],
-        ["RL", "rollout temperature", _setting(r.temperature), _paper_setting("fig1.rl.temperature")],
-        ["RL", "optimizer steps", _setting(r.steps), NOT_RECORDED],
+        ["RL", "rollout temperature", setting_text(r.temperature), _paper_setting("fig1.rl.temperature")],
+        ["RL", "optimizer steps", setting_text(r.steps), NOT_RECORDED],
         ["RL", "rollouts per step", f"{r.prompts_per_step} prompts × {r.num_generations}", NOT_RECORDED],
         ["RL", "reward", f"{r.reward} (verifier)", NOT_RECORDED],
-        ["RL", "started from SFT steps", _setting(cfg.rl_from_steps),
+        ["RL", "started from SFT steps", setting_text(cfg.rl_from_steps),
          f"checkpoints along SFT; restoring window {value_text('fig1.llama.window')} ({llama.model})"],
-        ["RL", "seeds per start (Figure 1)", _setting(cfg.rl_seeds), NOT_RECORDED],
-        ["evaluation", "hands per rule", f"ID {sizes['id']}, OOD {sizes['ood']}", _setting(n_paper)],
+        ["RL", "seeds per start (Figure 1)", setting_text(cfg.rl_seeds), NOT_RECORDED],
+        ["evaluation", "hands per rule", f"ID {sizes['id']}, OOD {sizes['ood']}", setting_text(n_paper)],
         ["evaluation", "attempts per hand", f"{e.attempts}, greedy",
          f"{_paper_setting('task.eval_attempts')}, each wrong one answered by the verifier"],
         ["evaluation", "95% half-width at 20% accuracy",

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sftrl import paths
-from sftrl.book.methods import _flat, _setting, duration
-from sftrl.book.tables import Table
+from sftrl.book.methods import _flat, duration
+from sftrl.book.tables import Table, setting_text
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 
@@ -90,7 +90,7 @@ def profile_differences(a: str = "cpu", b: str = "gpu") -> list[list[str]]:
     from sftrl import config
 
     fa, fb = _flat(config.profile(a)), _flat(config.profile(b))
-    return [[k, _setting(fa[k]), _setting(fb[k])] for k in fa if k != "profile" and fa[k] != fb[k]]
+    return [[k, setting_text(fa[k]), setting_text(fb[k])] for k in fa if k != "profile" and fa[k] != fb[k]]
 
 
 def profile_table(a: str = "cpu", b: str = "gpu") -> Table:

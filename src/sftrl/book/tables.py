@@ -101,3 +101,14 @@ def cell(x: Any) -> str:
     if isinstance(x, (list, tuple)):
         return ", ".join(cell(v) for v in x)
     return str(x)
+
+
+def setting_text(x: Any) -> str:
+    """A configuration value as the settings tables print it: yes/no, ``1e-05``, ``a, b``."""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:g}"
+    if isinstance(x, (tuple, list)):
+        return ", ".join(setting_text(v) for v in x)
+    return str(x)
