@@ -29,7 +29,7 @@ def _bare_vs_trl(cfg, steps: int = 20) -> tuple[float, float]:
     from sftrl.training import train
     from sftrl.task.prompts import get_format
 
-    model, tok = train._load(train.base_checkpoint(cfg), cfg)
+    model, tok = train.load(train.base_checkpoint(cfg), cfg)
     fmt = get_format("compact")
     examples = corpus.sft_examples(cfg.sft, fmt, corpus.splits(cfg.split_seed).sft)
     bs = cfg.sft.batch_size
@@ -61,7 +61,7 @@ def _bare_vs_trl(cfg, steps: int = 20) -> tuple[float, float]:
             def on_step_end(self, a, state, control, **kw):
                 times.append(time.perf_counter())
 
-        model2, tok2 = train._load(train.base_checkpoint(cfg), cfg)
+        model2, tok2 = train.load(train.base_checkpoint(cfg), cfg)
         trainer = SFTTrainer(model=model2, args=args, train_dataset=Dataset.from_list(examples[: bs * (steps + 3)]),
                              processing_class=tok2, callbacks=[Clock()])
         trainer.train()

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sftrl.book.execute import glued_values
+from sftrl.book.pages import glued_values
+from sftrl.book import pages
 from sftrl import paths
 from sftrl.book import execute as book
 from sftrl.errors import SftrlError
@@ -140,7 +141,7 @@ def test_glue_verdicts_glues_each_sentence_and_word(monkeypatch):
     got = []
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: got.append((name, value, display)))
     v = Verdict(claim="ood_rise_and_decline", statement="s", verdict="reproduced", reason="r", rule="rule")
-    book.glue_verdicts({v.claim: v})
+    pages.glue_verdicts({v.claim: v})
     assert got == [("verdict_ood_rise_and_decline", v.sentence, False),
                    ("verdict_ood_rise_and_decline_short", "reproduced", False)]
 
@@ -232,7 +233,7 @@ def test_task_notebook_glues_the_numbers_an_independent_count_gives(tmp_path, mo
     glued = _glued(nb)
 
     # every {glue:text}`key` the prose quotes was glued
-    quoted = book.quoted_glue_names(nb)
+    quoted = pages.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
 
     ranks = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"]
@@ -298,7 +299,7 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
     start = time.monotonic()
     proc = _make("smoke-book", data=tmp_path)
     assert time.monotonic() - start < 10
-    assert "sftrl.book.execute run" not in proc.stdout and "jupyter-book build" not in proc.stdout
+    assert "sftrl.book run" not in proc.stdout and "jupyter-book build" not in proc.stdout
     assert (executed.stat().st_mtime_ns, page.stat().st_mtime_ns) == before
 
     # one figure with an override: only that notebook re-executes, the page says so
@@ -310,7 +311,7 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
 
     # a plain build restores the defaults (the parameter stamp differs)
     proc = _make("smoke-book", data=tmp_path)
-    assert "sftrl.book.execute run 00_the_task" in proc.stdout and "-p n_examples" not in proc.stdout
+    assert "sftrl.book run 00_the_task" in proc.stdout and "-p n_examples" not in proc.stdout
     nb = nbformat.read(executed, as_version=4)
     assert nb.metadata["papermill"]["parameters"] == {"profile": "smoke"}
     assert "n_examples = 2" not in _page_text(page)

@@ -189,12 +189,24 @@ def test_missing_shard_is_named(ckpts, tmp_path):
         CheckpointReader(dst)
 
 
-def test_fingerprint_changes_when_weights_are_rewritten(ckpts, tmp_path):
+def test_identity_changes_when_the_bytes_change_at_the_same_path_and_mtime(ckpts, tmp_path):
+    """Every cache (runs' parents, evaluations, SVDs, edits, masks) keys a checkpoint by this
+    identity: rewriting its weights in place must change it, even with the mtime put back."""
     import shutil
 
+    from sftrl.training.runs import checkpoint_identity
+    from sftrl.weights.spectral import SVDCache
+
     dst = shutil.copytree(ckpts["single"], tmp_path / "c")
-    before = CheckpointReader(dst).fingerprint()
-    assert CheckpointReader(dst).fingerprint() == before
+    before, svd_dir = checkpoint_identity(dst), SVDCache(dst, root=tmp_path / "svd").dir
+    assert checkpoint_identity(dst) == before
     st = os.stat(dst / "model.safetensors")
     os.utime(dst / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert CheckpointReader(dst).fingerprint() != before
+    assert checkpoint_identity(dst) == before  # a touch is no change of content
+    data = bytearray((dst / "model.safetensors").read_bytes())
+    data[-1] ^= 1  # one bit of the last weight
+    (dst / "model.safetensors").write_bytes(bytes(data))
+    os.utime(dst / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns))  # the same mtime as before
+    assert os.stat(dst / "model.safetensors").st_mtime_ns == st.st_mtime_ns
+    assert checkpoint_identity(dst) != before
+    assert SVDCache(dst, root=tmp_path / "svd").dir != svd_dir

@@ -85,7 +85,7 @@ def test_atomic_json_leaves_no_temp_files(tmp_path):
 def test_sharded_checkpoint_identity_covers_every_shard(tmp_path):
     import json as _json
 
-    from sftrl.training.train import _parent_identity
+    from sftrl.training.runs import checkpoint_identity
 
     for name, payload in (("a", b"one"), ("b", b"two")):
         d = tmp_path / name
@@ -93,5 +93,5 @@ def test_sharded_checkpoint_identity_covers_every_shard(tmp_path):
         (d / "model.safetensors.index.json").write_text(_json.dumps({"weight_map": {"w": "model-1.safetensors"}}))
         (d / "model-1.safetensors").write_bytes(payload)
     # same index, different weights: different identities
-    assert _parent_identity(tmp_path / "a") != _parent_identity(tmp_path / "b")
-    assert _parent_identity("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert checkpoint_identity(tmp_path / "a") != checkpoint_identity(tmp_path / "b")
+    assert checkpoint_identity("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from sftrl.errors import SftrlError
-from sftrl.evaluation.evaluate import EvalConfig, EvalResult, evaluate_hands, generate, paired_difference, wilson_interval
+from sftrl.config import EvalConfig
+from sftrl.evaluation.evaluate import EvalResult, evaluate_hands, generate, paired_difference, wilson_interval
 from sftrl.training.model import SmallModelConfig, build_model, build_tokenizer
 from sftrl.task.prompts import ChatFormat, CompactFormat
 from sftrl.task.game import OOD_RULE, sample_hands, solve

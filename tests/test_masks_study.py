@@ -18,7 +18,7 @@ from sftrl.claims import rules as claims
 from sftrl.weights import masks
 from sftrl.training import train
 from sftrl.experiments import masks_study as ms
-from sftrl.weights.checkpoints import CheckpointReader
+from sftrl.weights.checkpoints import CheckpointReader, resolve_checkpoint
 from sftrl.errors import SftrlError
 
 def tiny_llama(seed: int = 0):
@@ -190,7 +190,7 @@ def test_bad_inputs_are_named_before_any_work(tiny, tmp_path):
     with pytest.raises(SftrlError, match="shape"):
         ms.inputs(cfg, scfg, base_path=str(base), rl_paths=f"{rl['rl 0']},{wider}")
     with pytest.raises(SftrlError, match="neither a local folder"):
-        ms.resolve_checkpoint(str(tmp_path / "missing" / "deep" / "x"))
+        resolve_checkpoint(str(tmp_path / "missing" / "deep" / "x"))
 
 
 def tiny_llama_wide():

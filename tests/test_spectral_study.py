@@ -17,9 +17,9 @@ from sftrl.book import pages
 from sftrl import config, paths
 from sftrl.book import execute as book
 from sftrl.claims import registry, scoreboard
+from sftrl.evaluation import checkpoint
+from sftrl.training.runs import checkpoint_identity, file_digest
 from sftrl.claims import rules as claims
-from sftrl.experiments import figure1 as study
-from sftrl.training import train
 from sftrl.experiments import spectral_study as ss
 from sftrl.weights.checkpoints import BLOCK_KINDS, CheckpointReader
 from sftrl.weights.edits import Edit, sigma_swap
@@ -73,13 +73,13 @@ def _tiny_checkpoint(path, seed: int, *, sharded: bool = False):
 
 def test_identity_is_the_pipelines_for_one_file_and_covers_every_shard(tmp_path):
     one = _tiny_checkpoint(tmp_path / "one", 0)
-    assert ss.checkpoint_identity(one) == train._parent_identity(one)
+    assert checkpoint_identity(one) == f"sha256:{file_digest(one / 'model.safetensors')}"
     a = _tiny_checkpoint(tmp_path / "a", 1, sharded=True)
     b = _tiny_checkpoint(tmp_path / "b", 2, sharded=True)
     index_a = json.loads((a / "model.safetensors.index.json").read_text())
     assert len(set(index_a["weight_map"].values())) > 1  # really sharded
     assert (a / "model.safetensors.index.json").read_text() == (b / "model.safetensors.index.json").read_text()
-    assert ss.checkpoint_identity(a) != ss.checkpoint_identity(b)  # same index, other weights
+    assert checkpoint_identity(a) != checkpoint_identity(b)  # same index, other weights
 
 
 def test_the_top_k_sigma_swap_writes_a_loadable_checkpoint_changing_only_block_matrices(tmp_path, monkeypatch):
@@ -241,11 +241,11 @@ def test_sharded_checkpoints_with_one_index_get_their_own_accuracy(smoke, tmp_pa
     assert (tmp_path / "a" / index).read_text() == (tmp_path / "b" / index).read_text()
     evals = paths.CACHE / "evals"
     before = set(evals.glob("*.jsonl"))
-    acc_a, acc_b = ss.accuracy(tmp_path / "a", cfg), ss.accuracy(tmp_path / "b", cfg)
+    acc_a, acc_b = checkpoint.accuracy(tmp_path / "a", cfg), checkpoint.accuracy(tmp_path / "b", cfg)
     assert len(set(evals.glob("*.jsonl")) - before) == 2  # one cache file each, not one shared
     for split in ("id", "ood"):  # the same numbers as the single-file originals
-        assert acc_a[split]["format_error_rate"] == ss.accuracy(m.sft_end, cfg)[split]["format_error_rate"]
-        assert acc_b[split]["format_error_rate"] == ss.accuracy(m.base, cfg)[split]["format_error_rate"]
+        assert acc_a[split]["format_error_rate"] == checkpoint.accuracy(m.sft_end, cfg)[split]["format_error_rate"]
+        assert acc_b[split]["format_error_rate"] == checkpoint.accuracy(m.base, cfg)[split]["format_error_rate"]
 
 
 # --------------------------------------------------------------------------- notebook 02
@@ -286,7 +286,7 @@ def test_notebook_02_glues_what_the_library_computes(smoke, tmp_path):
     images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     tables = sum("text/html" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert images == 3 and tables == 5
-    assert study.accuracy(m.sft_end, cfg)["ood"]["accuracy"] == anchor["sft_end"]["ood"]
+    assert checkpoint.accuracy(m.sft_end, cfg)["ood"]["accuracy"] == anchor["sft_end"]["ood"]
 
 
 def _expected_verdicts(name: str, cfg, m) -> dict[str, str]:

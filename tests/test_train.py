@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 from sftrl import config, paths
 from sftrl.task import game
+from sftrl.evaluation import checkpoint
 from sftrl.training import train
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import get_format, grade
@@ -97,7 +98,7 @@ def test_rl_from_a_step_that_was_not_kept_is_refused(cfg, sft_run):
 
 
 def test_evaluation_rows_for_every_checkpoint(cfg, sft_run):
-    rows = train.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg))
+    rows = checkpoint.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg))
     steps = sorted({r["step"] for r in rows})
     assert steps == [0, *sorted(sft_run.checkpoints())]
     for r in rows:
@@ -107,7 +108,7 @@ def test_evaluation_rows_for_every_checkpoint(cfg, sft_run):
     # a second call reads the cache: same rows, no new lines
     path = next((sft_run.dir / "evals").glob("*.jsonl"))
     n_lines = len(path.read_text().splitlines())
-    assert train.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg)) == rows
+    assert checkpoint.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg)) == rows
     assert len(path.read_text().splitlines()) == n_lines
 
 

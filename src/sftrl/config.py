@@ -164,16 +164,33 @@ class RLConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Evaluation of every kept checkpoint on the fixed held-out hand sets."""
+    """How hands are evaluated: the pipeline's checkpoints and any model given to
+    :func:`sftrl.evaluation.evaluate.evaluate_hands` (the one evaluation configuration)."""
 
     max_hands: int = 0
-    """Cap on hands per set (0 = all of them)."""
+    """Cap on hands per held-out set (0 = all of them; an even spread when capped)."""
     attempts: int = 1
     """Attempts per hand; the papers use 5, each wrong attempt answered by the verifier."""
     batch_size: int = 512
-    """Prompts per generation batch."""
+    """Prompts per generate() call (sorted by length, so padding is minimal)."""
     max_new_tokens: int = 32
-    """Token budget of one answer."""
+    """Token budget of one answer; a compact strict answer is about 20 tokens."""
+    temperature: float = 0.0
+    """0 = greedy decoding; > 0 samples at this temperature (no top-k/top-p truncation)."""
+    require_strict: bool = True
+    """Grade the loose compact answer (no ``cards`` part) as a format error."""
+    seed: int = 0
+    """Sampling seed (attempt i uses seed + i); unused when greedy."""
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_new_tokens", "attempts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SftrlError(f"EvalConfig.{name} must be a positive integer, got {value!r}")
+        if isinstance(self.max_hands, bool) or not isinstance(self.max_hands, int) or self.max_hands < 0:
+            raise SftrlError(f"EvalConfig.max_hands must be 0 (every hand) or more, got {self.max_hands!r}")
+        if not self.temperature >= 0.0:  # also rejects NaN
+            raise SftrlError(f"EvalConfig.temperature must be >= 0, got {self.temperature!r}")
 
 
 @dataclass(frozen=True)
@@ -253,6 +270,20 @@ def override_names() -> list[str]:
         cls = {f.name: f for f in fields(StudyConfig)}[section].default_factory  # type: ignore[misc]
         names += [f"{section}_{f.name}" for f in fields(cls)]
     return names
+
+
+def flat(cfg: StudyConfig) -> dict[str, Any]:
+    """The configuration as flat ``section_field`` names, the names :func:`profile`, ``--set``
+    and papermill take (``profile`` included): ``profile(cfg.profile, **rest)`` rebuilds it."""
+    out: dict[str, Any] = {}
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            for k, v in dataclasses.asdict(value).items():
+                out[f"{f.name}_{k}"] = tuple(v) if isinstance(v, list) else v
+        else:
+            out[f.name] = value
+    return out
 
 
 def profile(name: str, **overrides: Any) -> StudyConfig:

@@ -25,17 +25,6 @@ from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 
 
-def _flat(cfg: StudyConfig) -> dict[str, Any]:
-    """The configuration as flat ``section_field`` names (the names papermill and --set take)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            for k, v in dataclasses.asdict(value).items():
-                out[f"{f.name}_{k}"] = tuple(v) if isinstance(v, list) else v
-        else:
-            out[f.name] = value
-    return out
 
 
 def eval_sizes(cfg: StudyConfig) -> dict[str, int]:

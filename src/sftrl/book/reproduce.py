@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sftrl import paths
-from sftrl.book.methods import _flat, duration
+from sftrl.book.methods import duration
 from sftrl.book.tables import Table, setting_text
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
@@ -89,7 +89,7 @@ def profile_differences(a: str = "cpu", b: str = "gpu") -> list[list[str]]:
     """``[setting, value in a, value in b]`` for every setting the two profiles set differently."""
     from sftrl import config
 
-    fa, fb = _flat(config.profile(a)), _flat(config.profile(b))
+    fa, fb = config.flat(config.profile(a)), config.flat(config.profile(b))
     return [[k, setting_text(fa[k]), setting_text(fb[k])] for k in fa if k != "profile" and fa[k] != fb[k]]
 
 

@@ -8,7 +8,8 @@ same prompt again, so there extra attempts only differ when sampling (``temperat
 
 Usage::
 
-    from sftrl.evaluation.evaluate import EvalConfig, evaluate_hands
+    from sftrl.config import EvalConfig
+    from sftrl.evaluation.evaluate import evaluate_hands
     result = evaluate_hands(model, tok, get_format("compact"), hands, "ood", EvalConfig())
     print(result.accuracy, result.ci)
 """
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import torch
 
+from sftrl.config import EvalConfig
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import AnswerFormat, grade
 from sftrl.task.game import Rule, get_rule
@@ -77,32 +79,6 @@ def paired_difference(after: Sequence[Sequence[int]], before: Sequence[int],
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
     half = z * sd / math.sqrt(n)
     return mean, (mean - half, mean + half)
-
-
-@dataclass
-class EvalConfig:
-    """How hands are evaluated."""
-
-    batch_size: int = 256
-    """Prompts per generate() call (sorted by length, so padding is minimal)."""
-    max_new_tokens: int = 40
-    """Longest completion; a compact strict answer is ~20 tokens."""
-    attempts: int = 1
-    """Attempts per hand; each wrong attempt gets the verifier's message (the papers use 5)."""
-    temperature: float = 0.0
-    """0 = greedy decoding; > 0 samples at this temperature (no top-k/top-p truncation)."""
-    require_strict: bool = True
-    """Grade the loose compact answer (no ``cards`` part) as a format error."""
-    seed: int = 0
-    """Sampling seed (attempt i uses seed + i); unused when greedy."""
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "max_new_tokens", "attempts"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SftrlError(f"EvalConfig.{name} must be a positive integer, got {value!r}")
-        if not self.temperature >= 0.0:  # also rejects NaN
-            raise SftrlError(f"EvalConfig.temperature must be >= 0, got {self.temperature!r}")
 
 
 @dataclass

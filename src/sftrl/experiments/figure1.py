@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 
+from sftrl.evaluation import checkpoint
 from sftrl.training import train
+from sftrl import config
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 
@@ -43,7 +45,7 @@ def recovery_fraction(ood_rl: float, ood_start: float, ood_peak: float) -> float
 def sft_curve(cfg: StudyConfig) -> list[dict[str, Any]]:
     """ID/OOD accuracy and losses at step 0 (the base) and every kept SFT checkpoint."""
     run = train.sft(cfg)
-    rows = train.evaluate_run(run, cfg, start=train.base_checkpoint(cfg))
+    rows = checkpoint.evaluate_run(run, cfg, start=train.base_checkpoint(cfg))
     train_log = {r["step"]: r["loss"] for r in run.metrics() if "loss" in r}
     for r in rows:
         r["logged_train_loss"] = train_log.get(r["step"])
@@ -120,22 +122,12 @@ def _rl_in_subprocess(profile: str, jobs: Sequence[tuple[dict[str, Any], int]]) 
 
 def _worker(argv: Sequence[str]) -> int:
     """Child process of :func:`_rl_in_subprocess`: ``python -m sftrl.experiments.figure1 '<json>'``."""
-    from sftrl import config
-
     spec = json.loads(argv[0])
     for flat, step in spec["jobs"]:
         train.rl(config.profile(spec["profile"], **flat), int(step))
     return 0
 
 
-def _flat(cfg: StudyConfig) -> dict[str, Any]:
-    """The configuration as flat overrides (to rebuild it in a child process)."""
-    out: dict[str, Any] = {}
-    for section in ("model", "pretrain", "sft", "rl", "eval"):
-        for k, v in dataclasses.asdict(getattr(cfg, section)).items():
-            out[f"{section}_{k}"] = tuple(v) if isinstance(v, list) else v
-    out.update(split_seed=cfg.split_seed, device=cfg.device)
-    return out
 
 
 def _check_seeds(seeds: int) -> None:
@@ -163,7 +155,8 @@ def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = N
     variants = [seeded(cfg, i) for i in range(seeds)]
     todo = [(c, s) for s in from_steps for c in variants if not train.rl_run(c, s).is_done]
     if workers > 1 and len(todo) > 1:
-        jobs = [({**_flat(dataclasses.replace(c, threads=1)), "threads": 1}, s) for c, s in todo]
+        jobs = [({k: v for k, v in config.flat(dataclasses.replace(c, threads=1)).items() if k != "profile"}, s)
+                for c, s in todo]
         shares = [jobs[i::workers] for i in range(workers)]  # one child per worker, a share of the runs each
         with cf.ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda share: _rl_in_subprocess(cfg.profile, share), shares))
@@ -205,7 +198,7 @@ def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
     start_acc = {(r["step"], r["split"]): r for r in curve}
     out = []
     for step, runs in zip(from_steps, rl_runs(cfg, from_steps, workers, seeds), strict=True):
-        ends = [{r["split"]: r for r in train.evaluate_run(run, cfg, steps=[cfg.rl.steps])} for run in runs]
+        ends = [{r["split"]: r for r in checkpoint.evaluate_run(run, cfg, steps=[cfg.rl.steps])} for run in runs]
         row: dict[str, Any] = {"from_step": step, "runs": [run.id for run in runs], "rl_steps": cfg.rl.steps,
                                "seeds": [cfg.rl.seed + i for i in range(seeds)]}
         for split in ("id", "ood"):
@@ -267,19 +260,6 @@ def checkpoints(cfg: StudyConfig) -> Checkpoints:
                        rl=rl_run.checkpoint(cfg.rl.steps), peak=peak, rl_from=rl_from)
 
 
-def accuracy(path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
-    """ID and OOD accuracy of any checkpoint (an edited one, say), cached by its content."""
-    from sftrl import paths
-    from sftrl.training.runs import append_jsonl, config_hash, read_jsonl
-
-    key = train._eval_key(cfg)
-    cache = paths.CACHE / "evals" / f"{config_hash({'weights': train._parent_identity(path)})}.jsonl"
-    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
-    if not {r["split"] for r in rows} >= {"id", "ood"}:
-        rows = [{"key": key, **r} for r in train.evaluate_checkpoint(path, cfg)]
-        for r in rows:
-            append_jsonl(cache, r)
-    return {r["split"]: r for r in rows}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sftrl.config import StudyConfig
 from sftrl.experiments import spectral_study as ss
-from sftrl.weights.checkpoints import parse_kinds
+from sftrl.weights.checkpoints import parse_kinds, resolve_layer
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def data(cfg: StudyConfig, *, base: str | None = None, sft_peak: str | None = No
     """
     kinds_used = parse_kinds(kinds)
     models = ss.models(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl)
-    layer_used = ss.resolve_layer(layer, models.num_layers)
+    layer_used = resolve_layer(layer, models.num_layers)
     rows = ss.compare_pairs(models, k_frac=k_frac, kinds=kinds_used)  # SVDs cached per checkpoint
     summary = ss.pair_summary(rows)
     anchors = ss.anchors(models, cfg, ("sft_peak", "sft_end"))

@@ -12,7 +12,7 @@ Two halves, compute once and plot many:
 - **Tables** (reading the runs, or any base / fine-tuned checkpoints a reader names): one
   pass over the matrices computes update sparsity, consistency across the K RL runs, the
   consistency images of one layer, and the overlap with principal and low-magnitude
-  weights (:func:`analyse`, cached by the checkpoints' fingerprints); spectral drift and
+  weights (:func:`analyse`, cached by the checkpoints' contents); spectral drift and
   principal angles come from :func:`sftrl.weights.masks.drift_table`; row and column update
   ratios over one run's checkpoints from :func:`update_ratios`. Summaries for the plots and
   the glued numbers and verdict sentences sit beside them (:func:`numbers`,
@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,12 +48,14 @@ import torch
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 from sftrl.weights import checkpoints as ckpt  # noqa: E402
+from sftrl.weights.checkpoints import resolve_checkpoint, resolve_layer, split_paths  # noqa: E402
 from sftrl import paths
 from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
 from sftrl.config import StudyConfig  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
-from sftrl.training.runs import Run, config_hash  # noqa: E402
+from sftrl.evaluation import checkpoint  # noqa: E402
+from sftrl.training.runs import Run, checkpoint_identity, config_hash  # noqa: E402
 
 #: bumped when the cached analysis tables change meaning
 CACHE_VERSION = 1
@@ -379,28 +380,10 @@ class Inputs:
     """``"pipeline"`` (the project's runs) or ``"paths"`` (checkpoints a reader named)."""
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def resolve_checkpoint(text: str | Path) -> Path:
-    """A local checkpoint folder, or a Hugging Face hub id fetched once into the hub cache
-    (weights and configs only). SftrlError naming ``text`` when neither works."""
-    path = Path(str(text)).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if not _HUB_ID.match(str(text)):
-        raise SftrlError(f"checkpoint {str(text)!r} is neither a local folder nor a hub id (owner/name)")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(str(text), allow_patterns=["*.json", "*.safetensors"]))
-    except Exception as exc:  # offline, unknown, gated: one line for the reader
-        raise SftrlError(f"cannot fetch checkpoint {str(text)!r} from the hub: {type(exc).__name__}") from None
 
 
-def split_paths(text: str) -> list[str]:
-    """``"a, b,c"`` -> ``["a", "b", "c"]`` (empty entries dropped)."""
-    return [t.strip() for t in str(text).split(",") if t.strip()]
 
 
 def _labels(prefix: str, items: Sequence[Path]) -> dict[str, Path]:
@@ -568,13 +551,6 @@ def check_settings(eta: float | None, alpha: float, k_frac: float) -> None:
         raise SftrlError(f"k_frac must lie in (0, 1], got {k_frac!r}")
 
 
-def resolve_layer(layer: int, num_layers: int) -> int:
-    """``-1`` -> the middle layer; otherwise checked against ``0..num_layers-1``."""
-    if layer == -1:
-        return num_layers // 2
-    if not 0 <= layer < num_layers:
-        raise SftrlError(f"layer {layer} out of range (the checkpoint has layers 0..{num_layers - 1}; -1 = middle)")
-    return layer
 
 
 def analyse(
@@ -601,7 +577,7 @@ def analyse(
     rank fraction (B's values *unconfirmed*). ``layer`` of the consistency images
     (-1 = middle). ``consistency=False`` skips the across-run tables (the regime sweep),
     ``drift=False`` the spectral table. Cached under ``paths.CACHE / "masks_study"`` by
-    the checkpoints' fingerprints and these settings.
+    the checkpoints' contents and these settings.
     """
     sft = dict(sft or {})
     rl = dict(rl)
@@ -620,8 +596,8 @@ def analyse(
     for r in models.values():
         ckpt.check_comparable(reader, r)  # names the first mismatch, before any work
     layer = resolve_layer(layer, reader.num_layers) if reader.num_layers else 0
-    key = {"base": reader.fingerprint(), "rl": {k: models[k].fingerprint() for k in rl},
-           "sft": {k: models[k].fingerprint() for k in sft}, "eta": eta, "alpha": float(alpha),
+    key = {"base": checkpoint_identity(reader.path), "rl": {k: checkpoint_identity(models[k].path) for k in rl},
+           "sft": {k: checkpoint_identity(models[k].path) for k in sft}, "eta": eta, "alpha": float(alpha),
            "k_frac": float(k_frac), "layer": layer, "kinds": kinds_t, "consistency": consistency, "drift": drift}
     cache = _cache_file("analysis", key)
     state = _load(cache)
@@ -964,7 +940,7 @@ def geometry_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None
     start = start_checkpoint(cfg, scfg)
     original, other = final_checkpoint(runs[names[0]]), final_checkpoint(runs[names[1]])
     permuted = final_checkpoint(permuted_run(cfg, scfg))
-    key = {"fp": [ckpt.as_reader(p).fingerprint() for p in (start, original, permuted, other)],
+    key = {"fp": [checkpoint_identity(p) for p in (start, original, permuted, other)],
            "seed": scfg.permute_seed, "eta": eta}
     cache = _cache_file("geometry", key)
     state = _load(cache)
@@ -1009,8 +985,6 @@ def probe_curves(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, tuple[lis
 def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]:
     """One row per probe mask (plus ``"start"``): reward at the start and end of training,
     and ID / OOD accuracy (with Wilson intervals) of the final checkpoint."""
-    from sftrl.experiments import figure1 as study
-
     train.quiet_libraries()  # evaluation loads models: no progress bars on the page
     rows = []
     start = start_checkpoint(cfg, scfg)
@@ -1018,7 +992,7 @@ def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]
     for m, run in probe_runs(cfg, scfg).items():
         entries.append((m, final_checkpoint(run), _reward_summary(run)))
     for mask, path, reward in entries:
-        acc = study.accuracy(path, cfg)
+        acc = checkpoint.accuracy(path, cfg)
         row: dict[str, Any] = {"mask": mask, "density": 1.0 if mask in ("start", "none") else scfg.probe_alpha}
         for k in ("reward_start", "reward_end", "reward_end_se", "no_signal"):
             row[k] = reward.get(k, float("nan"))

@@ -27,8 +27,6 @@ Usage::
 from __future__ import annotations
 
 import fnmatch
-import functools
-import hashlib
 import json
 import math
 import os
@@ -43,15 +41,16 @@ from safetensors.torch import save_file
 
 from sftrl import paths
 from sftrl.weights import spectral
+from sftrl.evaluation import checkpoint
 from sftrl.experiments import figure1 as study
-from sftrl.training import train
 from sftrl.weights.checkpoints import (
     BLOCK_KINDS,
     INDEX_FILE,
-    SINGLE_FILE,
     CheckpointReader,
     SafetensorsFile,
     check_comparable,
+    resolve_checkpoint,
+    resolve_layer,
     select_keys,
 )
 from sftrl.config import StudyConfig
@@ -64,11 +63,7 @@ from sftrl.weights.edits import (
     plan_edit,
 )
 from sftrl.errors import SftrlError
-from sftrl.experiments.masks_study import (  # resolve_layer: also for the notebooks
-    resolve_checkpoint,
-    resolve_layer,
-)
-from sftrl.training.runs import config_hash, file_digest
+from sftrl.training.runs import checkpoint_identity, config_hash
 from sftrl.weights.spectral import SVD, SVDCache, resolve_k
 
 #: bump when the meaning of a cached edited checkpoint changes (old folders are then ignored)
@@ -201,28 +196,8 @@ def describe_models(m: Models) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- identities and caching
 
 
-@functools.lru_cache(maxsize=256)
-def _identity(path: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
-    p = Path(path)
-    if (p / SINGLE_FILE).is_file():
-        return train._parent_identity(p)  # the same identity the pipeline gives a parent
-    h = hashlib.sha256()
-    for name, _, _ in stamp:  # index and every shard: an index alone names no weights
-        h.update(f"{name}:{file_digest(p / name)}".encode())
-    return f"sha256:{h.hexdigest()[:16]}"
 
 
-def checkpoint_identity(path: str | Path) -> str:
-    """A checkpoint's identity by the content of its weight files (sha256).
-
-    A single ``model.safetensors`` gets :func:`sftrl.training.train._parent_identity` (the pipeline's
-    own identity); a sharded checkpoint hashes its index *and* every shard. Memoised per
-    (path, file sizes, mtimes) within the process.
-    """
-    reader = CheckpointReader(path)
-    files = reader.weight_files()
-    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    return _identity(str(reader.path), stamp)
 
 
 def _edit_dir(kind: str, spec: Mapping[str, Any], target: str | Path, reference: str | Path) -> Path:
@@ -350,13 +325,6 @@ def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
 # --------------------------------------------------------------------------- evaluation
 
 
-def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
-    """:func:`sftrl.experiments.figure1.accuracy`, with a sharded checkpoint identified by all its shards.
-
-    Cached by content (:func:`sftrl.experiments.figure1.accuracy`; a sharded checkpoint is identified by
-    every shard, so edits that share an index file never share a cached result).
-    """
-    return study.accuracy(path, cfg)
 
 
 def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
@@ -364,7 +332,7 @@ def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any
 
     ``fields`` (a label, the edit's settings) are put first in the row.
     """
-    acc = accuracy(path, cfg)
+    acc = checkpoint.accuracy(path, cfg)
     row: dict[str, Any] = {**fields}
     for split in ("id", "ood"):
         r = acc[split]

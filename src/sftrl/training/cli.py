@@ -11,13 +11,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 
 from sftrl import config
 from sftrl.errors import SftrlError
 
 
-def _overrides(pairs: list[str]) -> dict[str, str]:
+def overrides(pairs: list[str]) -> dict[str, str]:
+    """``["sft_lr=3e-4", ...]`` from ``--set`` as ``{name: value}``; SftrlError for a pair without ``=``."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -30,7 +30,7 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 def _train(args: argparse.Namespace) -> int:
     from sftrl.training import train
 
-    cfg = config.profile(args.profile, **_overrides(args.set))
+    cfg = config.profile(args.profile, **overrides(args.set))
     if args.stage == "pretrain":
         run = train.pretrain(cfg)
     elif args.stage == "base":
@@ -42,11 +42,6 @@ def _train(args: argparse.Namespace) -> int:
         if args.from_step is None:
             raise SftrlError("train rl needs --from-step (an SFT checkpoint step; 0 = the base)")
         run = train.rl(cfg, args.from_step)
-    if args.evaluate:
-        start = train.base_checkpoint(cfg) if args.stage == "sft" else None
-        for row in train.evaluate_run(run, cfg, start=start):
-            print(json.dumps({k: row[k] for k in ("step", "split", "accuracy", "ci_low", "ci_high",
-                                                  "format_error_rate")}))
     print(run.dir)
     return 0
 
@@ -68,7 +63,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a setting, e.g. sft_lr=3e-4 (repeatable)")
     p.add_argument("--from-step", type=int, help="RL: the SFT checkpoint step to start from")
-    p.add_argument("--evaluate", action="store_true", help="evaluate every kept checkpoint afterwards")
     p.set_defaults(func=_train)
     q = sub.add_parser("runs", help="list the runs under data/runs")
     q.set_defaults(func=_runs)

@@ -5,8 +5,6 @@
   ``data/base`` instead (``make base`` rebuilds it).
 * :func:`sft` — ID-rule, strict-format SFT with dense early checkpoints (``SFTTrainer``).
 * :func:`rl` — RL from one SFT checkpoint with ``GRPOTrainer`` and the verifier's reward.
-* :func:`evaluate_run` — ID and OOD accuracy (Wilson intervals), format errors, train and
-  held-out answer loss for every kept checkpoint of a run, cached per evaluation setting.
 
 Each returns at once when the run already exists (see :mod:`sftrl.training.runs`); a killed run
 resumes from its last complete checkpoint.
@@ -16,7 +14,6 @@ Usage::
     cfg = config.profile("cpu")
     sft_run = train.sft(cfg)
     rl_run = train.rl(cfg, from_step=100)
-    rows = train.evaluate_run(sft_run, cfg)
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +39,7 @@ from sftrl.task import game
 from sftrl.config import PIPELINE_VERSION, StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import get_format, grade
-from sftrl.training.runs import Run, append_jsonl, config_hash, file_digest, read_jsonl
+from sftrl.training.runs import Run, append_jsonl, checkpoint_identity
 
 log = logging.getLogger("sftrl")
 
@@ -185,7 +182,8 @@ def _finish(run: Run, trainer, t0: float, steps: int, resumed_from: int,
     _say(f"{run.id}: {steps} steps in {seconds} s, {len(run.checkpoints())} checkpoints kept")
 
 
-def _load(name_or_path: str | Path, cfg: StudyConfig):
+def load(name_or_path: str | Path, cfg: StudyConfig):
+    """``(model, tokenizer)`` of a checkpoint or hub id, in ``cfg``'s dtype on ``cfg``'s device."""
     from sftrl.training.model import load_model
 
     quiet_libraries()
@@ -299,24 +297,13 @@ def freeze_base(cfg: StudyConfig) -> Path:
     return paths.BASE
 
 
-def _parent_identity(parent: str | Path) -> str:
-    """Identify a starting checkpoint by content when local, by name when a hub id."""
-    p = Path(parent)
-    weights = p / "model.safetensors"
-    if weights.is_file():
-        return f"sha256:{file_digest(weights)}"
-    index = p / "model.safetensors.index.json"
-    if index.is_file():  # every shard's content, not only the index (edits share an index)
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        return "sha256:" + config_hash({"shards": [file_digest(p / name) for name in shards]})
-    return str(parent)
 
 
 # --------------------------------------------------------------------------- SFT
 def sft_run(cfg: StudyConfig, start: str | Path | None = None) -> Run:
     """The SFT run of this configuration (not started); ``start`` defaults to the base."""
     parent = base_checkpoint(cfg) if start is None else start
-    return Run("sft", {"pipeline": PIPELINE_VERSION, "parent": _parent_identity(parent),
+    return Run("sft", {"pipeline": PIPELINE_VERSION, "parent": checkpoint_identity(parent),
                        "model": _model_identity(cfg), "sft": dataclasses.asdict(cfg.sft),
                        "split_seed": cfg.split_seed})
 
@@ -341,7 +328,7 @@ def sft(cfg: StudyConfig, start: str | Path | None = None) -> Run:
             return run
         run.prepare()
         t0 = time.time()
-        model, tokenizer = _load(base_checkpoint(cfg) if start is None else start, cfg)
+        model, tokenizer = load(base_checkpoint(cfg) if start is None else start, cfg)
         fmt = get_format(cfg.model.answer_format)
         examples = corpus.sft_examples(s, fmt, corpus.splits(cfg.split_seed).sft,
                                        tokenizer if fmt.name == "chat" else None)
@@ -449,7 +436,7 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
             return run
         run.prepare()
         t0 = time.time()
-        model, tokenizer = _load(start, cfg)
+        model, tokenizer = load(start, cfg)
         model = model.to(_dtype(r.dtype))
         _prepare_rl_model(model, r)
         fmt = get_format(cfg.model.answer_format)
@@ -472,108 +459,13 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
     return run
 
 
-# --------------------------------------------------------------------------- evaluation
-def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size: int = 256) -> float:
-    """Mean cross-entropy per answer token (prompt tokens masked), in nats."""
-    total, count = 0.0, 0
-    device = next(model.parameters()).device
-    eos = tokenizer.eos_token or ""
-    for i in range(0, len(examples), batch_size):
-        batch = examples[i:i + batch_size]
-        seqs, masks = [], []
-        for ex in batch:
-            p = tokenizer(ex["prompt"])["input_ids"]
-            pc = tokenizer(ex["prompt"] + ex["completion"] + eos)["input_ids"]
-            seqs.append(pc)
-            masks.append([0] * len(p) + [1] * (len(pc) - len(p)))
-        width = max(map(len, seqs))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
-        att = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
-        lab_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
-        with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
-        target = ids[:, 1:]
-        m = lab_mask[:, 1:].bool()
-        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
-        total += float(nll[m].sum())
-        count += int(m.sum())
-    return total / max(count, 1)
 
 
-#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added)
-EVAL_ROWS = 2
 
 
-def _eval_key(cfg: StudyConfig) -> str:
-    return config_hash({"pipeline": PIPELINE_VERSION, "rows": EVAL_ROWS, "eval": dataclasses.asdict(cfg.eval),
-                        "split_seed": cfg.split_seed, "format": cfg.model.answer_format})
 
 
-def _cap(hands: Sequence[game.Hand], n: int) -> list[game.Hand]:
-    if n <= 0 or n >= len(hands):
-        return list(hands)
-    step = len(hands) / n  # an even spread, deterministic
-    return [hands[int(i * step)] for i in range(n)]
 
 
-def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, Any]]:
-    """ID and OOD accuracy, format errors and answer losses of one checkpoint.
-
-    Each row also carries ``solved``: one character per hand, ``"1"`` solved, ``"0"`` not,
-    in the evaluation set's fixed order (for comparisons of two models hand by hand).
-    """
-    from sftrl.evaluation.evaluate import EvalConfig, evaluate_hands
-
-    e = cfg.eval
-    model, tokenizer = _load(path, cfg)
-    fmt = get_format(cfg.model.answer_format)
-    s = corpus.splits(cfg.split_seed)
-    ecfg = EvalConfig(batch_size=e.batch_size, max_new_tokens=e.max_new_tokens, attempts=e.attempts,
-                      temperature=0.0, require_strict=True)
-    tok = tokenizer if fmt.name == "chat" else None
-    sft_sample = corpus.sft_examples(cfg.sft, fmt, _cap(s.sft, 256), tok)[:256]
-    held_sample = corpus.sft_examples(dataclasses.replace(cfg.sft, targets="canonical"), fmt,
-                                      _cap(s.id_eval, 256), tok)
-    losses = {"train_loss": answer_loss(model, tokenizer, sft_sample),
-              "heldout_loss": answer_loss(model, tokenizer, held_sample)}
-    rows = []
-    for split, hands, rule in (("id", s.id_eval, game.ID_RULE), ("ood", s.ood_eval, game.OOD_RULE)):
-        result = evaluate_hands(model, tokenizer, fmt, _cap(hands, e.max_hands), rule, ecfg)
-        # the same first answers graded without the strict-format requirement
-        lenient = sum(grade(fmt, rec["attempts"][0]["completion"], tuple(rec["hand"]), rule,
-                            require_strict=False).correct for rec in result.records) / max(result.n, 1)
-        rows.append({"split": split, "n": result.n, "correct": result.correct, "accuracy": result.accuracy,
-                     "ci_low": result.ci[0], "ci_high": result.ci[1],
-                     "format_error_rate": result.format_error_rate, "any_format_accuracy": lenient,
-                     "hands_per_s": result.hands_per_s, **losses,
-                     "solved": "".join("1" if rec["correct"] else "0" for rec in result.records)})
-    del model
-    return rows
 
 
-def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
-                 start: str | Path | None = None) -> list[dict[str, Any]]:
-    """Evaluate every kept checkpoint (and step 0 = ``start``), cached in ``evals/``.
-
-    Returns one row per (step, split) sorted by step; rows already on disk are reused.
-    """
-    if not run.is_done:
-        raise SftrlError(f"run {run.id} is not finished; train it first")
-    path = run.dir / "evals" / f"{_eval_key(cfg)}.jsonl"
-    have = {(r["step"], r["split"]) for r in read_jsonl(path)}
-    ckpts: dict[int, str | Path] = dict(run.checkpoints())
-    if start is not None:
-        ckpts[0] = start
-    wanted = sorted(ckpts) if steps is None else sorted(set(steps))
-    missing = [s for s in wanted if s not in ckpts]
-    if missing:
-        raise SftrlError(f"run {run.id} has no checkpoint at step(s) {missing}; kept: {sorted(ckpts)}")
-    setup_torch(cfg.threads)
-    for step in wanted:
-        if (step, "id") in have and (step, "ood") in have:
-            continue
-        for row in evaluate_checkpoint(ckpts[step], cfg):
-            append_jsonl(path, {"step": step, **row})
-    rows = [r for r in read_jsonl(path) if r["step"] in set(wanted)]
-    return sorted(rows, key=lambda r: (r["step"], r["split"]))

@@ -31,7 +31,6 @@ Usage: ``reader = CheckpointReader(path); W = reader.get(reader.keys()[0].name) 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -299,17 +298,6 @@ class CheckpointReader:
         index = self.path / INDEX_FILE
         return [*files, index] if index.is_file() else files
 
-    def fingerprint(self) -> str:
-        """Hash of the resolved path and the weight files' names, sizes and mtimes.
-
-        Rewriting a checkpoint in place changes it, so a cache keyed by it goes stale safely.
-        """
-        h = hashlib.sha256(str(self.path).encode())
-        for f in self.weight_files():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-        return h.hexdigest()[:16]
-
     # -- reading ----------------------------------------------------------------------------
     def _check_name(self, name: str) -> None:
         if name not in self._shapes:
@@ -437,3 +425,36 @@ def parse_kinds(text: str | None) -> tuple[str, ...] | None:
         if kind not in KINDS:
             raise SftrlError(f"unknown matrix kind {kind!r} (known: {', '.join(KINDS)})")
     return kinds
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve_checkpoint(text: str | Path) -> Path:
+    """A local checkpoint folder, or a Hugging Face hub id fetched once into the hub cache
+    (weights and configs only). SftrlError naming ``text`` when neither works."""
+    path = Path(str(text)).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if not _HUB_ID.match(str(text)):
+        raise SftrlError(f"checkpoint {str(text)!r} is neither a local folder nor a hub id (owner/name)")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(text), allow_patterns=["*.json", "*.safetensors"]))
+    except Exception as exc:  # offline, unknown, gated: one line for the reader
+        raise SftrlError(f"cannot fetch checkpoint {str(text)!r} from the hub: {type(exc).__name__}") from None
+
+
+def split_paths(text: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]`` (empty entries dropped)."""
+    return [t.strip() for t in str(text).split(",") if t.strip()]
+
+
+def resolve_layer(layer: int, num_layers: int) -> int:
+    """``-1`` -> the middle layer; otherwise checked against ``0..num_layers-1``."""
+    if layer == -1:
+        return num_layers // 2
+    if not 0 <= layer < num_layers:
+        raise SftrlError(f"layer {layer} out of range (the checkpoint has layers 0..{num_layers - 1}; -1 = middle)")
+    return layer

@@ -36,6 +36,7 @@ from typing import NamedTuple
 import torch
 
 from sftrl import paths
+from sftrl.training.runs import checkpoint_identity
 from sftrl.weights.checkpoints import (
     CheckpointReader,
     MatrixKey,
@@ -378,8 +379,8 @@ class SVDCache:
     """Per-checkpoint cache of thin SVDs, one safetensors file per matrix.
 
     The folder is ``root / "<checkpoint name>-<fingerprint>-<f32|f64>-v<CACHE_VERSION>"``,
-    where the fingerprint hashes the checkpoint's resolved path and its weight files' sizes
-    and mtimes (:meth:`CheckpointReader.fingerprint`). Every file holds ``U`` (m, r),
+    where the fingerprint is the checkpoint's content identity
+    (:func:`sftrl.training.runs.checkpoint_identity`). Every file holds ``U`` (m, r),
     ``S`` (r,) and ``Vh`` (r, n) in the cache's dtype.
     """
 
@@ -396,7 +397,8 @@ class SVDCache:
         self.device = resolve_device(device)
         base = Path(root) if root is not None else paths.CACHE / "svd"
         tag = "f32" if self.dtype == torch.float32 else "f64"
-        self.dir = base / f"{self.reader.path.name}-{self.reader.fingerprint()}-{tag}-v{CACHE_VERSION}"
+        fingerprint = checkpoint_identity(self.reader.path).removeprefix("sha256:")[:16]
+        self.dir = base / f"{self.reader.path.name}-{fingerprint}-{tag}-v{CACHE_VERSION}"
         self._itemsize = torch.finfo(self.dtype).bits // 8
         # the SVD just computed (not streamed) stays in memory until the next one, so the
         # metrics of a cold pass do not read back what was just written

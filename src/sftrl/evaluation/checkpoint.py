@@ -1,0 +1,147 @@
+"""Evaluating checkpoints: ID and OOD accuracy, format errors and answer losses, cached.
+
+* :func:`evaluate_checkpoint` — one checkpoint on the held-out hand sets of
+  :func:`sftrl.task.corpus.splits`, under ``cfg.eval`` (the one :class:`sftrl.config.EvalConfig`).
+* :func:`evaluate_run` — every kept checkpoint of a finished run, cached in the run's ``evals/``.
+* :func:`accuracy` — any checkpoint (an edited one, say), cached by its content
+  (:func:`sftrl.training.runs.checkpoint_identity`).
+
+Usage::
+
+    rows = checkpoint.evaluate_run(train.sft(cfg), cfg, start=train.base_checkpoint(cfg))
+    acc = checkpoint.accuracy(path, cfg)["ood"]["accuracy"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sftrl import paths
+from sftrl.config import PIPELINE_VERSION, StudyConfig
+from sftrl.errors import SftrlError
+from sftrl.evaluation.evaluate import evaluate_hands
+from sftrl.task import corpus, game
+from sftrl.task.prompts import get_format, grade
+from sftrl.training import train
+from sftrl.training.runs import Run, append_jsonl, checkpoint_identity, config_hash, read_jsonl
+
+
+def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size: int = 256) -> float:
+    """Mean cross-entropy per answer token (prompt tokens masked), in nats."""
+    total, count = 0.0, 0
+    device = next(model.parameters()).device
+    eos = tokenizer.eos_token or ""
+    for i in range(0, len(examples), batch_size):
+        batch = examples[i:i + batch_size]
+        seqs, masks = [], []
+        for ex in batch:
+            p = tokenizer(ex["prompt"])["input_ids"]
+            pc = tokenizer(ex["prompt"] + ex["completion"] + eos)["input_ids"]
+            seqs.append(pc)
+            masks.append([0] * len(p) + [1] * (len(pc) - len(p)))
+        width = max(map(len, seqs))
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
+        att = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
+        lab_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
+        with torch.inference_mode():
+            logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
+        target = ids[:, 1:]
+        m = lab_mask[:, 1:].bool()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+        total += float(nll[m].sum())
+        count += int(m.sum())
+    return total / max(count, 1)
+
+
+#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added)
+EVAL_ROWS = 2
+
+
+def eval_key(cfg: StudyConfig) -> str:
+    """The key of an evaluation setting: what the evaluation rows depend on besides the weights."""
+    return config_hash({"pipeline": PIPELINE_VERSION, "rows": EVAL_ROWS, "eval": dataclasses.asdict(cfg.eval),
+                        "split_seed": cfg.split_seed, "format": cfg.model.answer_format})
+
+
+def cap_hands(hands: Sequence[game.Hand], n: int) -> list[game.Hand]:
+    """At most ``n`` of ``hands`` (0: all), evenly spread and deterministic."""
+    if n <= 0 or n >= len(hands):
+        return list(hands)
+    step = len(hands) / n  # an even spread, deterministic
+    return [hands[int(i * step)] for i in range(n)]
+
+
+def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, Any]]:
+    """ID and OOD accuracy, format errors and answer losses of one checkpoint.
+
+    Each row also carries ``solved``: one character per hand, ``"1"`` solved, ``"0"`` not,
+    in the evaluation set's fixed order (for comparisons of two models hand by hand).
+    """
+    e = cfg.eval
+    model, tokenizer = train.load(path, cfg)
+    fmt = get_format(cfg.model.answer_format)
+    s = corpus.splits(cfg.split_seed)
+    tok = tokenizer if fmt.name == "chat" else None
+    sft_sample = corpus.sft_examples(cfg.sft, fmt, cap_hands(s.sft, 256), tok)[:256]
+    held_sample = corpus.sft_examples(dataclasses.replace(cfg.sft, targets="canonical"), fmt,
+                                      cap_hands(s.id_eval, 256), tok)
+    losses = {"train_loss": answer_loss(model, tokenizer, sft_sample),
+              "heldout_loss": answer_loss(model, tokenizer, held_sample)}
+    rows = []
+    for split, hands, rule in (("id", s.id_eval, game.ID_RULE), ("ood", s.ood_eval, game.OOD_RULE)):
+        result = evaluate_hands(model, tokenizer, fmt, cap_hands(hands, e.max_hands), rule, e)
+        # the same first answers graded without the strict-format requirement
+        lenient = sum(grade(fmt, rec["attempts"][0]["completion"], tuple(rec["hand"]), rule,
+                            require_strict=False).correct for rec in result.records) / max(result.n, 1)
+        rows.append({"split": split, "n": result.n, "correct": result.correct, "accuracy": result.accuracy,
+                     "ci_low": result.ci[0], "ci_high": result.ci[1],
+                     "format_error_rate": result.format_error_rate, "any_format_accuracy": lenient,
+                     "hands_per_s": result.hands_per_s, **losses,
+                     "solved": "".join("1" if rec["correct"] else "0" for rec in result.records)})
+    del model
+    return rows
+
+
+def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
+                 start: str | Path | None = None) -> list[dict[str, Any]]:
+    """Evaluate every kept checkpoint (and step 0 = ``start``), cached in ``evals/``.
+
+    Returns one row per (step, split) sorted by step; rows already on disk are reused.
+    """
+    if not run.is_done:
+        raise SftrlError(f"run {run.id} is not finished; train it first")
+    path = run.dir / "evals" / f"{eval_key(cfg)}.jsonl"
+    have = {(r["step"], r["split"]) for r in read_jsonl(path)}
+    ckpts: dict[int, str | Path] = dict(run.checkpoints())
+    if start is not None:
+        ckpts[0] = start
+    wanted = sorted(ckpts) if steps is None else sorted(set(steps))
+    missing = [s for s in wanted if s not in ckpts]
+    if missing:
+        raise SftrlError(f"run {run.id} has no checkpoint at step(s) {missing}; kept: {sorted(ckpts)}")
+    train.setup_torch(cfg.threads)
+    for step in wanted:
+        if (step, "id") in have and (step, "ood") in have:
+            continue
+        for row in evaluate_checkpoint(ckpts[step], cfg):
+            append_jsonl(path, {"step": step, **row})
+    rows = [r for r in read_jsonl(path) if r["step"] in set(wanted)]
+    return sorted(rows, key=lambda r: (r["step"], r["split"]))
+
+
+def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
+    """ID and OOD accuracy of any checkpoint (an edited one, say), cached by its content."""
+    key = eval_key(cfg)
+    cache = paths.CACHE / "evals" / f"{config_hash({'weights': checkpoint_identity(path)})}.jsonl"
+    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
+    if not {r["split"] for r in rows} >= {"id", "ood"}:
+        rows = [{"key": key, **r} for r in evaluate_checkpoint(path, cfg)]
+        for r in rows:
+            append_jsonl(cache, r)
+    return {r["split"]: r for r in rows}
