@@ -42,7 +42,7 @@ EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
 # `make figure NB=x ARGS="-p key value"`: ARGS go to notebook x only
 nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
 
-.PHONY: help venv test book smoke-book figure check-site browser base study bench clean list-notebooks FORCE
+.PHONY: help venv test test-fast book smoke-book figure check-site browser base study bench clean list-notebooks FORCE
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=cpu|smoke|gpu  MODEL=<hub id or folder>  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
@@ -56,6 +56,9 @@ $(STAMP): pyproject.toml
 test: $(STAMP)  ## run the test suite (includes the smoke book and its browser check)
 	-@$(MAKE) --no-print-directory -s browser || echo "note: Chromium could not be installed; the site tests will skip"
 	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## the tests that neither train nor execute notebooks (-m "not slow", under a minute)
+	$(PY) -m pytest -m "not slow"
 
 book: $(SITE_STAMP)  ## execute the out-of-date notebooks (papermill), then build the site into _build/html
 	@echo "book: $(SITE)/index.html"

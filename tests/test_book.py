@@ -23,7 +23,6 @@ from sftrl.book import execute as book
 from sftrl.errors import SftrlError
 
 ROOT = paths.ROOT
-SMOKE = ROOT / "_build" / "smoke" / "_build"  # where `make smoke-book` puts everything
 
 # papermill / jupyter_client / zmq deprecations that do not concern this project
 pytestmark = pytest.mark.filterwarnings(
@@ -165,6 +164,7 @@ def test_whole_book_settings_reach_only_the_notebooks_that_declare_them(tmp_path
             assert "model_base" in declared, name
 
 
+@pytest.mark.slow  # starts a Jupyter kernel (papermill), as the failing-notebook tests below
 def test_execute_uses_this_venvs_python_hides_the_injected_cell_and_notes_overrides(tmp_path):
     out = tmp_path / "figures" / "tiny.ipynb"
     nb = _tiny_notebook("import sys\nprint(sys.executable, n * 2)")
@@ -284,11 +284,11 @@ def _page_text(page: Path) -> str:
 
 
 @pytest.mark.slow
-def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_reset(tmp_path):
-    executed = SMOKE / "book" / "figures" / "00_the_task.ipynb"
-    page = SMOKE / "html" / "figures" / "00_the_task.html"
-    _make("smoke-book", data=tmp_path)
-    assert page.is_file() and (SMOKE / "html" / "intro.html").is_file()
+def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_reset(smoke_book):
+    executed = smoke_book.build / "book" / "figures" / "00_the_task.ipynb"
+    page = smoke_book.site / "figures" / "00_the_task.html"
+    data = smoke_book.data
+    assert page.is_file() and (smoke_book.site / "intro.html").is_file()
     text = _page_text(page)
     assert "There are 1,820 distinct hands" in text  # a glued number, formatted by the prose
     assert "# Parameters" not in text  # papermill's injected cell is not on the page
@@ -297,25 +297,25 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
     # nothing changed: nothing re-executes, the site is not rebuilt, and it is quick
     before = (executed.stat().st_mtime_ns, page.stat().st_mtime_ns)
     start = time.monotonic()
-    proc = _make("smoke-book", data=tmp_path)
+    proc = _make("smoke-book", data=data)
     assert time.monotonic() - start < 10
     assert "sftrl.book run" not in proc.stdout and "jupyter-book build" not in proc.stdout
     assert (executed.stat().st_mtime_ns, page.stat().st_mtime_ns) == before
 
     # one figure with an override: only that notebook re-executes, the page says so
-    proc = _make("figure", "NB=00_the_task", "ARGS=-p n_examples 2", "PROFILE=smoke", data=tmp_path)
+    proc = _make("figure", "NB=00_the_task", "ARGS=-p n_examples 2", "PROFILE=smoke", data=data)
     assert "-p n_examples 2" in proc.stdout
     nb = nbformat.read(executed, as_version=4)
     assert nb.metadata["papermill"]["parameters"] == {"n_examples": 2, "profile": "smoke"}
     assert "executed with n_examples = 2, profile = 'smoke', overriding the defaults" in _page_text(page)
 
     # a plain build restores the defaults (the parameter stamp differs)
-    proc = _make("smoke-book", data=tmp_path)
+    proc = _make("smoke-book", data=data)
     assert "sftrl.book run 00_the_task" in proc.stdout and "-p n_examples" not in proc.stdout
     nb = nbformat.read(executed, as_version=4)
     assert nb.metadata["papermill"]["parameters"] == {"profile": "smoke"}
     assert "n_examples = 2" not in _page_text(page)
 
     # bad requests fail clearly, before anything runs
-    proc = _make("figure", "NB=nope", "PROFILE=smoke", data=tmp_path, check=False)
+    proc = _make("figure", "NB=nope", "PROFILE=smoke", data=data, check=False)
     assert proc.returncode != 0 and "unknown notebook 'nope'" in proc.stderr and "00_the_task" in proc.stderr

@@ -572,8 +572,21 @@ def test_plot_helpers_return_figures(close_figures):
                             {"rl": [1, 2, 1], "sft": [10, 20, 15]}),
         pm.plot_update_ratios([10, 20, 30], torch.rand(3, 32, generator=gen), torch.rand(3, 16, generator=gen)),
     ]
-    for fig, _ in outs:
-        assert isinstance(fig, Figure)
+    assert all(isinstance(fig, Figure) for fig, _ in outs)
+    (_, sparsity_ax), (_, consistency_ax), (_, jaccard_ax), (_, overlap_ax), (_, drift_axes), (_, ratio_axes) = outs
+
+    def heights(ax):
+        return sorted(round(bar.get_height(), 6) for bar in ax.patches)
+
+    # each helper draws the values it is given: one bar per (model, group), one point per run pair...
+    assert heights(sparsity_ax) == [0.05, 0.1, 0.8, 0.9]
+    assert heights(consistency_ax) == [0.05, 0.1, 0.2, 0.3]
+    assert heights(overlap_ax) == [0.05, 0.2, 0.8, 0.9]
+    (chance, observed), = jaccard_ax.collections[0].get_offsets().tolist()  # the pair (a, b) only
+    assert (chance, observed) == (pytest.approx(0.2), pytest.approx(0.4))
+    assert [list(line.get_ydata()) for line in drift_axes[0].get_lines()] == [[0.01, 0.02, 0.01], [0.1, 0.2, 0.1]]
+    assert [list(line.get_ydata()) for line in drift_axes[1].get_lines()] == [[1, 2, 1], [10, 20, 15]]
+    assert [ax.images[0].get_array().shape for ax in ratio_axes] == [(3, 32), (3, 16)]  # (steps, rows/columns)
     with pytest.raises(SftrlError, match="ratios"):
         pm.plot_update_ratios([1, 2], torch.rand(3, 4), torch.rand(3, 4))
 

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sftrl import paths
 from sftrl.book import execute as book
 from sftrl.book import site_check
 
-ROOT = paths.ROOT
-SMOKE = ROOT / "_build" / "smoke" / "_build"
 
 pytestmark = pytest.mark.skipif(
     site_check.find_chromium() is None,
@@ -117,15 +114,9 @@ def test_command_line_exit_codes(broken_site: Path, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_the_smoke_book_passes_the_browser_check(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    env.update(SFTRL_DATA=str(tmp_path / "data"), OMP_NUM_THREADS="1")
-    # a no-op when tests/test_book.py already built it
-    build = subprocess.run(["make", "--no-print-directory", "smoke-book"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+def test_the_smoke_book_passes_the_browser_check(smoke_book, tmp_path: Path):
     shots = tmp_path / "screenshots"
-    reports = site_check.check_site(SMOKE / "html", screenshots=shots, timeout=300)
+    reports = site_check.check_site(smoke_book.site, screenshots=shots, timeout=300)
     problems = [f"{r.path}: {p}" for r in reports for p in r.problems]
     assert problems == []
     pages = {r.path for r in reports}

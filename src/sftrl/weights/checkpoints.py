@@ -446,9 +446,9 @@ def resolve_checkpoint(text: str | Path) -> Path:
         raise SftrlError(f"cannot fetch checkpoint {str(text)!r} from the hub: {type(exc).__name__}") from None
 
 
-def split_paths(text: str) -> list[str]:
-    """``"a, b,c"`` -> ``["a", "b", "c"]`` (empty entries dropped)."""
-    return [t.strip() for t in str(text).split(",") if t.strip()]
+def split_paths(text: str | None) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]`` (empty entries dropped; None or "" -> ``[]``)."""
+    return [t.strip() for t in str(text or "").split(",") if t.strip()]
 
 
 def resolve_layer(layer: int, num_layers: int) -> int:
