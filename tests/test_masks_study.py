@@ -18,6 +18,7 @@ from sftrl.claims import rules as claims
 from sftrl.weights import masks
 from sftrl.training import train
 from sftrl.experiments import masks_study as ms
+from sftrl.experiments import figure6, figure7
 from sftrl.weights.checkpoints import CheckpointReader, resolve_checkpoint
 from sftrl.errors import SftrlError
 
@@ -71,7 +72,7 @@ def test_identical_checkpoints_have_sparsity_one_and_no_rotation(tiny, tmp_path)
     model, base, _, _ = tiny
     same = {"rl a": write_ckpt(tmp_path / "a", model), "rl b": write_ckpt(tmp_path / "b", model)}
     a = ms.analyse(base, same, kinds=["q", "k", "v", "o", "gate", "up", "down"])
-    n = ms.numbers(a)
+    n = figure6.numbers(a)
     assert n["rl_sparsity"] == 1.0 and n["rl_density"] == 0.0 and n["in_all"] == 0.0
     assert n["rl_drift"] == 0.0 and n["rl_angle"] < 0.05  # degrees; float32 SVD noise only
     assert math.isnan(n["jaccard"])  # two empty masks have no union: a gap, not agreement
@@ -83,17 +84,17 @@ def test_identical_checkpoints_have_sparsity_one_and_no_rotation(tiny, tmp_path)
 def test_planted_rows_give_full_agreement_and_the_right_sparsity(tiny):
     model, base, rl, sft = tiny
     a = ms.analyse(base, rl, sft, kinds=["q", "o", "down"], layer=1)
-    n = ms.numbers(a)
+    n = figure6.numbers(a)
     rows = a.sparsity["rl 0"]
     for r in rows:  # exactly four rows of each matrix changed
         shape = model.state_dict()[r.name].shape
         assert r.sparsity == pytest.approx(1 - 4 / shape[0])
     assert n["sft_sparsity"] == 0.0
-    by_layer = ms.sparsity_by(a, "layer")
+    by_layer = figure6.sparsity_by(a, "layer")
     assert set(by_layer["sft"].values()) == {0.0} and set(by_layer["rl"]) == {0, 1, "all"}
     assert by_layer["rl"]["all"] == pytest.approx(n["rl_sparsity"])
     with pytest.raises(SftrlError, match="by must be"):
-        ms.sparsity_by(a, "head")
+        figure6.sparsity_by(a, "head")
     assert n["in_all"] == pytest.approx(n["rl_density"])  # every run updated the same entries
     assert n["in_all_expected"] < n["in_all"]
     assert torch.allclose(a.jaccard, torch.ones(3, 3, dtype=torch.float64))
@@ -130,14 +131,14 @@ def test_a_permuted_run_maps_back_exactly(tiny, tmp_path):
         perm_state = masks.permute_mlp_hidden(perm_state, layer, perm)
     original = write_ckpt(tmp_path / "orig", model, orig_state)
     permuted = write_ckpt(tmp_path / "perm", model, perm_state)
-    mapped, unmapped = ms.permuted_masks(base, permuted, perms)
+    mapped, unmapped = figure7.permuted_masks(base, permuted, perms)
     truth = masks.checkpoint_update_masks(base, original)
     assert set(mapped) == set(truth)
     for name in truth:
         assert mapped[name].shape == truth[name].shape
         assert torch.equal(mapped[name], truth[name])
-    rows = ms.geometry_rows(base, original, permuted, original, perms)
-    groups = ms.geometry_by_group(rows)
+    rows = figure7.geometry_rows(base, original, permuted, original, perms)
+    groups = figure7.geometry_by_group(rows)
     assert groups["MLP (permuted)"]["mapped"] == 1.0
     assert groups["MLP (permuted)"]["unmapped"] < 0.9  # positions moved: agreement near chance
     assert groups["attention (not permuted)"]["unmapped"] == 1.0
@@ -149,7 +150,7 @@ def test_start_permutations_are_the_pipelines(tmp_path):
 
     model = tiny_llama()
     path = save_checkpoint(model, build_tokenizer(), tmp_path / "m")
-    got = ms.start_permutations(path, seed=5)
+    got = figure7.start_permutations(path, seed=5)
     want = train.mlp_permutations(model, 5)
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
 
@@ -157,7 +158,7 @@ def test_start_permutations_are_the_pipelines(tmp_path):
 def test_update_ratios_follow_a_run_over_steps(tiny):
     model, base, rl, _ = tiny
     steps = [(1, base), (2, rl["rl 0"])]
-    r = ms.update_ratios(base, steps, kind="o", layer=0)
+    r = figure6.update_ratios(base, steps, kind="o", layer=0)
     assert r.name == "model.layers.0.self_attn.o_proj.weight" and r.steps == [1, 2]
     assert r.rows.shape == (2, 32) and r.cols.shape == (2, 32)
     assert float(r.rows[0].max()) == 0.0  # the base against itself
@@ -297,7 +298,7 @@ def test_the_study_runs_through_the_pipeline(smoke):
     assert len(set(ids)) == len(ids) == 5  # K distinct runs
 
     a = ms.analyse(inp.base, inp.rl, inp.sft)
-    n = ms.numbers(a)
+    n = figure6.numbers(a)
     n_matrices = len(CheckpointReader(inp.base).keys())
     assert all(len(rows) == n_matrices for rows in a.sparsity.values())
     assert n["sft_sparsity"] < 1.0  # SFT moves weights
@@ -309,10 +310,10 @@ def test_the_study_runs_through_the_pipeline(smoke):
     verdicts = claims.figure6(SimpleNamespace(numbers=n))
     assert [v.claim for v in verdicts] == [fn.__name__ for fn in claims.MASK_RULES[:4]]
     assert all(v.verdict in claims.VERDICTS for v in verdicts)  # every input there: each one judged
-    layers, drift, angle = ms.drift_by_layer(a)
+    layers, drift, angle = figure6.drift_by_layer(a)
     assert layers == [0, 1] and set(drift) == set(angle) == {"rl", "sft"}
 
-    regime = ms.regime_table(cfg, scfg)
+    regime = figure7.regime_table(cfg, scfg)
     assert {(r["role"], r["lr"], r["dtype"]) for r in regime} == {("rl", 1e-4, "bfloat16"), ("sft", 1e-4, "bfloat16")}
     sentence = claims.regime_sentence(regime)
     assert any(s in sentence for s in ("RL leaves at least half", "Wherever RL changed", "Nowhere in the sweep"))
@@ -321,7 +322,7 @@ def test_the_study_runs_through_the_pipeline(smoke):
 @pytest.mark.slow
 def test_the_permuted_run_maps_back_onto_the_original(smoke):
     cfg, scfg = smoke
-    groups = ms.geometry_by_group(ms.geometry_table(cfg, scfg))
+    groups = figure7.geometry_by_group(figure7.geometry_table(cfg, scfg))
     mlp, attn = groups["MLP (permuted)"], groups["attention (not permuted)"]
     # a permutation is an exact symmetry of the training: mapped back, the masks agree up
     # to floating-point rounding; left in place, the MLP masks agree only about as much as
@@ -333,9 +334,9 @@ def test_the_permuted_run_maps_back_onto_the_original(smoke):
 @pytest.mark.slow
 def test_the_probe_reports_reward_and_accuracy(smoke):
     cfg, scfg = smoke
-    curves = ms.probe_curves(cfg, scfg)
+    curves = figure7.probe_curves(cfg, scfg)
     assert set(curves) == {"none", "off_principal"} and all(steps for steps, _ in curves.values())
-    rows = ms.probe_table(cfg, scfg)
+    rows = figure7.probe_table(cfg, scfg)
     assert [r["mask"] for r in rows] == ["start", "none", "off_principal"]
     assert all(0.0 <= r[s] <= 1.0 for r in rows for s in ("id", "ood"))
     with pytest.raises(SftrlError, match="principal"):  # the rule needs the principal-masked run
@@ -375,7 +376,7 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
     glued = _glued(nb)
     quoted = pages.quoted_glue_names(nb)
     assert quoted and quoted <= set(glued), quoted - set(glued)
-    n = ms.numbers(ms.analyse(base, {f"rl {p.name}": p for p in rl.values()}, {"sft sft": sft["sft"]},
+    n = figure6.numbers(ms.analyse(base, {f"rl {p.name}": p for p in rl.values()}, {"sft sft": sft["sft"]},
                               eta=0.0, alpha=0.1, k_frac=0.2, kinds=["q", "k", "v", "o", "down"]))
     for key in ("rl_sparsity", "sft_sparsity", "in_all", "in_all_expected", "jaccard", "rl_principal", "rl_low"):
         assert glued[key] == pytest.approx(n[key]), key

@@ -74,7 +74,7 @@ def test_a_claim_row_refuses_an_unknown_verdict():
 
 
 def _numbers(**changes: float) -> dict[str, float]:
-    """ms.numbers()-shaped values of a run that shows every effect paper B reports."""
+    """figure6.numbers()-shaped values of a run that shows every effect paper B reports."""
     n = {"n_rl": 3, "n_sft": 1, "rl_sparsity": 0.8, "rl_sparsity_min": 0.7, "rl_sparsity_max": 0.9,
          "sft_sparsity": 0.1, "rl_density": 0.2, "sft_density": 0.9,
          "in_all": 0.05, "in_all_expected": 0.008, "in_all_z": 40.0, "jaccard": 0.4, "jaccard_expected": 0.11,

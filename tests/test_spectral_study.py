@@ -1,4 +1,4 @@
-"""Figures 2-5 as data (sftrl.experiments.spectral_study): edits cached by content, their identities, and
+"""Figures 2-5 as data (sftrl.experiments.models): edits cached by content, their identities, and
 notebook 02 executed in the smoke profile with its glued numbers checked."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from sftrl.claims import registry, scoreboard
 from sftrl.evaluation import checkpoint
 from sftrl.training.runs import checkpoint_identity, file_digest
 from sftrl.claims import rules as claims
-from sftrl.experiments import spectral_study as ss
+from sftrl.experiments import models as ss
+from sftrl.experiments import figure2, figure3, figure4, figure5
 from sftrl.weights.checkpoints import BLOCK_KINDS, CheckpointReader
 from sftrl.weights.edits import Edit, sigma_swap
 from sftrl.errors import SftrlError
@@ -119,13 +120,13 @@ def test_named_checkpoints_are_analysed_without_the_pipeline(tmp_path, monkeypat
     assert len(rows) == 3 * 16 and {r["pair"] for r in rows} == set(ss.PAIRS)  # 2 layers x 7 + embed + lm_head
     summary = ss.pair_summary(rows)
     assert {(r["pair"], r["group"]) for r in summary} == {(p, g) for p in ss.PAIRS for g in ("blocks", "embeddings")}
-    spectra = ss.layer_spectra(m, layer=-1)
+    spectra = figure2.layer_spectra(m, layer=-1)
     assert list(spectra) == ["base", "sft end", "rl"] and len(spectra["base"]["up"]) == 32
     # k = 75% of the rank of a 32 x 32 query: 24 > 32 / 2, so 2k - m = 16 angles are zero by construction
-    free = ss.angle_curves(m, kinds=("q",), k_frac=0.75, cap=False, pairs=("base_sft",))
+    free = figure3.angle_curves(m, kinds=("q",), k_frac=0.75, cap=False, pairs=("base_sft",))
     assert all(c["k"] == 24 and sum(c["forced_zero"]) == 16 and not c["capped"] for c in free)
     assert all(a < 1e-3 for c in free for a, z in zip(c["angles"], c["forced_zero"], strict=True) if z)
-    capped = ss.angle_curves(m, kinds=("q",), k_frac=0.75, pairs=("base_sft",))
+    capped = figure3.angle_curves(m, kinds=("q",), k_frac=0.75, pairs=("base_sft",))
     assert all(c["k"] == 16 and c["capped"] and not any(c["forced_zero"]) for c in capped)
 
 
@@ -173,23 +174,23 @@ def _close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], rtol: float =
 def test_bad_requests_fail_before_any_work(smoke):
     cfg, m = smoke
     with pytest.raises(SftrlError, match="reference 'rl'"):
-        ss.rank_restoration(m, cfg, reference="rl")
+        figure4.rank_restoration(m, cfg, reference="rl")
     with pytest.raises(SftrlError, match="layer block 'Q9'"):
-        ss.layer_restoration(m, cfg, blocks=["Q9"])
+        figure4.layer_restoration(m, cfg, blocks=["Q9"])
     with pytest.raises(SftrlError, match="'rotate'"):
-        ss.layer_restoration(m, cfg, op="rotate")
+        figure4.layer_restoration(m, cfg, op="rotate")
     with pytest.raises(SftrlError, match="grafting experiment 'x'"):
-        ss.grafting(m, cfg, experiments=["x"])
+        figure5.grafting(m, cfg, experiments=["x"])
     with pytest.raises(SftrlError, match="layer 7 out of range"):
-        ss.layer_spectra(m, layer=7)
+        figure2.layer_spectra(m, layer=7)
 
 
 @pytest.mark.slow
 def test_restorations_are_written_and_evaluated_once(smoke):
     cfg, m = smoke
-    first = ss.rank_restoration(m, cfg, fractions=(0.0, 0.5), kinds=("q", "down"))
+    first = figure4.rank_restoration(m, cfg, fractions=(0.0, 0.5), kinds=("q", "down"))
     before = _tree(paths.CACHE)
-    again = ss.rank_restoration(m, cfg, fractions=(0.0, 0.5), kinds=("q", "down"))
+    again = figure4.rank_restoration(m, cfg, fractions=(0.0, 0.5), kinds=("q", "down"))
     assert _tree(paths.CACHE) == before  # no edit written, no evaluation appended
     assert [r["path"] for r in again] == [r["path"] for r in first]
     assert first[1]["path"].startswith(str(paths.CACHE / "edits"))
@@ -220,8 +221,8 @@ def test_grafting_a_model_with_itself_is_the_identity(smoke):
     same = ss.edited(m.sft_end, m.sft_end, Edit("graft"))
     _close(_blocks(same), _blocks(m.sft_end), rtol=1e-5)
     assert ss.evaluate(same, cfg)["ood"] == ss.evaluate(m.sft_end, cfg)["ood"]
-    rows = ss.grafting(m, cfg)
-    assert [r["key"] for r in rows] == list(ss.GRAFTS)
+    rows = figure5.grafting(m, cfg)
+    assert [r["key"] for r in rows] == list(figure5.GRAFTS)
     for r in rows:
         for split in ("id", "ood"):
             lo, hi = r[f"{split}_ci"]
@@ -274,8 +275,8 @@ def test_notebook_02_glues_what_the_library_computes(smoke, tmp_path):
     rows = ss.compare_pairs(m, k_frac=0.2)
     summary = ss.pair_summary(rows)
     anchor = ss.anchors(m, cfg, ("sft_peak", "sft_end"))
-    swap = ss.sigma_swap_sweep(m, cfg, fractions=(0.05, 0.2, 0.5, 1.0))
-    expected: dict[str, object] = dict(ss.numbers_fig2(summary, swap, anchor))
+    swap = figure2.sigma_swap_sweep(m, cfg, fractions=(0.05, 0.2, 0.5, 1.0))
+    expected: dict[str, object] = dict(figure2.numbers(summary, swap, anchor))
     expected["layer_used"] = m.num_layers // 2
     expected["models_sentence"] = ss.models_sentence(m)
     for v in claims.figure2(SimpleNamespace(summary=summary, swap=swap, anchors=anchor)):

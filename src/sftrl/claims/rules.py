@@ -366,7 +366,7 @@ def best_recovery_sentence(window: Rows) -> str:
 
 # --------------------------------------------------------------------------- Figures 2-5 rules
 #
-# These take the rows of :mod:`sftrl.experiments.spectral_study`: ``pair_summary`` rows (one per pair
+# These take the rows of :mod:`sftrl.experiments.models`: ``pair_summary`` rows (one per pair
 # ``"base_sft"``, ``"sft_rl"``, ``"base_rl"`` and group ``"blocks"`` / ``"embeddings"``) and
 # evaluated rows with ``id``, ``ood`` and their 95% Wilson intervals ``id_ci``, ``ood_ci``.
 

@@ -54,7 +54,6 @@ from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
 from sftrl.config import StudyConfig  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
-from sftrl.evaluation import checkpoint  # noqa: E402
 from sftrl.training.runs import Run, checkpoint_identity, config_hash  # noqa: E402
 
 #: bumped when the cached analysis tables change meaning
@@ -342,7 +341,7 @@ def final_checkpoint(run: Run) -> Path:
 
 
 
-def _reward_summary(run: Run | _LoggedRun) -> dict[str, float]:
+def reward_summary(run: Run | _LoggedRun) -> dict[str, float]:
     """Mean reward over the first and the last quarter of an RL run's logged steps (with
     the standard error of the latter) and the mean share of prompts whose samples all
     scored alike (GRPO's zero-advantage groups: no learning signal)."""
@@ -439,7 +438,7 @@ def describe_inputs(inp: Inputs) -> list[dict[str, Any]]:
         for label, path in table.items():
             row: dict[str, Any] = {"label": label, "role": role, "checkpoint": f"{path.parent.name}/{path.name}"}
             if inp.source == "pipeline" and role == "rl":
-                row.update(_reward_summary(_run_at(path.parent)))
+                row.update(reward_summary(_run_at(path.parent)))
             rows.append(row)
     return rows
 
@@ -460,7 +459,7 @@ def inputs_sentence(inp: Inputs, scfg: MaskStudyConfig) -> str:
 
 
 class _LoggedRun(NamedTuple):
-    """The two things :func:`_reward_summary` reads from a run folder."""
+    """The two things :func:`reward_summary` reads from a run folder."""
 
     stage: str
     dir: Path
@@ -525,11 +524,11 @@ class MaskAnalysis:
                    settings=dict(s["settings"]))
 
 
-def _cache_file(kind: str, key: dict[str, Any]) -> Path:
+def cache_file(kind: str, key: dict[str, Any]) -> Path:
     return paths.CACHE / "masks_study" / f"{kind}-{config_hash({'version': CACHE_VERSION, **key})}.pt"
 
 
-def _save(path: Path, obj: Any) -> None:
+def save_cached(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -537,7 +536,7 @@ def _save(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _load(path: Path) -> Any | None:
+def load_cached(path: Path) -> Any | None:
     return torch.load(path, weights_only=True) if path.is_file() else None
 
 
@@ -599,8 +598,8 @@ def analyse(
     key = {"base": checkpoint_identity(reader.path), "rl": {k: checkpoint_identity(models[k].path) for k in rl},
            "sft": {k: checkpoint_identity(models[k].path) for k in sft}, "eta": eta, "alpha": float(alpha),
            "k_frac": float(k_frac), "layer": layer, "kinds": kinds_t, "consistency": consistency, "drift": drift}
-    cache = _cache_file("analysis", key)
-    state = _load(cache)
+    cache = cache_file("analysis", key)
+    state = load_cached(cache)
     if state is not None:
         return MaskAnalysis.from_state(state)
     result = _analyse(reader, models, list(rl), list(sft), keys, eta=eta, alpha=float(alpha),
@@ -609,7 +608,7 @@ def analyse(
         result.drift = {label: masks.drift_table(reader, r, k_frac=k_frac, kinds=kinds_t)
                         for label, r in models.items()}
     result.settings = {"eta": eta, "alpha": float(alpha), "k_frac": float(k_frac), "kinds": kinds_t}
-    _save(cache, result.to_state())
+    save_cached(cache, result.to_state())
     return result
 
 
@@ -680,25 +679,8 @@ def _symmetric(weighted: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 
 
-class UpdateRatios(NamedTuple):
-    """Row / column update ratios of one matrix at each kept step (arXiv 2511.08567)."""
-
-    name: str  #: the matrix
-    steps: list[int]  #: training steps, ascending
-    rows: torch.Tensor  #: (steps, d_out)
-    cols: torch.Tensor  #: (steps, d_in)
 
 
-def update_ratios(base: str | Path, steps: Sequence[tuple[int, Path]], *, kind: str = "o", layer: int = -1,
-                  eta: float | None = None) -> UpdateRatios:
-    """:func:`sftrl.weights.masks.update_ratios_over_steps` of the ``kind`` matrix of ``layer``
-    (-1 = middle), every checkpoint against ``base``."""
-    if not steps:
-        raise SftrlError("update_ratios needs at least one checkpoint")
-    reader = ckpt.as_reader(base)
-    key = reader.key(kind, resolve_layer(layer, reader.num_layers))
-    rows, cols = masks.update_ratios_over_steps(reader, [p for _, p in steps], key.name, eta=eta)
-    return UpdateRatios(key.name, [int(s) for s, _ in steps], rows, cols)
 
 
 # --------------------------------------------------------------------------------------
@@ -706,123 +688,20 @@ def update_ratios(base: str | Path, steps: Sequence[tuple[int, Path]], *, kind: 
 # --------------------------------------------------------------------------------------
 
 
-def _pooled(table: Mapping[str, list], labels: Iterable[str]) -> list:
+def pooled(table: Mapping[str, list], labels: Iterable[str]) -> list:
     return [row for label in labels for row in table.get(label, [])]
 
 
-def sparsity_by(a: MaskAnalysis, by: str = "kind") -> dict[str, dict[Any, float]]:
-    """``{"rl": {group: sparsity, ..., "all": s}, "sft": {...}}`` with groups the matrix
-    kinds (``by="kind"``) or layers (``by="layer"``, ``None`` = outside the blocks); the
-    entries of all runs of a role are pooled (weighted by entries)."""
-    if by not in ("kind", "layer"):
-        raise SftrlError(f"by must be 'kind' or 'layer', got {by!r}")
-    out = {}
-    for role, labels in (("rl", a.rl), ("sft", a.sft)):
-        rows = _pooled(a.sparsity, labels)
-        if rows:
-            out[role] = {**masks.aggregate_rows(rows, by=by, value="sparsity"),
-                         "all": masks.aggregate_rows(rows, by="all", value="sparsity")["all"]}
-    return out
 
 
-def consistency_by_kind(a: MaskAnalysis, value: str = "in_all") -> tuple[dict[str, float], dict[str, float]]:
-    """Observed and independence-expected agreement per matrix kind (and ``"all"``).
-
-    ``value``: ``"in_all"`` (fraction updated in every run) or ``"jaccard"`` (mean
-    pairwise Jaccard, per-matrix means weighted by entries).
-    """
-    if value not in ("in_all", "jaccard"):
-        raise SftrlError(f"value must be 'in_all' or 'jaccard', got {value!r}")
-    rows = a.consistency
-    obs = {**masks.aggregate_rows(rows, by="kind", value=value), **masks.aggregate_rows(rows, by="all", value=value)}
-    exp = {**masks.aggregate_rows(rows, by="kind", value=f"{value}_expected"),
-           **masks.aggregate_rows(rows, by="all", value=f"{value}_expected")}
-    return obs, exp
 
 
-def overlap_by_role(a: MaskAnalysis) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """``({role: {"principal": o, "low": o}}, {role: update density})``, pooled per role."""
-    overlaps, chance = {}, {}
-    for role, labels in (("rl", a.rl), ("sft", a.sft)):
-        rows = _pooled(a.overlap, labels)
-        if rows:
-            overlaps[role] = {"principal": masks.aggregate_rows(rows, by="all", value="principal")["all"],
-                              "low": masks.aggregate_rows(rows, by="all", value="low")["all"]}
-            chance[role] = masks.aggregate_rows(rows, by="all", value="density")["all"]
-    return overlaps, chance
 
 
-def drift_by_layer(a: MaskAnalysis) -> tuple[list[int], dict[str, list[float]], dict[str, list[float]]]:
-    """``(layers, {role: drift per layer}, {role: largest angle per layer})``: unweighted
-    means over a layer's matrices and the role's runs."""
-    layers = sorted({r.layer for rows in a.drift.values() for r in rows if r.layer is not None})
-    drift, angle = {}, {}
-    for role, labels in (("rl", a.rl), ("sft", a.sft)):
-        rows = [r for r in _pooled(a.drift, labels) if r.layer is not None]
-        if rows:
-            d = masks.aggregate_rows(rows, by="layer", value="drift", weighted=False)
-            g = masks.aggregate_rows(rows, by="layer", value="angle", weighted=False)
-            drift[role] = [d.get(layer, float("nan")) for layer in layers]
-            angle[role] = [g.get(layer, float("nan")) for layer in layers]
-    return layers, drift, angle
 
 
-def _z(observed: float, expected: float, n: float) -> float:
-    """Binomial z-score of an observed fraction against its expectation over ``n`` entries
-    (entries are not independent: a guide, not a test)."""
-    sd = math.sqrt(max(expected * (1 - expected), 0.0) / max(n, 1.0))
-    if sd == 0:
-        return 0.0 if observed == expected else math.copysign(math.inf, observed - expected)
-    return (observed - expected) / sd
 
 
-def numbers(a: MaskAnalysis) -> dict[str, float]:
-    """Every number the Figure 6 prose quotes (fractions in [0, 1], angles in degrees).
-
-    Per-run extremes (``*_min``, ``*_max``) let a verdict say whether all RL runs lie on one
-    side of SFT; z-scores compare observed fractions with chance over the entries involved.
-    """
-    out: dict[str, float] = {"n_rl": len(a.rl), "n_sft": len(a.sft), "layer": a.layer,
-                             "alpha": a.settings.get("alpha", float("nan")),
-                             "k_frac": a.settings.get("k_frac", float("nan"))}
-    for role, labels in (("rl", a.rl), ("sft", a.sft)):
-        per_run = [masks.aggregate_rows(a.sparsity[m], by="all", value="sparsity")["all"] for m in labels]
-        rows = _pooled(a.overlap, labels)
-        n = sum(r.n for r in rows)
-        if not per_run:
-            continue
-        out[f"{role}_sparsity"] = sum(per_run) / len(per_run)
-        out[f"{role}_sparsity_min"], out[f"{role}_sparsity_max"] = min(per_run), max(per_run)
-        density = masks.aggregate_rows(rows, by="all", value="density")["all"]
-        out[f"{role}_density"] = density
-        for region in ("principal", "low"):
-            o = masks.aggregate_rows(rows, by="all", value=region)["all"]
-            out[f"{role}_{region}"] = o
-            out[f"{role}_{region}_ratio"] = o / density if density > 0 else float("nan")
-            out[f"{role}_{region}_z"] = _z(o, density, a.settings.get("alpha", 0.05) * n)
-        d_rows = _pooled(a.drift, labels)
-        if d_rows:
-            out[f"{role}_drift"] = masks.aggregate_rows(d_rows, by="all", value="drift", weighted=False)["all"]
-            out[f"{role}_angle"] = masks.aggregate_rows(d_rows, by="all", value="angle", weighted=False)["all"]
-            per_run_angle = [masks.aggregate_rows(a.drift[m], by="all", value="angle", weighted=False)["all"]
-                             for m in labels]
-            per_run_drift = [masks.aggregate_rows(a.drift[m], by="all", value="drift", weighted=False)["all"]
-                             for m in labels]
-            out[f"{role}_angle_min"], out[f"{role}_angle_max"] = min(per_run_angle), max(per_run_angle)
-            out[f"{role}_drift_min"], out[f"{role}_drift_max"] = min(per_run_drift), max(per_run_drift)
-    if a.consistency:
-        n = sum(r.n for r in a.consistency)
-        obs, exp = consistency_by_kind(a, "in_all")
-        out["in_all"], out["in_all_expected"] = obs["all"], exp["all"]
-        out["in_all_ratio"] = obs["all"] / exp["all"] if exp["all"] > 0 else float("nan")
-        out["in_all_z"] = _z(obs["all"], exp["all"], n)
-        K = a.jaccard.shape[0]
-        iu = torch.triu_indices(K, K, offset=1)
-        out["jaccard"] = float(torch.nanmean(a.jaccard[iu[0], iu[1]]))
-        out["jaccard_expected"] = float(torch.nanmean(a.jaccard_expected[iu[0], iu[1]]))
-        out["jaccard_ratio"] = (out["jaccard"] / out["jaccard_expected"]
-                                if out["jaccard_expected"] > 0 else float("nan"))
-    return out
 
 
 
@@ -837,31 +716,6 @@ def numbers(a: MaskAnalysis) -> dict[str, float]:
 # --------------------------------------------------------------------------------------
 
 
-def regime_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None = None, alpha: float = 0.05,
-                 k_frac: float = 0.2, kinds: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """One row per (role, lr, dtype): sparsity, update density and the principal /
-    low-magnitude overlap against that chance level (ratio 1 = chance)."""
-    check_settings(eta, alpha, k_frac)
-    runs = regime_runs(cfg, scfg)
-    start = start_checkpoint(cfg, scfg)
-    models = {f"{k[0]} lr {k[1]:g} {k[2]}": final_checkpoint(run) for k, run in runs.items()}
-    rl = {lab: p for lab, p in models.items() if lab.startswith("rl")}
-    sft = {lab: p for lab, p in models.items() if lab.startswith("sft")}
-    a = analyse(start, rl, sft, eta=eta, alpha=alpha, k_frac=k_frac, kinds=kinds, consistency=False, drift=False)
-    rows = []
-    for (role, lr, dtype), run in runs.items():
-        label = f"{role} lr {lr:g} {dtype}"
-        sp = masks.aggregate_rows(a.sparsity[label], by="all", value="sparsity")["all"]
-        ov = a.overlap[label]
-        density = masks.aggregate_rows(ov, by="all", value="density")["all"]
-        row = {"role": role, "lr": lr, "dtype": dtype, "sparsity": sp, "density": density, "run": run.id}
-        for region in ("principal", "low"):
-            o = masks.aggregate_rows(ov, by="all", value=region)["all"]
-            row[region] = o
-            row[f"{region}_ratio"] = o / density if density > 0 else float("nan")
-        row.update({k: v for k, v in _reward_summary(run).items() if role == "rl"})
-        rows.append(row)
-    return rows
 
 
 
@@ -871,97 +725,16 @@ def regime_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None =
 # --------------------------------------------------------------------------------------
 
 
-class GeometryRow(NamedTuple):
-    """Agreement of one matrix's permuted-run mask with the original run's."""
-
-    name: str  #: parameter name
-    layer: int | None  #: transformer block
-    kind: str  #: q, k, v, o, gate, up, down, ...
-    permuted: bool  #: whether the permutation moved this matrix's entries
-    mapped: float  #: Jaccard(original, permuted run's mask mapped back)
-    unmapped: float  #: Jaccard(original, permuted run's mask at the same positions)
-    other_seed: float  #: Jaccard(original, the run with another seed), the natural spread
-    chance: float  #: Jaccard of independent masks of the two densities
-    n: int  #: number of entries
 
 
-def permuted_masks(start: str | Path, final: str | Path, perms: Mapping[int, torch.Tensor], *,
-                   eta: float | None = None) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """``(mapped_back, unmapped)`` update masks of a run trained from ``start`` with its MLP
-    hidden units permuted by ``perms`` (layer -> perm, :func:`sftrl.training.train.mlp_permutations`).
-
-    The mask is taken in the run's own coordinates (``final`` against the permuted start),
-    then mapped back with :func:`sftrl.weights.masks.unpermute_mlp_masks`; ``unmapped`` is the
-    same mask left where it is (what a comparison that ignored the permutation would see).
-    """
-    base, ft = ckpt.as_reader(start), ckpt.as_reader(final)
-    ckpt.check_comparable(base, ft)
-    keys = base.keys()
-    state = {k.name: base.get(k.name) for k in keys}
-    for layer, perm in perms.items():
-        state = masks.permute_mlp_hidden(state, layer, perm)
-    unmapped = {k.name: masks.bf16_update_mask(state[k.name], ft.get(k.name), eta=eta) for k in keys}
-    return masks.unpermute_mlp_masks(unmapped, perms), unmapped
 
 
-def start_permutations(start: str | Path, seed: int) -> dict[int, torch.Tensor]:
-    """The permutations :func:`sftrl.training.train.rl` applies for ``permute_seed=seed``."""
-    from sftrl.training.model import load_model
-
-    train.quiet_libraries()  # no weight-loading progress bar on the page
-    model, _ = load_model(start)
-    return train.mlp_permutations(model, seed)
 
 
-def geometry_rows(start: str | Path, original: str | Path, permuted: str | Path, other: str | Path,
-                  perms: Mapping[int, torch.Tensor], *, eta: float | None = None) -> list[GeometryRow]:
-    """Per-matrix Jaccard of the original run's mask with the permuted run's (mapped back
-    and not), with another seed's, and the chance level (arXiv 2511.08567's geometry test)."""
-    mapped, unmapped = permuted_masks(start, permuted, perms, eta=eta)
-    orig = masks.checkpoint_update_masks(start, original, eta=eta)
-    oth = masks.checkpoint_update_masks(start, other, eta=eta)
-    rows = []
-    for name, m0 in orig.items():
-        layer, kind = masks.parse_matrix_name(name)
-        moved = layer in perms and kind in ("gate", "up", "down")
-        p0, p1 = masks.update_density(m0), masks.update_density(mapped[name])
-        rows.append(GeometryRow(name, layer, kind, moved, masks.jaccard(m0, mapped[name]),
-                                masks.jaccard(m0, unmapped[name]), masks.jaccard(m0, oth[name]),
-                                masks.jaccard_expected(p0, p1), m0.numel()))
-    return rows
 
 
-def geometry_table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None = None) -> list[GeometryRow]:
-    """:func:`geometry_rows` for the study's runs: ``"seed 0"``, the permuted run, and the
-    next variant as the other seed (cached)."""
-    check_settings(eta, 0.5, 1.0)
-    runs = rl_runs(cfg, scfg)
-    names = list(runs)
-    start = start_checkpoint(cfg, scfg)
-    original, other = final_checkpoint(runs[names[0]]), final_checkpoint(runs[names[1]])
-    permuted = final_checkpoint(permuted_run(cfg, scfg))
-    key = {"fp": [checkpoint_identity(p) for p in (start, original, permuted, other)],
-           "seed": scfg.permute_seed, "eta": eta}
-    cache = _cache_file("geometry", key)
-    state = _load(cache)
-    if state is not None:
-        return [GeometryRow(**r) for r in state]
-    rows = geometry_rows(start, original, permuted, other, start_permutations(start, scfg.permute_seed), eta=eta)
-    _save(cache, [r._asdict() for r in rows])
-    return rows
 
 
-def geometry_by_group(rows: Sequence[GeometryRow]) -> dict[str, dict[str, float]]:
-    """``{"MLP (permuted)": {...}, "attention (not permuted)": {...}}``: each comparison's
-    mean Jaccard over the group's matrices (weighted by entries, NaN pairs skipped)."""
-    groups = {"MLP (permuted)": [r for r in rows if r.permuted],
-              "attention (not permuted)": [r for r in rows if r.kind in ("q", "k", "v", "o")]}
-    out = {}
-    for group, rs in groups.items():
-        if rs:
-            out[group] = {v: masks.aggregate_rows(rs, by="all", value=v).get("all", float("nan"))
-                          for v in ("mapped", "unmapped", "other_seed", "chance")}
-    return out
 
 
 
@@ -973,33 +746,7 @@ def geometry_by_group(rows: Sequence[GeometryRow]) -> dict[str, dict[str, float]
 # --------------------------------------------------------------------------------------
 
 
-def probe_curves(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, tuple[list[int], list[float]]]:
-    """``{mask: (steps, mean reward)}`` from each probe run's training log."""
-    out = {}
-    for m, run in probe_runs(cfg, scfg).items():
-        rows = [r for r in run.metrics() if "reward" in r]
-        out[m] = ([int(r["step"]) for r in rows], [float(r["reward"]) for r in rows])
-    return out
 
 
-def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]:
-    """One row per probe mask (plus ``"start"``): reward at the start and end of training,
-    and ID / OOD accuracy (with Wilson intervals) of the final checkpoint."""
-    train.quiet_libraries()  # evaluation loads models: no progress bars on the page
-    rows = []
-    start = start_checkpoint(cfg, scfg)
-    entries: list[tuple[str, Path, dict[str, float]]] = [("start", start, {})]
-    for m, run in probe_runs(cfg, scfg).items():
-        entries.append((m, final_checkpoint(run), _reward_summary(run)))
-    for mask, path, reward in entries:
-        acc = checkpoint.accuracy(path, cfg)
-        row: dict[str, Any] = {"mask": mask, "density": 1.0 if mask in ("start", "none") else scfg.probe_alpha}
-        for k in ("reward_start", "reward_end", "reward_end_se", "no_signal"):
-            row[k] = reward.get(k, float("nan"))
-        for split in ("id", "ood"):
-            row[split] = acc[split]["accuracy"]
-            row[f"{split}_ci"] = (acc[split]["ci_low"], acc[split]["ci_high"])
-        rows.append(row)
-    return rows
 
 

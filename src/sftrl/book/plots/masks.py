@@ -310,7 +310,7 @@ def plot_regime(rows: Sequence[Mapping[str, object]]) -> tuple[Figure, np.ndarra
     """Sparsity and principal / low-magnitude overlap (relative to chance) against the
     learning rate, one line per role (colour) and weight dtype (solid fp32, dashed bf16).
 
-    ``rows``: :func:`sftrl.experiments.masks_study.regime_table` (keys role, lr, dtype, sparsity,
+    ``rows``: :func:`sftrl.experiments.figure7.regime_table` (keys role, lr, dtype, sparsity,
     principal_ratio, low_ratio). A ratio of 1 is chance; missing ratios (a run that
     changed nothing) leave gaps.
     """
@@ -343,7 +343,7 @@ def plot_geometry(groups: Mapping[str, Mapping[str, float]], *, ax: Axes | None 
     """Jaccard of the original run's mask with the permuted run's (mapped back and not),
     with another seed's run, and the chance level, per matrix group.
 
-    ``groups``: :func:`sftrl.experiments.masks_study.geometry_by_group`.
+    ``groups``: :func:`sftrl.experiments.figure7.geometry_by_group`.
     """
     if not groups:
         raise SftrlError("plot_geometry needs at least one group")
@@ -364,7 +364,7 @@ def plot_reward_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float]
                        ax: Axes | None = None) -> tuple[Figure, Axes]:
     """Mean reward per logged RL step, one line per gradient mask (``"none"`` = dense RL).
 
-    ``curves``: :func:`sftrl.experiments.masks_study.probe_curves`.
+    ``curves``: :func:`sftrl.experiments.figure7.probe_curves`.
     """
     fig, ax = _fig_ax(ax)
     for i, (mask, (steps, reward)) in enumerate(curves.items()):
@@ -379,7 +379,7 @@ def plot_reward_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float]
 def plot_probe_accuracy(rows: Sequence[Mapping[str, object]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
     """ID and OOD accuracy (Wilson 95% intervals) of the start and of each probe run's end.
 
-    ``rows``: :func:`sftrl.experiments.masks_study.probe_table` (keys mask, id, ood, id_ci, ood_ci).
+    ``rows``: :func:`sftrl.experiments.figure7.probe_table` (keys mask, id, ood, id_ci, ood_ci).
     """
     if not rows:
         raise SftrlError("plot_probe_accuracy needs at least one row")

@@ -100,7 +100,7 @@ def _fig_ax(ax: Axes | None, size: tuple[float, float] | None = None) -> tuple[F
 
 
 # --------------------------------------------------------------------------------------------
-# Figures 2-5 from the rows of sftrl.experiments.spectral_study
+# Figures 2-5 from the rows of sftrl.experiments.models
 # --------------------------------------------------------------------------------------------
 #: colour and line style of each checkpoint pair: what changed is SFT (blue) or RL (vermillion);
 #: Base -> RL, both stages together, is dashed vermillion
@@ -194,7 +194,7 @@ def plot_pair_heatmaps(
 ) -> tuple[Figure, np.ndarray]:
     """Layers x matrix types heat maps of ``spectral.compare`` statistics, one column per pair.
 
-    ``rows`` carry ``pair`` (e.g. from :func:`sftrl.experiments.spectral_study.compare_pairs`); one row
+    ``rows`` carry ``pair`` (e.g. from :func:`sftrl.experiments.models.compare_pairs`); one row
     of panels per statistic in ``values``, sharing one colour scale per statistic. Relative
     changes are shown in percent (``scale`` overrides, e.g. ``{"mean_angle_u": 1.0}``);
     embed and LM head have no layer and are left out. arXiv 2509.12235, Figs. 2 and 3.
@@ -247,7 +247,7 @@ def plot_pair_heatmaps(
 def plot_angle_grid(curves: Sequence[Mapping[str, object]]) -> tuple[Figure, np.ndarray]:
     """Principal-angle curves of one layer: rows = left / right vectors, columns = matrix types.
 
-    ``curves`` are :func:`sftrl.experiments.spectral_study.angle_curves` rows (``pair``, ``kind``,
+    ``curves`` are :func:`sftrl.experiments.figure3.angle_curves` rows (``pair``, ``kind``,
     ``side``, ``angles``, ``forced_zero``). Each panel has one curve per pair
     (:data:`PAIR_STYLES`); angles that are zero by construction (2k > m) are shaded.
     arXiv 2509.12235, Fig. 3.
@@ -376,8 +376,8 @@ def plot_block_restoration(
 def plot_accuracy_bars(rows: Sequence[Mapping[str, object]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
     """ID and OOD accuracy with 95% whiskers, one group per evaluated model (``label``).
 
-    For the grafting experiments of :func:`sftrl.experiments.spectral_study.grafting` (arXiv 2509.12235,
-    Fig. 5) or any :func:`sftrl.experiments.spectral_study.evaluate` rows.
+    For the grafting experiments of :func:`sftrl.experiments.figure5.grafting` (arXiv 2509.12235,
+    Fig. 5) or any :func:`sftrl.experiments.models.evaluate` rows.
     """
     if not rows:
         raise SftrlError("no rows to plot")
@@ -430,7 +430,7 @@ def accuracy_table(rows: Sequence[Mapping[str, object]], *, recovery: bool = Tru
 
 
 def summary_table(summary: Sequence[Mapping[str, object]], stats: Sequence[str]):
-    """:func:`sftrl.experiments.spectral_study.pair_summary` rows as a table of the chosen statistics."""
+    """:func:`sftrl.experiments.models.pair_summary` rows as a table of the chosen statistics."""
     from sftrl.book.plots.training import Table
 
     names = {"mean_rel_dsigma": "mean |Δσ|/σ", "spectral_drift": "spectral drift", "mean_angle_u": "mean angle U",
@@ -465,7 +465,7 @@ def paper_table(lines: Sequence[tuple[str, object, str]]):
 
 
 def models_table(rows: Sequence[Mapping[str, object]]):
-    """:func:`sftrl.experiments.spectral_study.describe_models` rows as a table."""
+    """:func:`sftrl.experiments.models.describe_models` rows as a table."""
     from sftrl.book.plots.training import Table
 
     return Table(["model", "checkpoint", "taken at"],
@@ -481,7 +481,7 @@ def _deg_text(x: float) -> str:
 
 
 def fig2_paper_table(numbers: Mapping[str, float]):
-    """Paper A's Figure-2 numbers beside ours (:func:`sftrl.experiments.spectral_study.numbers_fig2`)."""
+    """Paper A's Figure-2 numbers beside ours (:func:`sftrl.experiments.figure2.numbers`)."""
     from sftrl.claims import papers
 
     ours_sigma = ", ".join(f"{name} {_pct_text(numbers[f'dsigma_{key}'], 2)}" for key, name in

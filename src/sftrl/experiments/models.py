@@ -50,7 +50,6 @@ from sftrl.weights.checkpoints import (
     SafetensorsFile,
     check_comparable,
     resolve_checkpoint,
-    resolve_layer,
     select_keys,
 )
 from sftrl.config import StudyConfig
@@ -59,7 +58,6 @@ from sftrl.weights.edits import (
     SKIP_PATTERNS,
     Edit,
     edit_checkpoint,
-    layer_blocks,
     plan_edit,
 )
 from sftrl.errors import SftrlError
@@ -80,10 +78,6 @@ PAIRS: dict[str, tuple[str, str]] = {
 }
 #: how the book names each pair
 PAIR_LABELS: dict[str, str] = {"base_sft": "Base → SFT", "sft_rl": "SFT → RL", "base_rl": "Base → RL"}
-#: restored fractions of the top singular directions (Figure 4)
-DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
-#: fractions of the top singular values swapped in the sigma-swap ablation (Figure 2)
-DEFAULT_SWAP_FRACTIONS: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
 #: the references a restoration may take its directions from
 REFERENCES: tuple[str, ...] = ("sft_peak", "base")
 
@@ -296,7 +290,7 @@ def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
     ``fraction = 1`` is :class:`~sftrl.weights.edits.Edit` ``("sigma_swap")`` and goes through
     :func:`edited`; ``0`` is the target itself. ``kinds`` defaults to the block kinds.
     """
-    fraction = _check_fraction(fraction, "sigma-swap fraction")
+    fraction = check_fraction(fraction, "sigma-swap fraction")
     kinds_t = tuple(BLOCK_KINDS if kinds is None else kinds)
     if fraction == 0.0:
         plan_edit(target, reference, Edit("sigma_swap", kinds=kinds_t))
@@ -349,7 +343,7 @@ def anchors(m: Models, cfg: StudyConfig, roles: Iterable[str] = ROLES) -> dict[s
     return {role: evaluate(m.path(role), cfg, label=ROLE_LABELS[role], role=role) for role in roles}
 
 
-def _check_fraction(f: float, what: str) -> float:
+def check_fraction(f: float, what: str) -> float:
     if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= float(f) <= 1.0:
         raise SftrlError(f"{what} {f!r} must lie in [0, 1]")
     return float(f)
@@ -364,7 +358,7 @@ def parse_fractions(text: str | Sequence[float], what: str = "fractions") -> tup
             value = float(item)
         except (TypeError, ValueError):
             raise SftrlError(f"{what}: {item!r} is not a number") from None
-        out.append(_check_fraction(value, what.removesuffix("s")))
+        out.append(check_fraction(value, what.removesuffix("s")))
     return tuple(out)
 
 
@@ -374,15 +368,9 @@ def parse_names(text: str) -> tuple[str, ...] | None:
     return names or None
 
 
-def layer_op_text(op: str, k_frac: float, reference: str) -> str:
-    """What a layer-wise restoration puts into the chosen layers, for the prose."""
-    who = ROLE_LABELS[_check_reference(reference)]
-    if op == "swap":
-        return f"the {who} model's whole weight matrices"
-    return f"the {who} model's top {100 * k_frac:.0f}% of singular directions (the SFT end's singular values kept)"
 
 
-def _with_recovery(row: dict[str, Any], target: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
+def with_recovery(row: dict[str, Any], target: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
     row["recovery"] = study.recovery_fraction(row["ood"], target["ood"], reference["ood"])
     row["ood_gain"] = row["ood"] - target["ood"]
     return row
@@ -436,189 +424,32 @@ def pair_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def layer_spectra(m: Models, *, layer: int = -1, kinds: Sequence[str] | None = None,
-                  roles: Sequence[str] = ("base", "sft_end", "rl")) -> dict[str, dict[str, list[float]]]:
-    """Singular values (descending) of one layer's block matrices, ``{role label: {kind: sigma}}``.
-
-    ``layer = -1`` is the middle layer; role labels are ``"base"``, ``"sft end"``, ``"rl"``
-    (the first word picks the book's colour).
-    """
-    reader = CheckpointReader(m.sft_end)
-    layer = resolve_layer(layer, reader.num_layers)
-    block = tuple(k for k in (BLOCK_KINDS if kinds is None else kinds) if k in BLOCK_KINDS)
-    keys = select_keys(reader.keys(), kinds=block or BLOCK_KINDS, layers=[layer], num_layers=reader.num_layers)
-    out: dict[str, dict[str, list[float]]] = {}
-    for role in roles:
-        cache = SVDCache(m.path(role))
-        out[ROLE_LABELS[role].lower()] = {k.kind: cache.S(k).tolist() for k in keys}
-    return out
 
 
-def angle_curves(m: Models, *, layer: int = -1, kinds: Sequence[str] | None = None, k_frac: float = 0.2,
-                 cap: bool = True, pairs: Iterable[str] = tuple(PAIRS)) -> list[dict[str, Any]]:
-    """Principal angles of one layer's matrices, one row per (pair, kind, side).
-
-    Each row holds ``angles`` (degrees, ascending), ``forced_zero`` (True for the first
-    ``2k - m`` angles, zero by construction), ``k`` (used), ``k_asked`` (``k_frac`` of the
-    rank), ``dim`` (m of the subspaces' space) and ``capped`` (k lowered to ``dim // 2``,
-    only with ``cap``). ``side`` is ``"left"`` (U) or ``"right"`` (V). arXiv 2509.12235, Fig. 3.
-    """
-    k_frac = spectral.check_k_frac(k_frac)
-    reader = CheckpointReader(m.sft_end)
-    layer = resolve_layer(layer, reader.num_layers)
-    block = tuple(k for k in (BLOCK_KINDS if kinds is None else kinds) if k in BLOCK_KINDS)
-    keys = select_keys(reader.keys(), kinds=block or BLOCK_KINDS, layers=[layer], num_layers=reader.num_layers)
-    caches: dict[str, SVDCache] = {}
-    rows = []
-    for pair in pairs:
-        if pair not in PAIRS:
-            raise SftrlError(f"unknown pair {pair!r}; choose from {', '.join(PAIRS)}")
-        a, b = PAIRS[pair]
-        ca = caches.setdefault(a, SVDCache(m.path(a)))
-        cb = caches.setdefault(b, SVDCache(m.path(b)))
-        for key in keys:
-            d_out, d_in = reader.shape(key.name)
-            k = max(1, resolve_k(k_frac, min(d_out, d_in)))
-            for side in ("left", "right"):
-                res = spectral.subspace_angles_between(ca, cb, key, k, side=side, cap=cap)
-                rows.append({"pair": pair, "label": PAIR_LABELS[pair], "layer": layer, "kind": key.kind,
-                             "side": side, "k": res.k, "k_asked": k, "dim": res.m, "capped": res.k < k,
-                             "angles": res.angles.tolist(), "forced_zero": res.forced_zero.tolist(),
-                             "mean_angle": res.mean(), "max_angle": res.largest()})
-    return rows
 
 
 # --------------------------------------------------------------------------- Figure 2: the sigma swap
 
 
-def sigma_swap_sweep(m: Models, cfg: StudyConfig, *, fractions: Sequence[float] = DEFAULT_SWAP_FRACTIONS,
-                     kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """The sigma-swap ablation: the SFT-peak's top ``fraction`` of singular values put into
-    the SFT-end model (its singular vectors kept), evaluated; one row per fraction with
-    ``fraction``, the accuracies, ``ood_gain`` over the SFT end and ``recovery``.
-    """
-    fractions = parse_fractions(fractions)
-    plan_edit(m.sft_end, m.sft_peak, Edit("sigma_swap", kinds=kinds))  # bad kinds / shapes: before work
-    a = anchors(m, cfg, ("sft_peak", "sft_end"))
-    rows = []
-    for f in fractions:
-        path = sigma_swapped(m.sft_end, m.sft_peak, f, kinds)
-        label = "SFT end (nothing swapped)" if f == 0.0 else f"top {100 * f:.0f}% of σ from SFT peak"
-        row = evaluate(path, cfg, label=label, fraction=f)
-        rows.append(_with_recovery(row, a["sft_end"], a["sft_peak"]))
-    return rows
 
 
 # --------------------------------------------------------------------------- Figure 4: restoration
 
 
-def _check_reference(reference: str) -> str:
+def check_reference(reference: str) -> str:
     if reference not in REFERENCES:
         raise SftrlError(f"unknown restoration reference {reference!r}; choose one of {', '.join(REFERENCES)}")
     return reference
 
 
-def rank_restoration(m: Models, cfg: StudyConfig, *, reference: str = "sft_peak",
-                     fractions: Sequence[float] = DEFAULT_FRACTIONS, tail: bool = False,
-                     kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Rank-wise restoration into the SFT end: for each fraction f, every selected matrix gets
-    the reference's top (``tail``: smallest) f of its singular directions with the SFT end's
-    singular values (:func:`sftrl.weights.edits.restore_directions`); evaluated.
-
-    f = 0 is the SFT end itself (no edit). With the base as reference, f = 1 gives
-    ``U_base diag(S_sft) Vh_base``, which is nearly the base (its format included) when the
-    singular values barely moved. Rows: ``reference``, ``fraction``, ``tail``, the
-    accuracies, ``ood_gain`` and ``recovery``.
-    """
-    _check_reference(reference)
-    fractions = parse_fractions(fractions)
-    ref = m.path(reference)
-    plan_edit(m.sft_end, ref, Edit("restore", k=max(fractions, default=0.0), tail=tail, kinds=kinds))
-    a = anchors(m, cfg, ("sft_end", reference))
-    rows = []
-    for f in fractions:
-        path = m.sft_end if f == 0.0 else edited(m.sft_end, ref, Edit("restore", k=f, tail=tail, kinds=kinds))
-        side = "smallest" if tail else "top"
-        label = "SFT end (nothing restored)" if f == 0.0 else f"{side} {100 * f:.0f}% from {ROLE_LABELS[reference]}"
-        row = evaluate(path, cfg, label=label, reference=reference, fraction=f, tail=tail)
-        rows.append(_with_recovery(row, a["sft_end"], a[reference]))
-    return rows
 
 
-def layer_restoration(m: Models, cfg: StudyConfig, *, reference: str = "sft_peak", op: str = "swap",
-                      k_frac: float = 1.0, blocks: Sequence[str] | None = None,
-                      embeddings: Sequence[bool] = (False, True),
-                      kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Layer-wise restoration into the SFT end: the reference's matrices (``op="swap"``, as
-    paper A's script) or its top ``k_frac`` directions (``op="restore"``) in a block of
-    layers only, without and with the embeddings and LM head; evaluated.
-
-    ``blocks`` are names of :func:`sftrl.weights.edits.layer_blocks` (``"Q1"``..``"Q4"``, ``"first
-    25%"``, ``"first 50%"``, ``"first 75%"``, ``"all"``; default all of them). Blocks with the
-    same layers share one edited checkpoint. Rows: ``block``, ``layers``, ``embeddings``, the
-    accuracies, ``ood_gain`` and ``recovery``.
-    """
-    _check_reference(reference)
-    if op not in ("swap", "restore"):
-        raise SftrlError(f"layer-wise op {op!r} must be 'swap' or 'restore'")
-    k_frac = _check_fraction(k_frac, "k_frac")
-    all_blocks = layer_blocks(m.num_layers)
-    names = list(all_blocks) if blocks is None else list(blocks)
-    for name in names:
-        if name not in all_blocks:
-            raise SftrlError(f"unknown layer block {name!r}; choose from {', '.join(all_blocks)}")
-    ref = m.path(reference)
-    k = k_frac if op == "restore" else Edit.k  # the swap ignores k: keep its hash stable
-    for emb in embeddings:
-        plan_edit(m.sft_end, ref, Edit(op, k=k, layers=all_blocks[names[0]] if names else None,
-                                       embeddings=bool(emb), kinds=kinds))
-    a = anchors(m, cfg, ("sft_end", reference))
-    rows = []
-    for name in names:
-        for emb in embeddings:
-            edit = Edit(op, k=k, layers=all_blocks[name], embeddings=bool(emb), kinds=kinds)
-            row = evaluate(edited(m.sft_end, ref, edit), cfg,
-                           label=f"{name}{' + embeddings' if emb else ''}", reference=reference, block=name,
-                           layers=all_blocks[name], embeddings=bool(emb), op=op)
-            rows.append(_with_recovery(row, a["sft_end"], a[reference]))
-    return rows
 
 
 # --------------------------------------------------------------------------- Figure 5: grafting
 
-#: the grafting experiments: key -> (label, target role, reference role, op); op None = unedited.
-#: ``graft`` writes U_ref diag(S_tgt) Vh_ref, ``sigma_swap`` writes U_tgt diag(S_ref) Vh_tgt.
-GRAFTS: dict[str, tuple[str, str, str | None, str | None]] = {
-    "rl": ("RL", "rl", None, None),
-    "sft_end": ("SFT end", "sft_end", None, None),
-    "rl_sft_directions": ("RL + SFT directions", "rl", "sft_end", "graft"),  # U_sft S_rl Vh_sft
-    "sft_rl_directions": ("SFT + RL directions", "sft_end", "rl", "graft"),  # U_rl S_sft Vh_rl
-    "rl_sft_sigma": ("RL + SFT σ", "rl", "sft_end", "sigma_swap"),  # U_rl S_sft Vh_rl
-    "sft_rl_sigma": ("SFT + RL σ", "sft_end", "rl", "sigma_swap"),  # U_sft S_rl Vh_sft
-}
 
 
-def grafting(m: Models, cfg: StudyConfig, *, kinds: Sequence[str] | None = None,
-             experiments: Iterable[str] = tuple(GRAFTS)) -> list[dict[str, Any]]:
-    """Causal grafting (arXiv 2509.12235, Fig. 5): RL, SFT end, each with the other's singular
-    vectors (own singular values) and each with the other's singular values (own vectors).
-
-    Only the selected block matrices are edited; norms, embeddings and LM head stay the
-    target's, which is all that separates "RL + SFT directions" from "SFT + RL σ" (their
-    block matrices are the same). Rows: ``key``, ``label``, ``target``, ``reference``, ``op``
-    and the accuracies.
-    """
-    experiments = tuple(experiments)
-    for key in experiments:
-        if key not in GRAFTS:
-            raise SftrlError(f"unknown grafting experiment {key!r}; choose from {', '.join(GRAFTS)}")
-    plan_edit(m.rl, m.sft_end, Edit("graft", kinds=kinds))
-    rows = []
-    for key in experiments:
-        label, target, reference, op = GRAFTS[key]
-        path = m.path(target) if op is None else edited(m.path(target), m.path(reference), Edit(op, kinds=kinds))
-        rows.append(evaluate(path, cfg, key=key, label=label, target=target, reference=reference, op=op))
-    return rows
 
 
 # --------------------------------------------------------------------------- numbers for the prose
@@ -626,74 +457,11 @@ def grafting(m: Models, cfg: StudyConfig, *, kinds: Sequence[str] | None = None,
 
 
 
-def nearest(rows: Sequence[Mapping[str, Any]], field: str, value: float) -> dict[str, Any]:
-    """The row whose ``field`` is closest to ``value`` (ties: the smaller)."""
-    if not rows:
-        raise SftrlError(f"no rows to pick {field}={value} from")
-    return dict(min(rows, key=lambda r: (abs(r[field] - value), r[field])))
 
 
-def numbers_fig2(summary: Sequence[Mapping[str, Any]], swap: Sequence[Mapping[str, Any]],
-                 anchor: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """The numbers Figure 2's prose quotes, flat (glue names as keys)."""
-    out: dict[str, float] = {}
-    for pair in PAIRS:
-        rows = [r for r in summary if r["pair"] == pair and r["group"] == "blocks"]
-        out[f"dsigma_{pair}"] = rows[0]["mean_rel_dsigma"] if rows else math.nan
-    ood = [r["ood"] for r in swap]
-    out["swap_ood_min"] = min(ood) if ood else math.nan
-    out["swap_ood_max"] = max(ood) if ood else math.nan
-    for role in ("sft_peak", "sft_end"):
-        out[f"ood_{role}"] = anchor[role]["ood"]
-        out[f"id_{role}"] = anchor[role]["id"]
-    return out
 
 
-def numbers_fig3(summary: Sequence[Mapping[str, Any]], curves: Sequence[Mapping[str, Any]] = ()) -> dict[str, float]:
-    """Mean and largest principal angles (blocks, left and right) per pair, flat; with the
-    angle ``curves``, how many had k capped and how many angles are zero by construction."""
-    out: dict[str, float] = {
-        "n_curves": len(curves),
-        "n_capped": sum(1 for c in curves if c["capped"]),
-        "n_forced_zero": sum(sum(1 for z in c["forced_zero"] if z) for c in curves),
-    }
-    for pair in PAIRS:
-        rows = [r for r in summary if r["pair"] == pair and r["group"] == "blocks"]
-        for stat in ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v", "mean_rel_dsigma"):
-            out[f"{stat}_{pair}"] = rows[0][stat] if rows else math.nan
-        emb = [r for r in summary if r["pair"] == pair and r["group"] == "embeddings"]
-        out[f"mean_angle_u_{pair}_embeddings"] = emb[0]["mean_angle_u"] if emb else math.nan
-    return out
 
 
-def numbers_fig4(rank: Sequence[Mapping[str, Any]], layers: Sequence[Mapping[str, Any]], *,
-                 fraction: float = 0.2, block: str = "first 25%") -> dict[str, float]:
-    """OOD, ID and recovery of the restoration closest to ``fraction`` (per reference) and of
-    ``block`` (without and with embeddings), flat."""
-    out: dict[str, float] = {}
-    for reference in REFERENCES:
-        rows = [r for r in rank if r["reference"] == reference and not r["tail"]]
-        if rows:
-            r = nearest(rows, "fraction", fraction)
-            out[f"rank_{reference}_fraction"] = r["fraction"]
-            for stat in ("ood", "id", "recovery"):
-                out[f"rank_{reference}_{stat}"] = r[stat]
-            full = nearest(rows, "fraction", 1.0)
-            out[f"rank_{reference}_full_fraction"] = full["fraction"]
-            out[f"rank_{reference}_full_ood"] = full["ood"]
-            out[f"rank_{reference}_full_id"] = full["id"]
-            out[f"rank_{reference}_full_format_errors"] = full["ood_format_errors"]
-    for emb in (False, True):
-        rows = [r for r in layers if r["block"] == block and r["embeddings"] == emb]
-        for stat in ("ood", "id", "recovery"):
-            out[f"layers_{'emb' if emb else 'only'}_{stat}"] = rows[0][stat] if rows else math.nan
-    return out
 
 
-def numbers_fig5(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """ID and OOD accuracy of every grafting experiment, flat (``ood_<key>``, ``id_<key>``)."""
-    out: dict[str, float] = {}
-    for r in rows:
-        out[f"ood_{r['key']}"] = r["ood"]
-        out[f"id_{r['key']}"] = r["id"]
-    return out
