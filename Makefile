@@ -83,7 +83,7 @@ base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pr
 	OMP_NUM_THREADS=2 $(PY) -m sftrl train base --profile cpu --set threads=2
 
 study: $(STAMP)  ## rerun every configuration of the small-model study; writes book/study/tried.json
-	$(PY) -m sftrl.experiments.study_log
+	$(PY) -m sftrl.claims.study_log
 
 bench: $(STAMP)  ## time the pipeline's stages and the book build on this machine
 	OMP_NUM_THREADS=2 $(PY) bench/pipeline.py

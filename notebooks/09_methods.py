@@ -116,7 +116,7 @@ methods.settings_table(cfg)
 # ## Configurations tried
 #
 # {glue:text}`tried_sentence` Each configuration is a set of overrides of the cpu profile
-# declared in `sftrl.experiments.study_log`; `make study` runs them through the same cached pipeline as
+# declared in `sftrl.claims.study_log`; `make study` runs them through the same cached pipeline as
 # the book and rewrites the log. Every RL configuration ran {glue:text}`rl_seeds` seeds from
 # each start, because the changes RL makes to OOD accuracy here are a few points, the size
 # of the spread between runs. The row named *default* is the configuration this book

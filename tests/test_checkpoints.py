@@ -194,7 +194,7 @@ def test_identity_changes_when_the_bytes_change_at_the_same_path_and_mtime(ckpts
     identity: rewriting its weights in place must change it, even with the mtime put back."""
     import shutil
 
-    from sftrl.training.runs import checkpoint_identity
+    from sftrl.identity import checkpoint_identity
     from sftrl.weights.spectral import SVDCache
 
     dst = shutil.copytree(ckpts["single"], tmp_path / "c")

@@ -8,7 +8,8 @@ import pytest
 
 from sftrl import config
 from sftrl.errors import SftrlError
-from sftrl.training.runs import Run, config_hash, list_runs, read_jsonl, write_json_atomic
+from sftrl.training.runs import Run, list_runs, read_jsonl, write_json_atomic
+from sftrl.identity import config_hash
 
 
 def test_profiles_exist_and_differ():
@@ -85,7 +86,7 @@ def test_atomic_json_leaves_no_temp_files(tmp_path):
 def test_sharded_checkpoint_identity_covers_every_shard(tmp_path):
     import json as _json
 
-    from sftrl.training.runs import checkpoint_identity
+    from sftrl.identity import checkpoint_identity
 
     for name, payload in (("a", b"one"), ("b", b"two")):
         d = tmp_path / name

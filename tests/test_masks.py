@@ -545,8 +545,8 @@ def close_figures():
 
 def test_pool_image_block_means():
     a = torch.arange(16.0).reshape(4, 4)
-    assert pm.pool_image(a, max_side=2).tolist() == [[2.5, 4.5], [10.5, 12.5]]
-    assert pm.pool_image(a, max_side=8).shape == (4, 4)
+    assert M.pool_image(a, max_side=2).tolist() == [[2.5, 4.5], [10.5, 12.5]]
+    assert M.pool_image(a, max_side=8).shape == (4, 4)
     assert pm.label_color("RL seed 2") == pm.COLORS["rl"]
     assert pm.label_color("sft") == pm.COLORS["sft"]
 

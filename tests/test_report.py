@@ -296,7 +296,7 @@ def test_tried_table(tmp_path):
 
 def test_every_study_configuration_is_a_valid_cpu_configuration():
     from sftrl.experiments import figure1 as study
-    from sftrl.experiments import study_log as tried
+    from sftrl.claims import study_log as tried
 
     names = [t.name for t in tried.TRIED]
     assert len(set(names)) == len(names) and "default" in names
@@ -309,7 +309,7 @@ def test_every_study_configuration_is_a_valid_cpu_configuration():
 
 def test_the_committed_study_log_renders_every_entry():
     """The snapshot `make study` wrote is what the Methods page shows: no blank cells."""
-    from sftrl.experiments import study_log as tried
+    from sftrl.claims import study_log as tried
 
     table = methods.tried_table(tried.SNAPSHOT)
     assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED]

@@ -18,7 +18,7 @@ from sftrl import config, paths
 from sftrl.book import execute as book
 from sftrl.claims import registry, scoreboard
 from sftrl.evaluation import checkpoint
-from sftrl.training.runs import checkpoint_identity, file_digest
+from sftrl.identity import checkpoint_identity, file_digest
 from sftrl.claims import rules as claims
 from sftrl.experiments import models as ss
 from sftrl.experiments import figure2, figure3, figure4, figure5

@@ -239,7 +239,7 @@ def _signed(x: float) -> str:
 
 
 def _tried_row(entry: Mapping[str, Any]) -> list[str]:
-    """One study-log entry (as :func:`sftrl.experiments.study_log.summarise` writes it) as table cells."""
+    """One study-log entry (as :func:`sftrl.claims.study_log.summarise` writes it) as table cells."""
     sft = (f"OOD {entry['peak_ood']:.1f}% at step {entry['peak_step']} → {entry['ood_end']:.1f}% at "
            f"{entry['end_step']}; ID {entry['id_at_peak']:.1f}% → {entry['id_end']:.1f}%")
     ood, idd, verdict = "not run", "not run", "SFT only"
@@ -261,7 +261,7 @@ def _tried_row(entry: Mapping[str, Any]) -> list[str]:
 
 
 def tried_table(path: Path = TRIED) -> Table | None:
-    """The study log written by ``make study`` (:mod:`sftrl.experiments.study_log`) as a table, or None when
+    """The study log written by ``make study`` (:mod:`sftrl.claims.study_log`) as a table, or None when
     no log is committed. SftrlError naming the entry that is malformed."""
     path = Path(path)
     if not path.is_file():
@@ -277,7 +277,7 @@ def tried_table(path: Path = TRIED) -> Table | None:
         try:
             rows.append(_tried_row(entry))
         except (KeyError, TypeError, ValueError) as exc:
-            raise SftrlError(f"{path}: entry {i} is not a study-log entry of sftrl.experiments.study_log ({exc!r}); "
+            raise SftrlError(f"{path}: entry {i} is not a study-log entry of sftrl.claims.study_log ({exc!r}); "
                              "rerun `make study`") from None
     notes = ["Settings: flat overrides of the cpu profile (sftrl.config.profile); none = the default. "
              "SFT: the OOD peak and the end of SFT, ID at both. RL: OOD after RL minus OOD at the start "

@@ -4,7 +4,7 @@
   :func:`sftrl.task.corpus.splits`, under ``cfg.eval`` (the one :class:`sftrl.config.EvalConfig`).
 * :func:`evaluate_run` — every kept checkpoint of a finished run, cached in the run's ``evals/``.
 * :func:`accuracy` — any checkpoint (an edited one, say), cached by its content
-  (:func:`sftrl.training.runs.checkpoint_identity`).
+  (:func:`sftrl.identity.checkpoint_identity`).
 
 Usage::
 
@@ -28,7 +28,8 @@ from sftrl.evaluation.evaluate import evaluate_hands
 from sftrl.task import corpus, game
 from sftrl.task.prompts import get_format, grade
 from sftrl.training import train
-from sftrl.training.runs import Run, append_jsonl, checkpoint_identity, config_hash, read_jsonl
+from sftrl.training.runs import Run, append_jsonl, read_jsonl
+from sftrl.identity import checkpoint_identity, config_hash
 
 
 def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size: int = 256) -> float:

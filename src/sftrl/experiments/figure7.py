@@ -32,7 +32,7 @@ from sftrl.experiments.masks_study import (
     start_checkpoint,
 )
 from sftrl.training import train
-from sftrl.training.runs import checkpoint_identity
+from sftrl.identity import checkpoint_identity
 from sftrl.weights import checkpoints as ckpt
 from sftrl.weights import masks
 

@@ -54,7 +54,8 @@ from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
 from sftrl.config import StudyConfig  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
-from sftrl.training.runs import Run, checkpoint_identity, config_hash  # noqa: E402
+from sftrl.training.runs import Run  # noqa: E402
+from sftrl.identity import checkpoint_identity, config_hash  # noqa: E402
 
 #: bumped when the cached analysis tables change meaning
 CACHE_VERSION = 1
@@ -614,7 +615,6 @@ def analyse(
 
 def _analyse(base, models, rl_labels, sft_labels, keys, *, eta, alpha, k_frac, layer, consistency) -> MaskAnalysis:
     from sftrl.weights import spectral
-    from sftrl.book.plots.masks import pool_image
 
     svds = spectral.SVDCache(base)
     K = len(rl_labels)
@@ -656,7 +656,7 @@ def _analyse(base, models, rl_labels, sft_labels, keys, *, eta, alpha, k_frac, l
                     exp_w[i, j] += E[i, j] * eu
                     exp_union[i, j] += eu
         if key.layer == layer and key.kind in IMAGE_KINDS:
-            images[key.kind] = torch.from_numpy(pool_image(masks.update_consistency(run_masks).numpy()))
+            images[key.kind] = torch.from_numpy(masks.pool_image(masks.update_consistency(run_masks).numpy()))
     jac, jac_exp = _symmetric(inter_w, union), _symmetric(exp_w, exp_union)
     return MaskAnalysis(rl=rl_labels, sft=sft_labels, layer=layer, sparsity=sparsity, overlap=overlap, drift={},
                         consistency=cons_rows, jaccard=jac, jaccard_expected=jac_exp,

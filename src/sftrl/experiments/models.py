@@ -61,7 +61,7 @@ from sftrl.weights.edits import (
     plan_edit,
 )
 from sftrl.errors import SftrlError
-from sftrl.training.runs import checkpoint_identity, config_hash
+from sftrl.identity import checkpoint_identity, config_hash
 from sftrl.weights.spectral import SVD, SVDCache, resolve_k
 
 #: bump when the meaning of a cached edited checkpoint changes (old folders are then ignored)

@@ -39,7 +39,8 @@ from sftrl.task import game
 from sftrl.config import PIPELINE_VERSION, StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import get_format, grade
-from sftrl.training.runs import Run, append_jsonl, checkpoint_identity
+from sftrl.training.runs import Run, append_jsonl
+from sftrl.identity import checkpoint_identity
 
 log = logging.getLogger("sftrl")
 

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 
 from sftrl.weights import checkpoints as ckpt
@@ -891,3 +892,21 @@ def apply_gradient_masks(
         # masked_fill, not multiply: a NaN/inf gradient outside the mask must not leak
         handles.append(params[name].register_hook(lambda g, keep=keep: g.masked_fill(~keep, 0)))
     return handles
+
+
+def pool_image(image, max_side: int = 512) -> np.ndarray:
+    """Block-mean ``image`` down to at most ``max_side`` pixels per side.
+
+    A 1536 x 8960 consistency map cannot be shown pixel for pixel; the mean over blocks
+    keeps row and column stripes (they are averages along one axis anyway).
+    """
+    a = np.asarray(image, dtype=np.float64)
+    if a.ndim != 2:
+        raise SftrlError(f"image must be 2-D, got shape {a.shape}")
+    fr = max(1, -(-a.shape[0] // max_side))  # ceil division
+    fc = max(1, -(-a.shape[1] // max_side))
+    if fr == 1 and fc == 1:
+        return a
+    rows, cols = a.shape[0] // fr * fr, a.shape[1] // fc * fc  # drop a ragged edge
+    a = a[:rows, :cols]
+    return a.reshape(rows // fr, fr, cols // fc, fc).mean(axis=(1, 3))

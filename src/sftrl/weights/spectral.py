@@ -36,7 +36,7 @@ from typing import NamedTuple
 import torch
 
 from sftrl import paths
-from sftrl.training.runs import checkpoint_identity
+from sftrl.identity import checkpoint_identity
 from sftrl.weights.checkpoints import (
     CheckpointReader,
     MatrixKey,
@@ -380,7 +380,7 @@ class SVDCache:
 
     The folder is ``root / "<checkpoint name>-<fingerprint>-<f32|f64>-v<CACHE_VERSION>"``,
     where the fingerprint is the checkpoint's content identity
-    (:func:`sftrl.training.runs.checkpoint_identity`). Every file holds ``U`` (m, r),
+    (:func:`sftrl.identity.checkpoint_identity`). Every file holds ``U`` (m, r),
     ``S`` (r,) and ``Vh`` (r, n) in the cache's dtype.
     """
 

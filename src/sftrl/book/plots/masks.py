@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sftrl.errors import SftrlError
+from sftrl.weights.masks import pool_image
 from sftrl.book.plots import COLORS, PAGE_WIDTH
 
 #: fallback colours (Okabe-Ito, not used by COLORS' roles) for labels with no role
@@ -37,22 +38,6 @@ def label_color(label: str, i: int = 0) -> str:
     return _EXTRA[i % len(_EXTRA)]
 
 
-def pool_image(image, max_side: int = 512) -> np.ndarray:
-    """Block-mean ``image`` down to at most ``max_side`` pixels per side.
-
-    A 1536 x 8960 consistency map cannot be shown pixel for pixel; the mean over blocks
-    keeps row and column stripes (they are averages along one axis anyway).
-    """
-    a = np.asarray(image, dtype=np.float64)
-    if a.ndim != 2:
-        raise SftrlError(f"image must be 2-D, got shape {a.shape}")
-    fr = max(1, -(-a.shape[0] // max_side))  # ceil division
-    fc = max(1, -(-a.shape[1] // max_side))
-    if fr == 1 and fc == 1:
-        return a
-    rows, cols = a.shape[0] // fr * fr, a.shape[1] // fc * fc  # drop a ragged edge
-    a = a[:rows, :cols]
-    return a.reshape(rows // fr, fr, cols // fc, fc).mean(axis=(1, 3))
 
 
 def plot_consistency_images(

@@ -6,7 +6,7 @@ tried is declared below (flat overrides of the cpu profile, and why it was tried
 ``book/study/tried.json``, a committed snapshot that the Methods page renders. The
 numbers in it come only from those runs.
 
-Usage: ``python -m sftrl.experiments.study_log [--only NAME ...]``  (what ``make study`` runs)
+Usage: ``python -m sftrl.claims.study_log [--only NAME ...]``  (what ``make study`` runs)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sftrl import config, paths
+from sftrl.claims import rules as claims
 from sftrl.experiments import figure1 as study
 from sftrl.training.runs import write_json_atomic
 
@@ -85,7 +86,6 @@ def summarise(t: Tried, profile: str = "cpu") -> dict[str, Any]:
     paired 95% interval of the OOD change), ``id_start``, ``id_rl_seeds``) and
     ``rl_verdict`` / ``rl_reason`` from :func:`sftrl.claims.rules.rl_restores_in_window`.
     """
-    from sftrl.claims import rules as claims
 
     cfg = config.profile(profile, **t.overrides)
     curve = study.sft_curve(cfg)
