@@ -456,5 +456,5 @@ def test_the_reproduce_page_quotes_the_snapshot_it_is_given(tmp_path):
     assert glued["gpu_model"] == config.profile("gpu").model.base
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
                    if o.get("output_type") == "stream")
-    assert "sft_lr: float" in text  # the worked example's parameter list, printed live
+    assert "sft_lr: Optional[float] (default None)" in text  # the worked example's parameter list, printed live
     assert nbformat.validate(nb) is None

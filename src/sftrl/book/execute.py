@@ -40,7 +40,6 @@ REMOVE_TAG = "remove-cell"
 OVERRIDE_TAG = "parameter-overrides"
 
 
-
 class NotebookError(RuntimeError):
     """An executed notebook failed or produced output a reader should not see."""
 
@@ -298,12 +297,6 @@ def run(name: str, out: Path, *, profile: str | None = None, model_base: str | N
 
 
 # --------------------------------------------------------------------------- glue
-
-
-
-
-
-
 
 
 # --------------------------------------------------------------------------- command line

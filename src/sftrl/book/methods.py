@@ -25,8 +25,6 @@ from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 
 
-
-
 def eval_sizes(cfg: StudyConfig) -> dict[str, int]:
     """Hands per evaluation set (``"id"``, ``"ood"``) as the pipeline evaluates them
     (the held-out sets of :func:`sftrl.task.corpus.splits`, capped at ``eval.max_hands``)."""
@@ -160,8 +158,6 @@ def compact_example(cards: Sequence[str] = ("A", "5", "J", "Q"), rule: str = "oo
     if not solutions:
         raise SftrlError(f"hand {' '.join(cards)} has no solution under rule {rule!r}")
     return f"prompt: {fmt.prompt(hand, r)}\nanswer: {fmt.answer(hand, r, solutions[0])}"
-
-
 
 
 def _paper_setting(key: str) -> str:

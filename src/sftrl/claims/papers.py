@@ -265,5 +265,3 @@ def get(key: str) -> PaperValue:
         raise SftrlError(f"no paper value {key!r}; known: {', '.join(near)}") from None
 
 
-
-

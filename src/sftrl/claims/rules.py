@@ -78,10 +78,6 @@ class Verdict:
 # --------------------------------------------------------------------------- helpers
 
 
-
-
-
-
 def half_width(ci: tuple[float, float]) -> float:
     """Half the width of an interval (Wilson intervals are asymmetric; this is their mean reach)."""
     return (ci[1] - ci[0]) / 2
@@ -323,9 +319,6 @@ def rl_restores_in_window(curve: Rows, window: Rows) -> Verdict:
 FIGURE1_RULES: tuple[Callable[..., Verdict], ...] = (
     format_learned_before_peak, ood_rise_and_decline, id_keeps_rising, loss_blind_to_peak, rl_restores_in_window,
 )
-
-
-
 
 
 def paired_changes_sentence(window: Rows) -> str:
@@ -649,14 +642,6 @@ def sigma_only_swap_changes_nothing(rows: Rows) -> Verdict:
         return _verdict(fn, claim, "not reproduced", reason + why)
     verdict = "reproduced" if all(kept) else "partly" if any(kept) else "not reproduced"
     return _verdict(fn, claim, verdict, reason)
-
-
-
-
-
-
-
-
 
 
 #: the Figures 2-5 rules in the order the book states them

@@ -128,8 +128,6 @@ def _worker(argv: Sequence[str]) -> int:
     return 0
 
 
-
-
 def _check_seeds(seeds: int) -> None:
     if seeds < 1:
         raise SftrlError(f"rl_seeds must be at least 1, got {seeds}")
@@ -258,8 +256,6 @@ def checkpoints(cfg: StudyConfig) -> Checkpoints:
     peak_path = train.base_checkpoint(cfg) if peak.step == 0 else run.checkpoint(peak.step)
     return Checkpoints(base=train.base_checkpoint(cfg), sft_peak=peak_path, sft_end=run.checkpoint(cfg.sft.steps),
                        rl=rl_run.checkpoint(cfg.rl.steps), peak=peak, rl_from=rl_from)
-
-
 
 
 @dataclass(frozen=True)

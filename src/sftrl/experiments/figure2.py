@@ -84,7 +84,6 @@ def numbers(summary: Sequence[Mapping[str, Any]], swap: Sequence[Mapping[str, An
     return out
 
 
-
 @dataclass(frozen=True)
 class Figure2:
     """What Figure 2's page draws and its claims are judged on."""

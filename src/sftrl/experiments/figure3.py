@@ -69,7 +69,6 @@ def numbers(summary: Sequence[Mapping[str, Any]], curves: Sequence[Mapping[str, 
     return out
 
 
-
 @dataclass(frozen=True)
 class Figure3:
     """What Figure 3's page draws and its claims are judged on."""

@@ -138,7 +138,6 @@ def numbers(rank: Sequence[Mapping[str, Any]], layers: Sequence[Mapping[str, Any
     return out
 
 
-
 @dataclass(frozen=True)
 class Figure4:
     """What Figure 4's page draws and its claims are judged on."""

@@ -60,7 +60,6 @@ def numbers(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return out
 
 
-
 @dataclass(frozen=True)
 class Figure5:
     """What Figure 5's page draws and its claims are judged on."""

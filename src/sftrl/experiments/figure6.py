@@ -161,7 +161,6 @@ def numbers(a: MaskAnalysis) -> dict[str, float]:
     return out
 
 
-
 @dataclass(frozen=True)
 class Figure6:
     """What Figure 6's page draws and its claims are judged on."""

@@ -187,7 +187,6 @@ def probe_table(cfg: StudyConfig, scfg: MaskStudyConfig) -> list[dict[str, Any]]
     return rows
 
 
-
 @dataclass(frozen=True)
 class Figure7:
     """What the geometry-and-probe page draws and its claims are judged on."""

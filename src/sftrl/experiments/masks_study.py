@@ -338,10 +338,6 @@ def final_checkpoint(run: Run) -> Path:
     return ckpts[max(ckpts)]
 
 
-
-
-
-
 def reward_summary(run: Run | _LoggedRun) -> dict[str, float]:
     """Mean reward over the first and the last quarter of an RL run's logged steps (with
     the standard error of the latter) and the mean share of prompts whose samples all
@@ -378,12 +374,6 @@ class Inputs:
     """One run's checkpoints in training order, for the row/column ratios over steps."""
     source: str
     """``"pipeline"`` (the project's runs) or ``"paths"`` (checkpoints a reader named)."""
-
-
-
-
-
-
 
 
 def _labels(prefix: str, items: Sequence[Path]) -> dict[str, Path]:
@@ -551,8 +541,6 @@ def check_settings(eta: float | None, alpha: float, k_frac: float) -> None:
         raise SftrlError(f"k_frac must lie in (0, 1], got {k_frac!r}")
 
 
-
-
 def analyse(
     base: str | Path,
     rl: Mapping[str, str | Path],
@@ -679,10 +667,6 @@ def _symmetric(weighted: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 
 
-
-
-
-
 # --------------------------------------------------------------------------------------
 # Summaries for the plots
 # --------------------------------------------------------------------------------------
@@ -692,32 +676,9 @@ def pooled(table: Mapping[str, list], labels: Iterable[str]) -> list:
     return [row for label in labels for row in table.get(label, [])]
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------------------
 # The regime question: effect against RL learning rate and weight dtype
 # --------------------------------------------------------------------------------------
-
-
-
-
 
 
 # --------------------------------------------------------------------------------------
@@ -725,28 +686,8 @@ def pooled(table: Mapping[str, list], labels: Iterable[str]) -> list:
 # --------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------------------------
 # The off-principal probe: RL restricted by gradient masks
 # --------------------------------------------------------------------------------------
-
-
-
-
 
 

@@ -190,10 +190,6 @@ def describe_models(m: Models) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- identities and caching
 
 
-
-
-
-
 def _edit_dir(kind: str, spec: Mapping[str, Any], target: str | Path, reference: str | Path) -> Path:
     key = {"version": EDIT_CACHE_VERSION, "edit": dict(spec), "target": checkpoint_identity(target),
            "reference": checkpoint_identity(reference)}
@@ -319,8 +315,6 @@ def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
 # --------------------------------------------------------------------------- evaluation
 
 
-
-
 def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
     """ID and OOD accuracy of a checkpoint (cached by its weights, :func:`accuracy`), as one flat row.
 
@@ -366,8 +360,6 @@ def parse_names(text: str) -> tuple[str, ...] | None:
     """``"Q1, first 25%"`` -> ``("Q1", "first 25%")``; empty -> ``None`` (the default set)."""
     names = tuple(t.strip() for t in str(text).split(",") if t.strip())
     return names or None
-
-
 
 
 def with_recovery(row: dict[str, Any], target: Mapping[str, Any], reference: Mapping[str, Any]) -> dict[str, Any]:
@@ -424,13 +416,7 @@ def pair_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-
-
-
-
 # --------------------------------------------------------------------------- Figure 2: the sigma swap
-
-
 
 
 # --------------------------------------------------------------------------- Figure 4: restoration
@@ -442,26 +428,9 @@ def check_reference(reference: str) -> str:
     return reference
 
 
-
-
-
-
 # --------------------------------------------------------------------------- Figure 5: grafting
 
 
-
-
-
 # --------------------------------------------------------------------------- numbers for the prose
-
-
-
-
-
-
-
-
-
-
 
 

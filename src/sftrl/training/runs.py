@@ -40,8 +40,6 @@ _CKPT = re.compile(r"^checkpoint-(\d+)$")
 STAGES = ("pretrain", "sft", "rl")
 
 
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` through a temporary file and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,12 +48,6 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         json.dump(obj, fh, indent=2, sort_keys=True, default=str)
         fh.write("\n")
     os.replace(tmp, path)
-
-
-
-
-
-
 
 
 @dataclass(frozen=True)

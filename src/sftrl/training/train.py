@@ -298,8 +298,6 @@ def freeze_base(cfg: StudyConfig) -> Path:
     return paths.BASE
 
 
-
-
 # --------------------------------------------------------------------------- SFT
 def sft_run(cfg: StudyConfig, start: str | Path | None = None) -> Run:
     """The SFT run of this configuration (not started); ``start`` defaults to the base."""
@@ -458,15 +456,5 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
         _quiet(trainer)
         _finish(run, trainer, t0, r.steps, _train(trainer, run), {"parent": parent_run.id, "from_step": from_step})
     return run
-
-
-
-
-
-
-
-
-
-
 
 

@@ -519,13 +519,9 @@ class OverlapRow(NamedTuple):
     n: int  #: number of entries
 
 
-
-
 # --------------------------------------------------------------------------------------
 # Spectral drift and principal angles (through sftrl.weights.spectral)
 # --------------------------------------------------------------------------------------
-
-
 
 
 class DriftRow(NamedTuple):

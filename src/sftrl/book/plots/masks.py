@@ -38,8 +38,6 @@ def label_color(label: str, i: int = 0) -> str:
     return _EXTRA[i % len(_EXTRA)]
 
 
-
-
 def plot_consistency_images(
     images: Mapping[str, object],
     *,

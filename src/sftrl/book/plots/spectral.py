@@ -43,12 +43,6 @@ def _as_1d(x: object, what: str) -> np.ndarray:
     return a
 
 
-
-
-
-
-
-
 def _interval_arrays(series: object, what: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``values`` or ``(values, lo, hi)`` -> arrays (lo, hi are absolute bounds)."""
     if isinstance(series, tuple) and len(series) == 3:
@@ -57,8 +51,6 @@ def _interval_arrays(series: object, what: str) -> tuple[np.ndarray, np.ndarray 
             raise SftrlError(f"{what}: values and interval bounds differ in length")
         return v, lo, hi
     return _as_1d(series, what), None, None
-
-
 
 
 def plot_grouped_bars(
@@ -96,7 +88,6 @@ def _fig_ax(ax: Axes | None, size: tuple[float, float] | None = None) -> tuple[F
         return ax.figure, ax  # type: ignore[return-value]
     fig, ax = plt.subplots(figsize=size or (PAGE_WIDTH * 0.6, PAGE_WIDTH * 0.4))
     return fig, ax
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -121,8 +121,6 @@ def recovery_table(window: Rows) -> Table:
     return Table(columns, rows, notes=notes)
 
 
-
-
 # --------------------------------------------------------------------------- the step axis
 
 
