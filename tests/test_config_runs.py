@@ -18,6 +18,18 @@ def test_profiles_exist_and_differ():
     assert gpu.model.base != "small" and gpu.model.answer_format == "chat"
 
 
+@pytest.mark.parametrize("name, max_hands, batch_size, max_new_tokens", [
+    ("smoke", 24, 512, 24), ("cpu", 0, 512, 32), ("gpu", 0, 64, 128),
+])
+def test_profiles_evaluate_as_before_the_one_eval_config(name, max_hands, batch_size, max_new_tokens):
+    """The pipeline's effective evaluation of every profile: one greedy, strict attempt with
+    seed 0 (the values train.py once set by hand), the profile's caps and budgets."""
+    e = config.profile(name).eval
+    assert (e.max_hands, e.batch_size, e.max_new_tokens) == (max_hands, batch_size, max_new_tokens)
+    assert (e.attempts, e.temperature, e.require_strict, e.seed) == (1, 0.0, True, 0)
+    assert config.profile(name, eval_attempts="5", eval_temperature="0.7").eval.attempts == 5
+
+
 def test_flat_overrides_are_typed_and_nested():
     cfg = config.profile("cpu", sft_lr="3e-4", rl_steps="50", sft_checkpoints="10,20", threads="1")
     assert cfg.sft.lr == pytest.approx(3e-4) and isinstance(cfg.sft.lr, float)

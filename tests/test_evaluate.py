@@ -205,10 +205,26 @@ def test_only_wrong_hands_are_retried(hands):
 @pytest.mark.parametrize("kwargs, word", [
     (dict(attempts=0), "attempts"), (dict(batch_size=0), "batch_size"),
     (dict(temperature=-1.0), "temperature"), (dict(max_new_tokens=0), "max_new_tokens"),
+    (dict(max_hands=-1), "max_hands"), (dict(temperature=float("nan")), "temperature"),
 ])
 def test_bad_eval_config(kwargs, word):
     with pytest.raises(SftrlError, match=word):
         EvalConfig(**kwargs)
+
+
+def test_evaluate_hands_without_a_config_keeps_its_own_defaults(hands):
+    """No ``cfg``: 256 prompts per batch, 40 new tokens, greedy, seed 0, one attempt (the
+    settings evaluate_hands had before the one EvalConfig, whose own defaults are 512 and 32)."""
+    fmt = CompactFormat()
+    seen = []
+
+    def fake_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, temperature=0.0, seed=0):
+        seen.append((max_new_tokens, batch_size, temperature, seed))
+        return ["garbage"] * len(prompts)
+
+    res = evaluate_hands(None, None, fmt, hands[:4], OOD_RULE, generate_fn=fake_generate)
+    assert seen == [(40, 256, 0.0, 0)] and res.attempts == 1
+    assert (EvalConfig().batch_size, EvalConfig().max_new_tokens) == (512, 32)
 
 
 def test_no_hands_is_a_user_error():

@@ -203,6 +203,12 @@ def _retry_prompt(fmt: AnswerFormat, prompt: str, completion: str, verdict: Any,
     return fmt.retry_prompt(prompt, completion, verdict)
 
 
+#: What :func:`evaluate_hands` uses when it is given no ``cfg``: 256 prompts per batch and 40
+#: new tokens, greedy, strict, one attempt (its settings before the one EvalConfig; the
+#: pipeline passes ``cfg.eval`` instead, whose defaults are 512 and 32).
+DEFAULT_HANDS_EVAL = EvalConfig(batch_size=256, max_new_tokens=40)
+
+
 def evaluate_hands(
     model: Any,
     tokenizer: Any,
@@ -215,9 +221,10 @@ def evaluate_hands(
 ) -> EvalResult:
     """Pose every hand under ``rule`` in ``fmt``, generate, grade; retry wrong hands up to ``cfg.attempts``.
 
-    ``generate_fn`` defaults to :func:`generate`; tests inject a scripted stand-in.
+    ``cfg`` defaults to :data:`DEFAULT_HANDS_EVAL`; ``generate_fn`` defaults to
+    :func:`generate`; tests inject a scripted stand-in.
     """
-    cfg = cfg or EvalConfig()
+    cfg = DEFAULT_HANDS_EVAL if cfg is None else cfg
     rule = get_rule(rule)
     hands = [tuple(h) for h in hands]
     if not hands:

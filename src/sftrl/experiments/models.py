@@ -4,7 +4,7 @@ Compute once, plot many. The four models come from the pipeline (:func:`sftrl.ex
 or from any local / hub checkpoints a reader names (:func:`models`). Every edited checkpoint
 (:mod:`sftrl.weights.edits`) is written once under ``paths.CACHE / "edits"``, in a folder named by a
 hash of the edit and of its inputs' *contents* (:func:`checkpoint_identity`), and evaluated
-once through :func:`sftrl.experiments.figure1.accuracy`, which caches by weights; the SVDs behind the
+once through :func:`sftrl.evaluation.checkpoint.accuracy`, which caches by weights; the SVDs behind the
 edits and the statistics are cached per checkpoint by :class:`sftrl.weights.spectral.SVDCache`.
 Asking again costs file reads.
 
@@ -19,9 +19,9 @@ rates ``id_format_errors`` / ``ood_format_errors``. The recovery fraction of an 
 
 Usage::
 
-    m = spectral_study.models(cfg)                     # Base, SFT peak, SFT end, RL
-    rows = spectral_study.compare_pairs(m, k_frac=0.2)  # Figure 2 / 3 statistics
-    curve = spectral_study.rank_restoration(m, cfg, reference="sft_peak")  # Figure 4
+    m = models.models(cfg)               # Base, SFT peak, SFT end, RL
+    rows = models.compare_pairs(m, k_frac=0.2)  # Figure 2 / 3 statistics
+    curve = figure4.rank_restoration(m, cfg, reference="sft_peak")  # Figure 4
 """
 
 from __future__ import annotations
@@ -316,7 +316,8 @@ def sigma_swapped(target: str | Path, reference: str | Path, fraction: float,
 
 
 def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
-    """ID and OOD accuracy of a checkpoint (cached by its weights, :func:`accuracy`), as one flat row.
+    """ID and OOD accuracy of a checkpoint as one flat row (cached by its weights,
+    :func:`sftrl.evaluation.checkpoint.accuracy`).
 
     ``fields`` (a label, the edit's settings) are put first in the row.
     """
