@@ -12,6 +12,7 @@ from typing import Any
 
 from sftrl.config import StudyConfig
 from sftrl.experiments.models import (
+    Compared,
     PAIRS,
     ROLE_LABELS,
     Models,
@@ -85,17 +86,8 @@ def numbers(summary: Sequence[Mapping[str, Any]], swap: Sequence[Mapping[str, An
 
 
 @dataclass(frozen=True)
-class Figure2:
-    """What Figure 2's page draws and its claims are judged on."""
-
-    models: Models
-    """The four checkpoints compared."""
-    layer: int
-    """The layer whose spectra panel (a) shows."""
-    rows: list[dict[str, Any]]
-    """:func:`~sftrl.experiments.models.compare_pairs`: one row per (pair, matrix)."""
-    summary: list[dict[str, Any]]
-    """:func:`~sftrl.experiments.models.pair_summary` of ``rows``."""
+class Figure2(Compared):
+    """What Figure 2's page draws and its claims are judged on (``layer``: the spectra's)."""
     spectra: dict[str, dict[str, list[float]]]
     """Singular values of ``layer``'s matrices, by model and kind."""
     anchors: dict[str, dict[str, Any]]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
-from sftrl.experiments.models import PAIR_LABELS, PAIRS, Models, compare_pairs, models, pair_summary
+from sftrl.experiments.models import Compared, PAIR_LABELS, PAIRS, Models, compare_pairs, models, pair_summary
 from sftrl.weights import spectral
 from sftrl.weights.checkpoints import BLOCK_KINDS, CheckpointReader, parse_kinds, resolve_layer, select_keys
 from sftrl.weights.spectral import SVDCache, resolve_k
@@ -70,17 +70,8 @@ def numbers(summary: Sequence[Mapping[str, Any]], curves: Sequence[Mapping[str, 
 
 
 @dataclass(frozen=True)
-class Figure3:
-    """What Figure 3's page draws and its claims are judged on."""
-
-    models: Models
-    """The four checkpoints compared."""
-    layer: int
-    """The layer whose angle curves panel (a) shows."""
-    rows: list[dict[str, Any]]
-    """:func:`~sftrl.experiments.models.compare_pairs`: one row per (pair, matrix)."""
-    summary: list[dict[str, Any]]
-    """:func:`~sftrl.experiments.models.pair_summary` of ``rows``."""
+class Figure3(Compared):
+    """What Figure 3's page draws and its claims are judged on (``layer``: the angle curves')."""
     curves: list[dict[str, Any]]
     """Principal angles of ``layer``'s matrices, one row per (pair, kind, side)."""
     numbers: dict[str, float]

@@ -131,6 +131,20 @@ class Models:
         return checkpoint_identity(self.sft_peak) == checkpoint_identity(self.base)
 
 
+@dataclass(frozen=True)
+class Compared:
+    """The four models compared pair by pair: what Figures 2 and 3 share."""
+
+    models: Models
+    """The four checkpoints compared."""
+    layer: int
+    """The layer the page's panel (a) shows."""
+    rows: list[dict[str, Any]]
+    """:func:`compare_pairs`: one row per (pair, matrix)."""
+    summary: list[dict[str, Any]]
+    """:func:`pair_summary` of ``rows``."""
+
+
 def models(cfg: StudyConfig, *, base: str = "", sft_peak: str = "", sft_end: str = "", rl: str = "") -> Models:
     """The four models: ``""`` takes the pipeline's own (trained if missing, through
     :func:`sftrl.experiments.figure1.checkpoints`), anything else is a local checkpoint folder or a hub id.
