@@ -120,8 +120,9 @@ fig
 # %% [markdown]
 # ## The off-principal probe: ID and OOD accuracy at the end
 #
-# Greedy accuracy on the held-out ID hands and on the OOD hands (J, Q, K = 11, 12, 13) of
-# the start and of each probe run's last checkpoint, with 95% Wilson intervals.
+# Accuracy under the papers' protocol (see {doc}`09_methods`) on the ID hands and on the
+# OOD hands (J, Q, K = 11, 12, 13) of the start and of each probe run's last checkpoint,
+# with 95% Wilson intervals.
 
 # %%
 fig, ax = mask_plots.plot_probe_accuracy(d.probe)

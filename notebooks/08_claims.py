@@ -48,10 +48,10 @@ counts = scoreboard.verdict_counts(rows)
 # {doc}`03_principal_angles`, {doc}`04_restoration` and {doc}`05_causal_grafting`, and
 # paper B's claims are on {doc}`06_rlvr_stripe_masks` and {doc}`07_geometry_and_probe`.
 # The *ours* column holds the numbers each verdict was decided on. The papers fine-tune
-# models far larger than this book's and count a hand as solved within
-# {glue:text}`paper_attempts` attempts, where ours get {glue:text}`eval_attempts` (see
-# {doc}`09_methods`): accuracy levels are not comparable, so the rules judge the direction
-# and the size of each effect against its own uncertainty.
+# models far larger than this book's; both count a hand as solved within
+# {glue:text}`paper_attempts` attempts with the verifier's feedback, ours
+# {glue:text}`eval_attempts` (see {doc}`09_methods`). Accuracy levels are not comparable,
+# so the rules judge the direction and the size of each effect against its own uncertainty.
 #
 # ### Paper A: SFT forgets OOD, RL restores it
 

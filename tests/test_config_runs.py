@@ -21,12 +21,15 @@ def test_profiles_exist_and_differ():
 @pytest.mark.parametrize("name, max_hands, batch_size, max_new_tokens", [
     ("smoke", 24, 512, 24), ("cpu", 0, 512, 32), ("gpu", 0, 64, 128),
 ])
-def test_profiles_evaluate_as_before_the_one_eval_config(name, max_hands, batch_size, max_new_tokens):
-    """The pipeline's effective evaluation of every profile: one greedy, strict attempt with
-    seed 0 (the values train.py once set by hand), the profile's caps and budgets."""
-    e = config.profile(name).eval
+def test_profiles_evaluate_under_the_papers_protocol(name, max_hands, batch_size, max_new_tokens):
+    """The pipeline's effective evaluation of every profile: the papers' protocol (up to 5
+    greedy, strict attempts, each wrong one answered with the verifier's reason), the
+    profile's caps and budgets; RL plays the same episodes."""
+    cfg = config.profile(name)
+    e = cfg.eval
     assert (e.max_hands, e.batch_size, e.max_new_tokens) == (max_hands, batch_size, max_new_tokens)
-    assert (e.attempts, e.temperature, e.require_strict, e.seed) == (1, 0.0, True, 0)
+    assert (e.attempts, e.feedback, e.temperature, e.require_strict, e.seed) == (5, "verifier", 0.0, True, 0)
+    assert (cfg.rl.attempts, cfg.rl.reward) == (5, "shaped")
     assert config.profile(name, eval_attempts="5", eval_temperature="0.7").eval.attempts == 5
 
 

@@ -108,11 +108,12 @@ def _wrong_value(fmt, hand, rule=OOD_RULE):
 
 
 def _scripted(table: dict[str, str], calls: list[list[str]] | None = None):
-    """A generate_fn that looks every prompt up in ``table`` (the scripted fake model)."""
+    """A generate_fn that answers every context with ``table``'s entry for the first prompt
+    it starts with (the scripted fake model: the same answer at every attempt)."""
     def fake_generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, temperature=0.0, seed=0):
         if calls is not None:
             calls.append(list(prompts))
-        return [table[p] for p in prompts]
+        return [next(v for k, v in table.items() if p.startswith(k)) for p in prompts]
     return fake_generate
 
 
@@ -131,7 +132,7 @@ def test_scripted_model_accuracy_outcomes_and_ci(hands):
             table[prompt] = "number 1 2 3"  # no formula at all
         else:
             table[prompt] = _correct(fmt, hands[0])  # another hand's answer: wrong numbers
-    result = evaluate_hands(None, None, fmt, hands, "ood", EvalConfig(), generate_fn=_scripted(table))
+    result = evaluate_hands(None, None, fmt, hands, "ood", EvalConfig(attempts=1), generate_fn=_scripted(table))
     assert isinstance(result, EvalResult)
     assert (result.rule, result.n, result.correct, result.accuracy) == ("ood", 10, 6, 0.6)
     assert result.ci == wilson_interval(6, 10)
@@ -143,7 +144,7 @@ def test_scripted_model_accuracy_outcomes_and_ci(hands):
     assert [r["solved_at"] for r in result.records[:7]] == [1] * 6 + [None]
     assert result.records[7]["attempts"][0]["message"].startswith("format error")
     # the loose answer counts once strictness is not required
-    loose = evaluate_hands(None, None, fmt, hands, OOD_RULE, EvalConfig(require_strict=False),
+    loose = evaluate_hands(None, None, fmt, hands, OOD_RULE, EvalConfig(attempts=1, require_strict=False),
                            generate_fn=_scripted(table))
     assert loose.correct == 7 and loose.format_error_rate == pytest.approx(0.1)
     # json-serialisable, records optional
@@ -187,7 +188,7 @@ def test_only_wrong_hands_are_retried(hands):
         n_calls["n"] += 1
         out = []
         for p in prompts:
-            i = next(j for j, h in enumerate(hands) if fmt.prompt(h, OOD_RULE) == p)
+            i = next(j for j, h in enumerate(hands) if p.startswith(fmt.prompt(h, OOD_RULE)))
             ok = i % 2 == 0 or n_calls["n"] >= 3
             out.append(_correct(fmt, hands[i]) if ok else "garbage")
         return out
@@ -213,8 +214,9 @@ def test_bad_eval_config(kwargs, word):
 
 
 def test_evaluate_hands_without_a_config_keeps_its_own_defaults(hands):
-    """No ``cfg``: 256 prompts per batch, 40 new tokens, greedy, seed 0, one attempt (the
-    settings evaluate_hands had before the one EvalConfig, whose own defaults are 512 and 32)."""
+    """No ``cfg``: 256 prompts per batch, 40 new tokens, greedy, seed 0 (the settings
+    evaluate_hands had before the one EvalConfig, whose own defaults are 512 and 32), and
+    the papers' 5 attempts, attempt i sampling with seed i."""
     fmt = CompactFormat()
     seen = []
 
@@ -223,7 +225,7 @@ def test_evaluate_hands_without_a_config_keeps_its_own_defaults(hands):
         return ["garbage"] * len(prompts)
 
     res = evaluate_hands(None, None, fmt, hands[:4], OOD_RULE, generate_fn=fake_generate)
-    assert seen == [(40, 256, 0.0, 0)] and res.attempts == 1
+    assert seen == [(40, 256, 0.0, i) for i in range(5)] and res.attempts == 5
     assert (EvalConfig().batch_size, EvalConfig().max_new_tokens) == (512, 32)
 
 
@@ -307,3 +309,13 @@ def test_evaluate_hands_end_to_end_on_a_tiny_model(tiny, hands):
     expected = generate(model, tok, [fmt.prompt(h, OOD_RULE) for h in hands[:8]], max_new_tokens=20, batch_size=8)
     assert [r["attempts"][0]["completion"] for r in res.records] == expected
     assert res.outcomes[Outcome.MALFORMED.value] == round(res.format_error_rate * 8)
+
+
+def test_sampled_evaluation_is_seeded(tiny, hands):
+    model, tok = tiny
+    fmt = CompactFormat()
+    runs = [evaluate_hands(model, tok, fmt, hands[:6], OOD_RULE, EvalConfig(attempts=3, temperature=1.0, seed=s,
+                                                                            max_new_tokens=12))
+            for s in (5, 5, 6)]
+    texts = [[a["completion"] for r in res.records for a in r["attempts"]] for res in runs]
+    assert texts[0] == texts[1] and texts[0] != texts[2]

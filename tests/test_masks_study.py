@@ -223,7 +223,7 @@ def test_study_config_overrides_and_refusals():
                        ({"variants": "seed 0"}, "at least two"), ({"dtype": "float16"}, "unknown dtype"),
                        ({"probe_masks": "none,lowest"}, "unknown probe mask"), ({"probe_alpha": 0.7}, "probe_alpha"),
                        ({"lr": -1.0}, "learning rates"), ({"steps": 0}, "steps"), ({"lr": 0.0}, "learning rates"),
-                       ({"reward": ""}, "unknown reward")):
+                       ({"reward": ""}, "reward='' is not allowed")):
         with pytest.raises(SftrlError, match=match):
             ms.study_config("smoke", **bad)
     with pytest.raises(SftrlError, match="unknown profile"):

@@ -10,7 +10,11 @@ import pytest
 from sftrl.task import game
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import (
+    COMPACT_FAIL,
+    COMPACT_FEEDBACK,
+    COMPACT_PROMPT_TOKENS,
     COMPACT_VOCAB,
+    compact_context,
     AnswerFormat,
     ChatFormat,
     CompactFormat,
@@ -19,7 +23,7 @@ from sftrl.task.prompts import (
     get_format,
     grade,
 )
-from sftrl.task.game import ID_RULE, OOD_RULE
+from sftrl.task.game import ID_RULE, OOD_RULE, Rule
 from sftrl.task.verifier import Outcome, verify_formula
 
 HAND = ("A", "5", "J", "Q")
@@ -40,7 +44,7 @@ def test_compact_strings_match_the_design():
 
 def test_compact_vocabulary_is_the_contract():
     assert COMPACT_VOCAB[:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
-    assert len(COMPACT_VOCAB) == len(set(COMPACT_VOCAB)) == 32
+    assert len(COMPACT_VOCAB) == len(set(COMPACT_VOCAB)) == 37
 
 
 def test_compact_text_uses_only_vocab_words():
@@ -190,11 +194,51 @@ def test_chat_template_with_a_real_tokenizer():
     assert verdict.message in retry
 
 
-def test_compact_retry_keeps_the_prompt():
+def test_compact_retry_states_the_verifiers_category():
     fmt = CompactFormat()
-    prompt = fmt.prompt(HAND, OOD_RULE)
-    verdict = grade(fmt, "number 1 formula 1", HAND, OOD_RULE)
-    assert fmt.retry_prompt(prompt, "number 1 formula 1", verdict) == prompt
+    prompt = fmt.prompt(HAND, OOD_RULE)  # A 5 J Q: values 1 5 11 12
+    cases = {
+        "cards A 5 J Q number 1 5 10 10 formula ( 10 - 1 ) * 10 / 5": "numbers",  # J, Q read as 10
+        "cards A 5 J Q number 1 5 11 12 formula 1 + 5 + 11 + 12": "value",  # 29
+        "cards A 5 J Q number 1 5 11 12 formula": "malformed",
+        "number 1 5 11 12 formula ( 11 - 1 ) * 12 / 5": "malformed",  # loose, strict required
+    }
+    for completion, word in cases.items():
+        verdict = grade(fmt, completion, HAND, OOD_RULE)
+        assert COMPACT_FEEDBACK[verdict.outcome] == word
+        retry = fmt.retry_prompt(prompt, completion, verdict)
+        assert retry == f"{prompt} {completion} fail {word} answer"
+        assert all(w in COMPACT_VOCAB for w in retry.split())
+        assert fmt.retry_prompt(prompt, completion, verdict, mode="bare") == f"{prompt} {completion} fail answer"
+    # what follows an <eos> is not part of the attempt
+    verdict = grade(fmt, "number 1 formula 1 <eos> 7 7", HAND, OOD_RULE)
+    assert fmt.retry_prompt(prompt, "number 1 formula 1 <eos> 7 7", verdict).endswith("formula 1 fail malformed answer")
+    with pytest.raises(SftrlError, match="feedback='loud'"):
+        fmt.retry_prompt(prompt, "x", verdict, mode="loud")
+    correct = grade(fmt, "cards A 5 J Q number 1 5 11 12 formula ( 11 - 1 ) * 12 / 5", HAND, OOD_RULE)
+    with pytest.raises(SftrlError, match="no feedback"):
+        fmt.feedback(correct)
+
+
+def test_compact_feedback_has_a_word_for_every_wrong_outcome():
+    wrong = [o for o in Outcome if o is not Outcome.CORRECT]
+    assert sorted(COMPACT_FEEDBACK) == sorted(wrong)
+    assert len(set(COMPACT_FEEDBACK.values())) == len(wrong)
+    assert all(w in COMPACT_VOCAB for w in (*COMPACT_FEEDBACK.values(), COMPACT_FAIL))
+
+
+def test_compact_context_holds_the_longest_episode():
+    from sftrl.training.model import build_tokenizer
+
+    tok = build_tokenizer()
+    longest = fmt_prompt = CompactFormat().prompt(("10", "10", "Q", "K"), Rule("m", (13, 12, 11)))
+    assert len(tok(fmt_prompt)["input_ids"]) == COMPACT_PROMPT_TOKENS
+    verdict = grade(CompactFormat(), "x", ("10", "10", "Q", "K"), OOD_RULE)
+    attempt = " ".join(["1"] * 20)
+    for _ in range(4):
+        longest = CompactFormat().retry_prompt(longest, attempt, verdict)
+    longest += " " + attempt
+    assert len(tok(longest)["input_ids"]) == compact_context(5, 20)
 
 
 def test_get_format():

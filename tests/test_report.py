@@ -246,8 +246,9 @@ def test_half_width_is_the_wilson_intervals():
 def test_eval_sizes_follow_the_splits_and_the_cap():
     smoke, cpu = config.profile("smoke"), config.profile("cpu")
     full = methods.split_sizes(cpu)
-    assert methods.eval_sizes(cpu) == {"id": full["id_eval"], "ood": full["ood_eval"]}
-    assert methods.eval_sizes(smoke) == {"id": smoke.eval.max_hands, "ood": smoke.eval.max_hands}
+    assert methods.eval_sizes(cpu) == {"id": full["id_sft"], "id_heldout": full["id_eval"], "ood": full["ood_eval"]}
+    cap = smoke.eval.max_hands
+    assert methods.eval_sizes(smoke) == {"id": cap, "id_heldout": cap, "ood": cap}
 
 
 def test_settings_put_ours_beside_paper_as_numbers():
@@ -283,8 +284,8 @@ def test_tried_table(tmp_path):
     assert table.rows[1][2:] == ["none", "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%",
                                  "600: +0.7 [-0.5, +1.9] (seeds -1.0 to +2.1) (3 seeds each)", "600: -2.0", "not reproduced"]
     assert "2 configurations" in methods.tried_sentence(table, log)
-    assert methods.tried_verdicts_sentence(log) == ("Of the 1 RL configurations, 0 reproduced RL's recovery window, "
-                                                   "0 partly, and 1 did not.")
+    assert methods.tried_verdicts_sentence(log) == ("Of the 1 RL configurations under the papers' protocol, 0 "
+                                                   "reproduced RL's recovery window, 0 partly, and 1 did not.")
     assert methods.tried_verdicts_sentence(tmp_path / "none.json") == ""
     log.write_text(json.dumps([{"name": "x", "overrides": {}}]))
     with pytest.raises(SftrlError, match="entry 0 .*make study"):
@@ -312,8 +313,12 @@ def test_the_committed_study_log_renders_every_entry():
     from sftrl.claims import study_log as tried
 
     table = methods.tried_table(tried.SNAPSHOT)
-    assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED]
+    entries = json.loads(tried.SNAPSHOT.read_text())
+    earlier = [e["name"] for e in entries if e.get("era") == tried.EARLIER]
+    assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED] + earlier
     assert all(cell for row in table.rows for cell in row)
+    # every row says under which protocol it was measured
+    assert all(e.get("protocol") for e in entries)
 
 
 # --------------------------------------------------------------------------- reproduce

@@ -19,7 +19,6 @@ from sftrl.task import game
 from sftrl.evaluation import checkpoint
 from sftrl.training import train
 from sftrl.errors import SftrlError
-from sftrl.task.prompts import get_format, grade
 
 pytestmark = pytest.mark.slow
 
@@ -112,19 +111,15 @@ def test_evaluation_rows_for_every_checkpoint(cfg, sft_run):
     assert len(path.read_text().splitlines()) == n_lines
 
 
-def test_reward_is_the_verifiers_grade():
-    fmt = get_format("compact")
-    hand = ("3", "3", "8", "8")
-    good = " " + fmt.answer(hand, game.ID_RULE, "8 / ( 3 - 8 / 3 )")
-    wrong = " " + fmt.answer(hand, game.ID_RULE, "8 + 8 + 3 + 3")
-    loose = " " + fmt.answer(hand, game.ID_RULE, "8 / ( 3 - 8 / 3 )", strict=False)
-    kw = dict(hand=["3 3 8 8"] * 3, rule=["id"] * 3, answer_format=["compact"] * 3)
-    assert train.verifier_reward("binary")(None, [good, wrong, loose], **kw) == [1.0, 0.0, 0.0]
-    shaped = train.verifier_reward("shaped")(None, [good, wrong, loose], **kw)
-    assert shaped == [grade(fmt, c, hand, game.ID_RULE).shaped_reward for c in (good, wrong, loose)]
-    assert shaped[0] == 5.0 and shaped[1] == -1.0
-    with pytest.raises(SftrlError, match="dense"):
-        train.verifier_reward("dense")
+def test_multi_turn_rl_moves_the_weights_and_logs_the_episode_reward(cfg, sft_run):
+    step = max(sft_run.checkpoints())
+    run = train.rl(cfg, from_step=step)
+    start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(cfg.rl.steps))
+    assert any(not torch.equal(start[k], end[k]) for k in start)
+    logs = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    rewards = [r["rewards/episode_reward/mean"] for r in logs if "rewards/episode_reward/mean" in r]
+    # the shaped reward of an episode of up to `attempts` turns lies in [-3 * attempts, 5]
+    assert rewards and all(-3 * cfg.rl.attempts <= x <= 5 for x in rewards)
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(cfg, sft_run):

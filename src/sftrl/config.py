@@ -31,7 +31,27 @@ from sftrl.errors import SftrlError
 
 #: Bumped whenever the meaning of a training run changes (data, loss, trainer settings),
 #: so cached runs made by older code are not mistaken for new ones.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
+
+#: the most attempts an episode may have (the papers' protocol uses 5; arXiv 2508.16546)
+MAX_ATTEMPTS = 10
+#: how the verifier answers a wrong attempt: with its reason (the papers), or with no reason
+FEEDBACK_MODES = ("verifier", "bare")
+#: an RL episode's reward: the sum of paper C's shaped turn rewards, or 1/0 for success
+REWARD_MODES = ("shaped", "binary")
+
+
+def check_attempts(value: object, name: str) -> int:
+    """``value`` as an int in 1..MAX_ATTEMPTS, or SftrlError naming the setting ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPTS:
+        raise SftrlError(f"{name}={value!r}: an episode has 1 to {MAX_ATTEMPTS} attempts (the papers use 5)")
+    return value
+
+
+def check_choice(value: object, choices: tuple[str, ...], name: str) -> None:
+    """SftrlError naming the setting ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise SftrlError(f"{name}={value!r} is not allowed; choose one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,9 @@ class ModelSpec:
     answer through the tokenizer's chat template)."""
     dtype: str = "float32"
     """Training dtype of the weights: ``"float32"`` or ``"bfloat16"`` (paper B's regime)."""
+    context: int = 192
+    """Positions of the small model: enough for an episode of ``eval_attempts`` compact
+    attempts with the verifier's turns between them (ignored for a Hugging Face base)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,7 @@ class PretrainConfig:
     independently of the rule, so that the strict format is not tied to the ID rule.
     """
 
-    steps: int = 3000
+    steps: int = 1800
     """Optimizer steps."""
     batch_size: int = 128
     """Sequences per step."""
@@ -82,6 +105,11 @@ class PretrainConfig:
     """Fraction of hands that hold at least one face card (where the rule matters)."""
     corpus_size: int = 100_000
     """Distinct examples generated; training cycles through them."""
+    revision_fraction: float = 0.5
+    """Fraction of examples that are revision transcripts: wrong attempts, each answered by
+    the verifier's turn, then the correct answer (the loss is on the correct answer only)."""
+    max_wrong: int = 2
+    """Most wrong attempts a revision transcript shows before the correct one (1..max_wrong)."""
     seed: int = 0
     """Seed of the corpus, the initialisation and the data order."""
 
@@ -132,13 +160,17 @@ class RLConfig:
     """KL coefficient to the starting model (paper A: none)."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
-    reward: str = "binary"
-    """``"binary"`` (1/0) or ``"shaped"`` (paper C's +5/-1/-2/-3)."""
+    attempts: int = 5
+    """Attempts per RL episode (1..10): paper A's rollouts are the evaluation's multi-turn
+    episodes, each wrong answer answered by the verifier; 1 is single-turn GRPO."""
+    reward: str = "shaped"
+    """The episode's reward: ``"shaped"`` (paper C's +5/-1/-2/-3 per turn, summed over the
+    turns) or ``"binary"`` (1 when solved within the attempts, else 0)."""
     hands: str = "rl"
     """Which ID hands the prompts come from: ``"rl"`` (value multisets unseen in SFT and
     in the ID evaluation) or ``"sft"`` (the SFT training hands)."""
     max_completion_length: int = 32
-    """Token budget of one completion."""
+    """Token budget of one attempt."""
     checkpoints: tuple[int, ...] = (10, 25, 50)
     """Steps at which a checkpoint is kept (the last step always is)."""
     seed: int = 0
@@ -161,6 +193,10 @@ class RLConfig:
     """If >= 0: permute every block's MLP hidden units (a function-preserving change of
     coordinates) before RL, with this seed (paper B's geometry disruption)."""
 
+    def __post_init__(self) -> None:
+        check_attempts(self.attempts, "rl_attempts")
+        check_choice(self.reward, REWARD_MODES, "rl_reward")
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -169,8 +205,11 @@ class EvalConfig:
 
     max_hands: int = 0
     """Cap on hands per held-out set (0 = all of them; an even spread when capped)."""
-    attempts: int = 1
-    """Attempts per hand; the papers use 5, each wrong attempt answered by the verifier."""
+    attempts: int = 5
+    """Attempts per hand (1..10); the papers use 5, each wrong attempt answered by the verifier."""
+    feedback: str = "verifier"
+    """What a wrong attempt is answered with: ``"verifier"`` (its reason, the papers) or
+    ``"bare"`` (a retry cue without the reason, an ablation)."""
     batch_size: int = 512
     """Prompts per generate() call (sorted by length, so padding is minimal)."""
     max_new_tokens: int = 32
@@ -183,7 +222,9 @@ class EvalConfig:
     """Sampling seed (attempt i uses seed + i); unused when greedy."""
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_new_tokens", "attempts"):
+        check_attempts(self.attempts, "eval_attempts")
+        check_choice(self.feedback, FEEDBACK_MODES, "eval_feedback")
+        for name in ("batch_size", "max_new_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SftrlError(f"EvalConfig.{name} must be a positive integer, got {value!r}")
@@ -191,6 +232,15 @@ class EvalConfig:
             raise SftrlError(f"EvalConfig.max_hands must be 0 (every hand) or more, got {self.max_hands!r}")
         if not self.temperature >= 0.0:  # also rejects NaN
             raise SftrlError(f"EvalConfig.temperature must be >= 0, got {self.temperature!r}")
+
+    def describe(self) -> str:
+        """The protocol in words, e.g. ``"up to 5 attempts per hand, greedy decoding, each
+        wrong attempt answered with the verifier's reason"``."""
+        decoding = "greedy decoding" if self.temperature == 0 else f"sampling at temperature {self.temperature:g}"
+        if self.attempts == 1:
+            return f"one attempt per hand, {decoding}"
+        reply = "the verifier's reason" if self.feedback == "verifier" else "a retry cue without the reason"
+        return f"up to {self.attempts} attempts per hand, {decoding}, each wrong attempt answered with {reply}"
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,15 @@ from sftrl.errors import SftrlError
 
 
 def eval_sizes(cfg: StudyConfig) -> dict[str, int]:
-    """Hands per evaluation set (``"id"``, ``"ood"``) as the pipeline evaluates them
-    (the held-out sets of :func:`sftrl.task.corpus.splits`, capped at ``eval.max_hands``)."""
+    """Hands per evaluation set (``"id"``, ``"id_heldout"``, ``"ood"``) as the pipeline
+    evaluates them (:data:`sftrl.evaluation.checkpoint.EVAL_SETS`, capped at ``eval.max_hands``)."""
+    from sftrl.evaluation.checkpoint import EVAL_SETS
     from sftrl.task import corpus
 
     s = corpus.splits(cfg.split_seed)
     cap = cfg.eval.max_hands
-    return {split: (min(cap, len(hands)) if cap > 0 else len(hands))
-            for split, hands in (("id", s.id_eval), ("ood", s.ood_eval))}
+    return {split: (min(cap, len(getattr(s, name))) if cap > 0 else len(getattr(s, name)))
+            for split, name, _ in EVAL_SETS}
 
 
 def split_sizes(cfg: StudyConfig) -> dict[str, int]:
@@ -160,6 +161,28 @@ def compact_example(cards: Sequence[str] = ("A", "5", "J", "Q"), rule: str = "oo
     return f"prompt: {fmt.prompt(hand, r)}\nanswer: {fmt.answer(hand, r, solutions[0])}"
 
 
+def revision_example(cards: Sequence[str] = ("A", "5", "J", "Q"), rule: str = "ood", seed: int = 3) -> str:
+    """A revision transcript of the pretraining corpus (two wrong attempts, then the
+    correct answer), as :func:`sftrl.task.corpus.revision_example` writes it."""
+    import random
+
+    from sftrl.task import corpus, game
+    from sftrl.task.prompts import get_format
+
+    fmt, r = get_format("compact"), game.get_rule(rule)
+    hand = game.parse_hand(cards)
+    rng = random.Random(seed)
+    ex = corpus.revision_example(fmt, hand, r, game.solve(r.values(hand))[0], 2, rng)
+    return f"prompt: {ex['prompt']}\nanswer:{ex['completion']}"
+
+
+def rl_reward_text(cfg: StudyConfig) -> str:
+    """The RL episode's reward in words."""
+    if cfg.rl.reward == "shaped":
+        return "the sum of the turns' shaped rewards"
+    return "1 when the episode is solved within its attempts, else 0"
+
+
 def _paper_setting(key: str) -> str:
     v = paper_value(key)
     return v.text() if v.value is not None else value_text(key)
@@ -197,19 +220,27 @@ def settings_rows(cfg: StudyConfig) -> list[list[str]]:
         ["RL", "KL coefficient", setting_text(r.beta), _paper_setting("fig1.rl.kl")],
         ["RL", "learning rate", setting_text(r.lr), _paper_setting("fig1.rl.lr")],
         ["RL", "clip range", f"{t['clip_epsilon']:g} (trl default)", _paper_setting("fig1.rl.clip")],
-        ["RL", "discount γ, GAE λ", "none (one-turn episodes, no value head)",
+        ["RL", "episode", f"up to {r.attempts} attempts, the verifier's feedback between them "
+         "(trl's env_mask keeps it out of the loss)", "up to 5 attempts with the verifier's feedback"],
+        ["RL", "discount γ, GAE λ", "none: one scalar per episode, the sum of its turns' rewards (no value head)",
          f"{_paper_setting('fig1.rl.gamma')}, {_paper_setting('fig1.rl.lambda')}"],
         ["RL", "gradient-norm clip", f"{t['max_grad_norm']:g} (transformers default)",
          _paper_setting("fig1.rl.grad_clip")],
         ["RL", "rollout temperature", setting_text(r.temperature), _paper_setting("fig1.rl.temperature")],
         ["RL", "optimizer steps", setting_text(r.steps), NOT_RECORDED],
         ["RL", "rollouts per step", f"{r.prompts_per_step} prompts × {r.num_generations}", NOT_RECORDED],
-        ["RL", "reward", f"{r.reward} (verifier)", NOT_RECORDED],
+        ["RL", "reward", f"{r.reward} (verifier)" + (", summed over the turns" if r.reward == "shaped" else
+                                                     ", 1 when solved within the attempts"),
+         "shaped (+5 / -1 / -2 / -3) per turn"],
         ["RL", "started from SFT steps", setting_text(cfg.rl_from_steps),
          f"checkpoints along SFT; restoring window {value_text('fig1.llama.window')} ({llama.model})"],
         ["RL", "seeds per start (Figure 1)", setting_text(cfg.rl_seeds), NOT_RECORDED],
-        ["evaluation", "hands per rule", f"ID {sizes['id']}, OOD {sizes['ood']}", setting_text(n_paper)],
-        ["evaluation", "attempts per hand", f"{e.attempts}, greedy",
+        ["evaluation", "hands per rule",
+         f"ID {sizes['id']} (drawn from the SFT hands) and {sizes['id_heldout']} (held-out value multisets), "
+         f"OOD {sizes['ood']}", setting_text(n_paper)],
+        ["evaluation", "attempts per hand",
+         f"{e.attempts}, " + ("greedy" if e.temperature == 0 else f"temperature {e.temperature:g}")
+         + (", each wrong one answered by the verifier" if e.attempts > 1 else ""),
          f"{_paper_setting('task.eval_attempts')}, each wrong one answered by the verifier"],
         ["evaluation", "95% half-width at 20% accuracy",
          f"ID ±{100 * half_width_at(sizes['id']):.1f}, OOD ±{100 * half_width_at(sizes['ood']):.1f} points",
@@ -280,7 +311,10 @@ def tried_table(path: Path = TRIED) -> Table | None:
              "checkpoint, in points, by start step: the mean over seeds, its paired 95% interval (the same "
              "hands before and after RL) in square brackets and the seeds' range; "
              "held-out ID likewise (mean). Verdict: the Figure-1 rule for RL's recovery window "
-             "(sftrl.claims.rules.rl_restores_in_window) applied to that configuration's runs."]
+             "(sftrl.claims.rules.rl_restores_in_window) applied to that configuration's runs.",
+             "Rows marked (earlier protocol) were measured by earlier code with one greedy attempt per hand, "
+             "single-turn RL and a base pretrained without revision transcripts; that base is gone, so they "
+             "stay as measured and cannot be rerun."]
     return Table(["configuration", "what it tests", "settings", "SFT", "RL: OOD change (points)",
                   "RL: ID change (points)", "RL window verdict"], rows, notes=notes)
 
@@ -291,12 +325,18 @@ def tried_verdicts_sentence(path: Path = TRIED) -> str:
     path = Path(path)
     if not path.is_file():
         return ""
-    verdicts = [e.get("rl_verdict") for e in json.loads(path.read_text()) if e.get("rl")]
-    if not verdicts:
-        return "No configuration of the log ran RL."
-    counts = {v: verdicts.count(v) for v in ("reproduced", "partly", "not reproduced")}
-    return (f"Of the {len(verdicts)} RL configurations, {counts['reproduced']} reproduced RL's recovery window, "
-            f"{counts['partly']} partly, and {counts['not reproduced']} did not.")
+    from sftrl.claims.study_log import EARLIER
+
+    entries = [e for e in json.loads(path.read_text()) if e.get("rl")]
+    parts = []
+    for label, group in (("under the papers' protocol", [e for e in entries if e.get("era") != EARLIER]),
+                         ("under the earlier single-attempt protocol", [e for e in entries if e.get("era") == EARLIER])):
+        verdicts = [e.get("rl_verdict") for e in group]
+        if verdicts:
+            counts = {v: verdicts.count(v) for v in ("reproduced", "partly", "not reproduced")}
+            parts.append(f"Of the {len(verdicts)} RL configurations {label}, {counts['reproduced']} reproduced RL's "
+                         f"recovery window, {counts['partly']} partly, and {counts['not reproduced']} did not.")
+    return " ".join(parts) if parts else "No configuration of the log ran RL."
 
 
 def tried_sentence(table: Table | None, path: Path = TRIED) -> str:

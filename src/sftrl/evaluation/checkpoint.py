@@ -24,7 +24,7 @@ import torch
 from sftrl import paths
 from sftrl.config import PIPELINE_VERSION, StudyConfig
 from sftrl.errors import SftrlError
-from sftrl.evaluation.evaluate import evaluate_hands
+from sftrl.evaluation.evaluate import evaluate_hands, face_read_as_id
 from sftrl.task import corpus, game
 from sftrl.task.prompts import get_format, grade
 from sftrl.training import train
@@ -60,8 +60,15 @@ def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size
     return total / max(count, 1)
 
 
-#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added)
-EVAL_ROWS = 2
+#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added;
+#: 3: ``solved_at``, ``first_outcomes``, ``face_as_id`` and the ``id_heldout`` split)
+EVAL_ROWS = 3
+
+#: the evaluation sets: (row split, Splits field, rule). ``id`` is drawn as paper A draws its
+#: ID test hands (from the SFT hands); ``id_heldout`` holds out their value multisets
+EVAL_SETS = (("id", "id_sft", game.ID_RULE), ("id_heldout", "id_eval", game.ID_RULE),
+             ("ood", "ood_eval", game.OOD_RULE))
+SPLITS = tuple(split for split, _, _ in EVAL_SETS)
 
 
 def eval_key(cfg: StudyConfig) -> str:
@@ -81,8 +88,17 @@ def cap_hands(hands: Sequence[game.Hand], n: int) -> list[game.Hand]:
 def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, Any]]:
     """ID and OOD accuracy, format errors and answer losses of one checkpoint.
 
-    Each row also carries ``solved``: one character per hand, ``"1"`` solved, ``"0"`` not,
-    in the evaluation set's fixed order (for comparisons of two models hand by hand).
+    One row per evaluation set (:data:`EVAL_SETS`). ``accuracy`` counts hands solved within
+    ``cfg.eval.attempts`` attempts, ``accuracy_1`` those solved at the first. Each row also
+    carries, in the evaluation set's fixed order (for comparisons hand by hand):
+
+    * ``solved``: one character per hand, ``"1"`` solved within the attempts, ``"0"`` not;
+    * ``solved_at``: one digit per hand, the attempt that solved it (``"0"``: none; ``"a"``
+      stands for 10);
+
+    and ``first_outcomes`` (the verifier's categories of the first attempts) and
+    ``face_as_id`` (``[k, n]``: first attempts that give a face card the ID value 10 where
+    the rule says otherwise, of those that list numbers for such a hand).
     """
     e = cfg.eval
     model, tokenizer = train.load(path, cfg)
@@ -95,8 +111,8 @@ def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, An
     losses = {"train_loss": answer_loss(model, tokenizer, sft_sample),
               "heldout_loss": answer_loss(model, tokenizer, held_sample)}
     rows = []
-    for split, hands, rule in (("id", s.id_eval, game.ID_RULE), ("ood", s.ood_eval, game.OOD_RULE)):
-        result = evaluate_hands(model, tokenizer, fmt, cap_hands(hands, e.max_hands), rule, e)
+    for split, field, rule in EVAL_SETS:
+        result = evaluate_hands(model, tokenizer, fmt, cap_hands(getattr(s, field), e.max_hands), rule, e)
         # the same first answers graded without the strict-format requirement
         lenient = sum(grade(fmt, rec["attempts"][0]["completion"], tuple(rec["hand"]), rule,
                             require_strict=False).correct for rec in result.records) / max(result.n, 1)
@@ -104,7 +120,11 @@ def evaluate_checkpoint(path: str | Path, cfg: StudyConfig) -> list[dict[str, An
                      "ci_low": result.ci[0], "ci_high": result.ci[1],
                      "format_error_rate": result.format_error_rate, "any_format_accuracy": lenient,
                      "hands_per_s": result.hands_per_s, **losses,
-                     "solved": "".join("1" if rec["correct"] else "0" for rec in result.records)})
+                     "accuracy_1": result.accuracy_within(1), "attempts": result.attempts,
+                     "first_outcomes": result.first_outcomes(),
+                     "face_as_id": list(face_read_as_id(fmt, result.records, rule)),
+                     "solved": "".join("1" if rec["correct"] else "0" for rec in result.records),
+                     "solved_at": "".join("0123456789a"[rec["solved_at"] or 0] for rec in result.records)})
     del model
     return rows
 
@@ -128,7 +148,7 @@ def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
         raise SftrlError(f"run {run.id} has no checkpoint at step(s) {missing}; kept: {sorted(ckpts)}")
     train.setup_torch(cfg.threads)
     for step in wanted:
-        if (step, "id") in have and (step, "ood") in have:
+        if all((step, split) in have for split in SPLITS):
             continue
         for row in evaluate_checkpoint(ckpts[step], cfg):
             append_jsonl(path, {"step": step, **row})
@@ -137,11 +157,11 @@ def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
 
 
 def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
-    """ID and OOD accuracy of any checkpoint (an edited one, say), cached by its content."""
+    """The evaluation rows of any checkpoint (an edited one, say) by split, cached by its content."""
     key = eval_key(cfg)
     cache = paths.CACHE / "evals" / f"{config_hash({'weights': checkpoint_identity(path)})}.jsonl"
     rows = [r for r in read_jsonl(cache) if r.get("key") == key]
-    if not {r["split"] for r in rows} >= {"id", "ood"}:
+    if not {r["split"] for r in rows} >= set(SPLITS):
         rows = [{"key": key, **r} for r in evaluate_checkpoint(path, cfg)]
         for r in rows:
             append_jsonl(cache, r)

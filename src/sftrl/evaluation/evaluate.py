@@ -1,10 +1,10 @@
 """Accuracy of a model on GeneralPoints hands: batched generation, grading, Wilson intervals.
 
-Greedy decoding and one attempt per hand by default. The papers' protocol (arXiv 2508.16546,
-following arXiv 2501.17161) is ``EvalConfig(attempts=5)``: every wrong answer is answered
-with the verifier's message and the model tries again; a hand counts as solved when any
-attempt is correct. The compact format cannot state feedback in its vocabulary and asks the
-same prompt again, so there extra attempts only differ when sampling (``temperature > 0``).
+Each hand is an episode (:mod:`sftrl.task.episode`): the papers' protocol (arXiv 2508.16546,
+following arXiv 2501.17161) answers every wrong attempt with the verifier's reason and lets
+the model try again, up to ``EvalConfig.attempts``; a hand counts as solved when an attempt
+is correct. Decoding is greedy unless ``temperature > 0``. The first attempts of the same run
+give the 1-attempt accuracy (:meth:`EvalResult.accuracy_within`).
 
 Usage::
 
@@ -16,7 +16,6 @@ Usage::
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -27,8 +26,10 @@ import torch
 
 from sftrl.config import EvalConfig
 from sftrl.errors import SftrlError
-from sftrl.task.prompts import AnswerFormat, grade
-from sftrl.task.game import Rule, get_rule
+from sftrl.training.model import eos_ids, sampling_kwargs, suppressed_ids
+from sftrl.task.episode import episodes
+from sftrl.task.game import FACES, ID_RULE, Rule, get_rule, normalize_card
+from sftrl.task.prompts import AnswerFormat
 from sftrl.task.verifier import Outcome
 
 
@@ -107,6 +108,16 @@ class EvalResult:
     attempts: int = 1
     """Attempts allowed per hand."""
 
+    def accuracy_within(self, k: int) -> float:
+        """Share of hands solved within the first ``k`` attempts (k <= :attr:`attempts`)."""
+        if not 1 <= k <= self.attempts:
+            raise SftrlError(f"accuracy_within({k}): this evaluation allowed 1..{self.attempts} attempts")
+        return solved_within(self.records, k) / self.n
+
+    def first_outcomes(self) -> dict[str, int]:
+        """Outcome of every hand's first attempt, counted (what the model gets wrong unaided)."""
+        return first_outcomes(self.records)
+
     def to_dict(self, *, records: bool = True) -> dict[str, Any]:
         """A JSON-serialisable dict (``records=False`` leaves the per-hand records out)."""
         out = asdict(self)
@@ -125,26 +136,6 @@ class GenerateFn(Protocol):
     ) -> list[str]: ...
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    """All ids that end a completion: the generation config's (chat models list several)."""
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    ids = [eos] if isinstance(eos, int) else list(eos or [])
-    if not ids:
-        raise SftrlError("the model and tokenizer define no end-of-sequence token; generation would never stop")
-    return ids
-
-
-def _sampling_kwargs(temperature: float) -> dict[str, Any]:
-    # Every knob is set explicitly, so a hub model's generation_config.json (say temperature
-    # 0.6, top_p 0.95) cannot change the protocol; the greedy values are the neutral ones,
-    # which transformers does not warn about.
-    if temperature == 0.0:
-        return dict(do_sample=False, temperature=1.0, top_k=50, top_p=1.0, repetition_penalty=1.0)
-    return dict(do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0, repetition_penalty=1.0)
-
-
 def generate(
     model: Any,
     tokenizer: Any,
@@ -160,7 +151,7 @@ def generate(
     Prompts are sorted by token length and cut into batches of ``batch_size`` (little padding),
     left-padded (the new tokens continue every row at the same position), decoded with the
     KV cache, greedy when ``temperature == 0``. Each completion ends at its first end-of-
-    sequence token; special tokens are not part of the returned text.
+    sequence token; no other special token is generated (:func:`sftrl.training.model.suppressed_ids`).
     """
     if batch_size < 1 or max_new_tokens < 1:
         raise SftrlError(f"generate needs batch_size >= 1 and max_new_tokens >= 1, got {batch_size}, {max_new_tokens}")
@@ -173,9 +164,9 @@ def generate(
     add_special = not (bos and all(p.startswith(bos) for p in prompts))
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=add_special)["input_ids"]]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # stable: ties keep input order
-    eos_ids = _eos_ids(model, tokenizer)
-    eos_set = set(eos_ids)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    eos = eos_ids(model, tokenizer)
+    eos_set = set(eos)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     device = next(model.parameters()).device
     rng_devices = [device.index or 0] if device.type == "cuda" else []
     completions: list[str] = [""] * len(prompts)
@@ -187,7 +178,8 @@ def generate(
                             add_special_tokens=add_special).to(device)
             out = model.generate(
                 **enc, max_new_tokens=max_new_tokens, use_cache=True,
-                pad_token_id=pad_id, eos_token_id=eos_ids, **_sampling_kwargs(temperature),
+                pad_token_id=pad_id, eos_token_id=eos,
+                **sampling_kwargs(temperature, suppressed_ids(tokenizer, eos)),
             )  # (batch, prompt_len + new_len)
             new = out[:, enc["input_ids"].shape[1]:].tolist()
             for i, row in zip(idx, new):
@@ -196,11 +188,35 @@ def generate(
     return completions
 
 
-def _retry_prompt(fmt: AnswerFormat, prompt: str, completion: str, verdict: Any, tokenizer: Any) -> str:
-    """fmt.retry_prompt, given the tokenizer when the format takes one (chat templates need it)."""
-    if "tokenizer" in inspect.signature(fmt.retry_prompt).parameters:
-        return fmt.retry_prompt(prompt, completion, verdict, tokenizer=tokenizer)
-    return fmt.retry_prompt(prompt, completion, verdict)
+def solved_within(records: Sequence[dict], k: int) -> int:
+    """Hands of an evaluation's records solved within the first ``k`` attempts."""
+    return sum(1 for r in records if r["solved_at"] is not None and r["solved_at"] <= k)
+
+
+def first_outcomes(records: Sequence[dict]) -> dict[str, int]:
+    """The outcome of each record's first attempt, counted over every category."""
+    out = {o.value: 0 for o in Outcome}
+    for r in records:
+        out[r["attempts"][0]["outcome"]] += 1
+    return out
+
+
+def face_read_as_id(fmt: AnswerFormat, records: Sequence[dict], rule: Rule | str) -> tuple[int, int]:
+    """Rule-reading diagnostic: ``(k, n)``, the first attempts that give some face card the
+    ID value 10 where ``rule`` says otherwise, out of the first attempts that list numbers
+    for a hand holding such a face card. A model that ignores the rule text answers with the
+    ID map it was fine-tuned on (cf. Lin et al., arXiv 2510.00237)."""
+    rule = get_rule(rule)
+    k = n = 0
+    for r in records:
+        hand = [normalize_card(c) for c in r["hand"]]
+        faces = [i for i, c in enumerate(hand) if c in FACES and rule.value(c) != ID_RULE.value(c)]
+        parsed = fmt.parse(r["attempts"][0]["completion"])
+        if not faces or parsed is None or parsed.numbers is None or len(parsed.numbers) != len(hand):
+            continue
+        n += 1
+        k += any(parsed.numbers[i] == ID_RULE.value(hand[i]) for i in faces)
+    return k, n
 
 
 #: What :func:`evaluate_hands` uses when it is given no ``cfg``: 256 prompts per batch and 40
@@ -217,51 +233,50 @@ def evaluate_hands(
     rule: Rule | str,
     cfg: EvalConfig | None = None,
     *,
-    generate_fn: GenerateFn | Callable[..., list[str]] = generate,
+    generate_fn: GenerateFn | Callable[..., list[str]] | None = None,
 ) -> EvalResult:
-    """Pose every hand under ``rule`` in ``fmt``, generate, grade; retry wrong hands up to ``cfg.attempts``.
+    """Pose every hand under ``rule`` in ``fmt`` as an episode; generate, grade, and answer
+    each wrong attempt with the verifier's feedback, up to ``cfg.attempts`` attempts.
 
-    ``cfg`` defaults to :data:`DEFAULT_HANDS_EVAL`; ``generate_fn`` defaults to
-    :func:`generate`; tests inject a scripted stand-in.
+    ``cfg`` defaults to :data:`DEFAULT_HANDS_EVAL`. By default the episodes are played by
+    the multi-turn sampler RL uses (:func:`sftrl.training.rollout.sample`: batched, its KV
+    cache kept across turns; sampling, if any, seeded with ``cfg.seed``). With
+    ``generate_fn`` (:func:`generate`, or a scripted stand-in in tests) each turn's whole
+    text is generated again instead, attempt i with seed ``cfg.seed + i``; both give the
+    same greedy episodes.
     """
     cfg = DEFAULT_HANDS_EVAL if cfg is None else cfg
     rule = get_rule(rule)
-    hands = [tuple(h) for h in hands]
     if not hands:
         raise SftrlError("evaluate_hands got no hands to evaluate")
     t0 = time.perf_counter()
-    prompts = [fmt.prompt(hand, rule, tokenizer) for hand in hands]
-    records: list[dict] = [
-        {"hand": list(hand), "correct": False, "solved_at": None, "outcome": None, "attempts": []}
-        for hand in hands
-    ]
-    first_malformed = 0
-    pending = list(range(len(hands)))
-    for attempt in range(cfg.attempts):
-        if not pending:
-            break
-        completions = generate_fn(
-            model, tokenizer, [prompts[i] for i in pending], max_new_tokens=cfg.max_new_tokens,
-            batch_size=cfg.batch_size, temperature=cfg.temperature, seed=cfg.seed + attempt,
-        )
-        if len(completions) != len(pending):
-            raise RuntimeError(f"generate_fn returned {len(completions)} completions for {len(pending)} prompts")
-        still_wrong = []
-        for i, completion in zip(pending, completions):
-            verdict = grade(fmt, completion, hands[i], rule, require_strict=cfg.require_strict)
-            rec = records[i]
-            rec["attempts"].append({"prompt": prompts[i], "completion": completion,
-                                    "outcome": verdict.outcome.value, "message": verdict.message})
-            rec["outcome"] = verdict.outcome.value
-            if attempt == 0 and verdict.outcome == Outcome.MALFORMED:
-                first_malformed += 1
-            if verdict.correct:
-                rec["correct"], rec["solved_at"] = True, attempt + 1
-            else:
-                still_wrong.append(i)
-                if attempt + 1 < cfg.attempts:
-                    prompts[i] = _retry_prompt(fmt, prompts[i], completion, verdict, tokenizer)
-        pending = still_wrong
+    if generate_fn is None:
+        from sftrl.training.rollout import sample
+
+        device = next(model.parameters()).device
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(cfg.seed)
+            eps = [r.episode for r in sample(
+                model, tokenizer, fmt, [(h, rule) for h in hands], attempts=cfg.attempts,
+                max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, feedback=cfg.feedback,
+                batch_size=cfg.batch_size, require_strict=cfg.require_strict)]
+    else:
+        eps = episodes(fmt, hands, rule, cfg.attempts, tokenizer=tokenizer, feedback=cfg.feedback,
+                       require_strict=cfg.require_strict)
+        for attempt in range(cfg.attempts):
+            pending = [ep for ep in eps if not ep.done]
+            if not pending:
+                break
+            completions = generate_fn(
+                model, tokenizer, [ep.context for ep in pending], max_new_tokens=cfg.max_new_tokens,
+                batch_size=cfg.batch_size, temperature=cfg.temperature, seed=cfg.seed + attempt,
+            )
+            if len(completions) != len(pending):
+                raise RuntimeError(f"generate_fn returned {len(completions)} completions for {len(pending)} prompts")
+            for ep, completion in zip(pending, completions):
+                ep.step(completion)
+    records = [ep.record() for ep in eps]
+    first_malformed = sum(1 for ep in eps if ep.turns[0].verdict.outcome == Outcome.MALFORMED)
     elapsed = time.perf_counter() - t0
     n = len(hands)
     correct = sum(r["correct"] for r in records)

@@ -53,7 +53,7 @@ def sft_curve(cfg: StudyConfig) -> list[dict[str, Any]]:
 
 
 def by_split(rows: Sequence[dict[str, Any]], split: str) -> list[dict[str, Any]]:
-    """The rows of one split (``"id"`` or ``"ood"``), in their given order."""
+    """The rows of one split (``"id"``, ``"id_heldout"`` or ``"ood"``), in their given order."""
     return [r for r in rows if r["split"] == split]
 
 
@@ -170,13 +170,31 @@ def _grades(row: dict[str, Any]) -> list[int]:
     return [int(c) for c in row["solved"]]
 
 
+def face_as_id_share(row: dict[str, Any]) -> float:
+    """The rule-reading diagnostic of an evaluation row: the share of first attempts that
+    give a face card the ID value 10 (``nan`` when no first attempt listed such numbers)."""
+    k, n = row["face_as_id"]
+    return k / n if n else float("nan")
+
+
+def reward_spread(run: train.Run) -> float:
+    """Share of GRPO groups whose episodes' rewards differ (the rest give no gradient), over
+    the run's logged steps; paper A links where RL works to this spread (arXiv 2509.12235)."""
+    zero = [r["frac_reward_zero_std"] for r in run.metrics() if "frac_reward_zero_std" in r]
+    return 1.0 - _mean(zero) if zero else float("nan")
+
+
 def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
               workers: int | None = None, seeds: int | None = None) -> list[dict[str, Any]]:
     """OOD/ID after RL from each SFT checkpoint, beside the checkpoint it started from.
 
     ``from_steps`` defaults to ``cfg.rl_from_steps`` and ``seeds`` (RL runs per start) to
     ``cfg.rl_seeds``. One row per start, in the given order: ``from_step``, ``runs`` (one
-    id per seed), ``seeds``; ``{id,ood}_start`` and ``{id,ood}_rl`` (accuracies; after RL
+    id per seed), ``seeds``; ``reward_spread`` (:func:`reward_spread`, mean over seeds, per
+    seed in ``reward_spread_seeds``); ``face_as_id_start`` / ``face_as_id_rl``
+    (:func:`face_as_id_share` on OOD, before and after RL); ``{split}_start_1`` /
+    ``{split}_rl_1`` (first-attempt accuracy) for every split of
+    :data:`sftrl.evaluation.checkpoint.SPLITS`; ``{id,ood}_start`` and ``{id,ood}_rl`` (accuracies within the attempts; after RL
     the mean over seeds, per seed in ``*_rl_seeds``) with their 95% Wilson intervals
     ``*_start_ci`` / ``*_rl_ci`` (the mean's over the same ``n`` hands, so they show the
     hand-sampling error; the seeds' spread is shown by ``*_rl_seeds``); ``ood_gain`` (mean
@@ -198,9 +216,13 @@ def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
     for step, runs in zip(from_steps, rl_runs(cfg, from_steps, workers, seeds), strict=True):
         ends = [{r["split"]: r for r in checkpoint.evaluate_run(run, cfg, steps=[cfg.rl.steps])} for run in runs]
         row: dict[str, Any] = {"from_step": step, "runs": [run.id for run in runs], "rl_steps": cfg.rl.steps,
-                               "seeds": [cfg.rl.seed + i for i in range(seeds)]}
-        for split in ("id", "ood"):
+                               "seeds": [cfg.rl.seed + i for i in range(seeds)],
+                               "reward_spread_seeds": [reward_spread(run) for run in runs]}
+        row["reward_spread"] = _mean(row["reward_spread_seeds"])
+        for split in checkpoint.SPLITS:
             start = start_acc[(step, split)]
+            row[f"{split}_start_1"] = start["accuracy_1"]
+            row[f"{split}_rl_1"] = _mean([e[split]["accuracy_1"] for e in ends])
             n = ends[0][split]["n"]
             row[f"{split}_start"] = start["accuracy"]
             row[f"{split}_start_ci"] = (start["ci_low"], start["ci_high"])
@@ -210,6 +232,8 @@ def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
             row[f"{split}_n"] = n
             row[f"{split}_gain_paired_ci"] = paired_difference(
                 [_grades(e[split]) for e in ends], _grades(start))[1]
+        row["face_as_id_start"] = face_as_id_share(start_acc[(step, "ood")])
+        row["face_as_id_rl"] = _mean([face_as_id_share(e["ood"]) for e in ends])
         row["ood_gain_seeds"] = [a - row["ood_start"] for a in row["ood_rl_seeds"]]
         row["ood_gain"] = row["ood_rl"] - row["ood_start"]
         row["after_peak"] = step > peak.step
@@ -271,7 +295,7 @@ class Figure1:
     best: dict[str, Any] | None
     """:func:`best_recovery` of the window (None when no start recovered anything)."""
     n_hands: dict[str, int]
-    """Hands per evaluation set, ``{"id": .., "ood": ..}``."""
+    """Hands per evaluation set, ``{"id": .., "id_heldout": .., "ood": ..}``."""
 
 
 def data(cfg: StudyConfig) -> Figure1:
@@ -280,7 +304,7 @@ def data(cfg: StudyConfig) -> Figure1:
     curve = sft_curve(cfg)
     window = rl_window(cfg)
     return Figure1(curve=curve, peak=ood_peak(curve), window=window, best=best_recovery(window),
-                   n_hands={split: by_split(curve, split)[0]["n"] for split in ("id", "ood")})
+                   n_hands={split: by_split(curve, split)[0]["n"] for split in checkpoint.SPLITS})
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from sftrl.weights.checkpoints import resolve_checkpoint, resolve_layer, split_p
 from sftrl import paths
 from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
-from sftrl.config import StudyConfig  # noqa: E402
+from sftrl.config import REWARD_MODES, StudyConfig, check_choice  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
 from sftrl.training.runs import Run  # noqa: E402
 from sftrl.identity import checkpoint_identity, config_hash  # noqa: E402
@@ -110,7 +110,7 @@ class MaskStudyConfig:
     checkpoints the masks compare after rounding to bf16 (as B's bf16 checkpoints);
     ``"bfloat16"`` = weights stored and updated in bf16."""
     reward: str | None = None
-    """RL reward, ``"binary"`` or ``"shaped"`` (None: the profile's)."""
+    """RL reward, ``"shaped"`` or ``"binary"`` (None: the profile's)."""
     temperature: float | None = None
     """RL sampling temperature (None: the profile's)."""
     variants: tuple[str, ...] = ("seed 0", "seed 1", "data half 0", "data half 1", "half group",
@@ -204,8 +204,8 @@ def check_study_config(scfg: MaskStudyConfig) -> None:
         raise SftrlError(f"probe_rank must lie in (0, 1], got {scfg.probe_rank}")
     if scfg.temperature is not None and not scfg.temperature > 0:
         raise SftrlError(f"temperature must be > 0 (None: the profile's), got {scfg.temperature}")
-    if scfg.reward not in (None, "binary", "shaped"):
-        raise SftrlError(f"unknown reward {scfg.reward!r}; choose binary, shaped or None (the profile's)")
+    if scfg.reward is not None:
+        check_choice(scfg.reward, REWARD_MODES, "reward")
     if scfg.probe_steps is not None and scfg.probe_steps < 1:
         raise SftrlError(f"probe_steps must be >= 1 (None: steps), got {scfg.probe_steps}")
 

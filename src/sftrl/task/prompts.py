@@ -12,6 +12,13 @@ Compact example (every word is in :data:`COMPACT_VOCAB`)::
     prompt : rule J 11 Q 12 K 13 cards A 5 J Q answer
     answer : cards A 5 J Q number 1 5 11 12 formula ( 11 - 1 ) * 12 / 5
 
+The papers' protocol answers a wrong attempt with the verifier's reason and asks again
+(:meth:`AnswerFormat.retry_prompt`). In the compact format the verifier's turn is ``fail``
+and one word for its outcome category (:data:`COMPACT_FEEDBACK`); ``answer`` opens the
+model's next attempt::
+
+    ... answer cards A 5 J Q number 1 5 10 10 formula ( 10 - 1 ) * 10 / 5 fail numbers answer
+
 Usage: ``fmt = get_format("compact"); grade(fmt, completion, hand, OOD_RULE).outcome``
 """
 
@@ -23,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from sftrl.config import FEEDBACK_MODES, check_choice
 from sftrl.errors import SftrlError
 from sftrl.task.game import TARGET, Rule, normalize_card
 from sftrl.task.verifier import FormulaError, Outcome, Verdict, tokenize_formula, verify_formula
@@ -32,8 +40,22 @@ COMPACT_VOCAB: list[str] = [
     "<pad>", "<bos>", "<eos>", "<unk>", "rule", "cards", "answer", "number", "formula",
     "A", "J", "Q", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13",
     "+", "-", "*", "/", "(", ")",
+    "fail", "value", "numbers", "illegal", "malformed",
 ]  # fmt: skip
 COMPACT_SPECIAL = ("<pad>", "<bos>", "<eos>", "<unk>")  #: never part of a prompt or answer
+#: the verifier's turn in the compact format: this word, then the outcome's word
+COMPACT_FAIL = "fail"
+#: one word per outcome category of a wrong answer (the verifier's reason, in the vocabulary)
+COMPACT_FEEDBACK: dict[Outcome, str] = {
+    Outcome.WRONG_VALUE: "value",
+    Outcome.WRONG_NUMBERS: "numbers",
+    Outcome.ILLEGAL: "illegal",
+    Outcome.MALFORMED: "malformed",
+}
+#: tokens of the longest compact prompt (bos, rule with three two-digit values, four cards, answer)
+COMPACT_PROMPT_TOKENS = 14
+#: tokens the verifier's turn adds between two attempts ("fail <outcome> answer")
+COMPACT_FEEDBACK_TOKENS = 3
 MAX_COMPLETION_CHARS = 4000  #: parse looks no further into a completion (bounded work)
 _MAX_JSON_CANDIDATES = 8  #: '{' positions tried before giving up on a chat completion
 
@@ -64,15 +86,32 @@ class AnswerFormat(Protocol):
 
     def parse(self, completion: str) -> ParsedAnswer | None: ...
 
-    def retry_prompt(self, prompt: str, completion: str, verdict: Verdict) -> str: ...
+    def feedback_turn(self, completion: str, verdict: Verdict, *, tokenizer: Any = None,
+                      mode: str = "verifier") -> str: ...
+
+    def retry_prompt(self, prompt: str, completion: str, verdict: Verdict, *, tokenizer: Any = None,
+                     mode: str = "verifier") -> str: ...
 
 
-def feedback(verdict: Verdict) -> str:
-    """The verifier's message phrased as the multi-attempt protocol's reply to a wrong answer."""
+def feedback(verdict: Verdict, mode: str = "verifier") -> str:
+    """The verifier's message phrased as the multi-attempt protocol's reply to a wrong answer.
+
+    ``mode="bare"`` leaves the reason out (an ablation: is it the reason that helps, or the
+    second try?).
+    """
+    check_choice(mode, FEEDBACK_MODES, "feedback")
+    if mode == "bare":
+        return "Your answer is wrong. Try again."
     return (
         f"Your answer is wrong ({verdict.outcome.value.replace('_', ' ')}): {verdict.message}. "
         "Try again."
     )
+
+
+def compact_context(attempts: int, max_new_tokens: int) -> int:
+    """Positions an episode of ``attempts`` compact attempts can need: the longest prompt,
+    every attempt at its token budget, and the verifier's turns between them."""
+    return COMPACT_PROMPT_TOKENS + attempts * max_new_tokens + (attempts - 1) * COMPACT_FEEDBACK_TOKENS
 
 
 # --------------------------------------------------------------------------- compact
@@ -102,11 +141,9 @@ class CompactFormat:
     """Word-level prompts and answers for the project's small default model.
 
     Every prompt and answer is COMPACT_VOCAB words joined by single spaces, with no
-    ``<bos>``/``<eos>`` (the tokenizer adds bos, training appends eos).
-
-    The multi-attempt protocol cannot state feedback in this vocabulary, and the small
-    model's context (64 positions) cannot hold earlier attempts, so :meth:`retry_prompt`
-    asks the same prompt again: extra attempts only differ when sampling (temperature > 0).
+    ``<bos>``/``<eos>`` (the tokenizer adds bos, training appends eos). A wrong attempt is
+    followed by the verifier's turn, ``fail <outcome word>`` (:data:`COMPACT_FEEDBACK`),
+    and ``answer`` (see :meth:`retry_prompt`).
     """
 
     name = "compact"
@@ -150,8 +187,31 @@ class CompactFormat:
             numbers = tuple(int(w) for w in number_words)
         return ParsedAnswer(cards, numbers, formula, strict=cards is not None and numbers is not None)
 
-    def retry_prompt(self, prompt: str, completion: str, verdict: Verdict) -> str:
-        return prompt
+    def feedback(self, verdict: Verdict, mode: str = "verifier") -> str:
+        """``fail numbers`` (the verifier's category of a wrong answer), or ``fail`` when bare."""
+        check_choice(mode, FEEDBACK_MODES, "feedback")
+        if verdict.correct:
+            raise SftrlError("a correct answer gets no feedback turn")
+        return COMPACT_FAIL if mode == "bare" else f"{COMPACT_FAIL} {COMPACT_FEEDBACK[verdict.outcome]}"
+
+    def feedback_turn(self, completion: str, verdict: Verdict, *, tokenizer: Any = None,
+                      mode: str = "verifier") -> str:
+        """The text between a wrong attempt and the next: `` fail numbers answer``."""
+        return f" {self.feedback(verdict, mode)} answer"
+
+    @staticmethod
+    def attempt_text(completion: str) -> str:
+        """A completion as the context keeps it: its vocabulary words before any ``<eos>``."""
+        words = completion[:MAX_COMPLETION_CHARS].split()
+        if "<eos>" in words:
+            words = words[: words.index("<eos>")]
+        return " ".join(w for w in words if w in _VOCAB_SET and w not in COMPACT_SPECIAL)
+
+    def retry_prompt(self, prompt: str, completion: str, verdict: Verdict, *, tokenizer: Any = None,
+                     mode: str = "verifier") -> str:
+        """``prompt``, the attempt, then :meth:`feedback_turn`, which ends with ``answer``."""
+        attempt = self.attempt_text(completion)
+        return (f"{prompt} {attempt}" if attempt else prompt) + self.feedback_turn(completion, verdict, mode=mode)
 
 
 # --------------------------------------------------------------------------- chat
@@ -262,22 +322,30 @@ class ChatFormat:
             numbers_t = tuple(numbers)
         return ParsedAnswer(cards_t, numbers_t, formula, strict=cards_t is not None and numbers_t is not None)
 
-    def retry_prompt(self, prompt: str, completion: str, verdict: Verdict, tokenizer: Any = None) -> str:
-        """``prompt + completion`` followed by the verifier's feedback as the next user turn.
+    def feedback_turn(self, completion: str, verdict: Verdict, *, tokenizer: Any = None,
+                      mode: str = "verifier") -> str:
+        """The text between a wrong ``completion`` and the next attempt: the end of the
+        assistant turn, the verifier's feedback (:func:`feedback`) as the next user turn, and
+        the cue for the assistant's reply.
 
-        With a chat-template ``tokenizer`` the new turns are rendered by the template (the
-        part after a one-message conversation); otherwise, or when the template does not
-        extend that prefix, they are appended as plain text.
+        With a chat-template ``tokenizer`` the turns are rendered by the template (the part
+        after a one-message conversation and the completion); otherwise, or when the template
+        does not extend that prefix, the feedback is plain text between blank lines.
         """
-        text = feedback(verdict)
+        text = feedback(verdict, mode)
         if tokenizer is not None and getattr(tokenizer, "chat_template", None):
             first = [{"role": "user", "content": "PROMPT"}]
             base = tokenizer.apply_chat_template(first, add_generation_prompt=True, tokenize=False)
             turns = first + [{"role": "assistant", "content": completion}, {"role": "user", "content": text}]
             full = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
-            if full.startswith(base):
-                return prompt + full[len(base) :]
-        return f"{prompt}{completion}\n\n{text}\n\n"
+            if full.startswith(base + completion):
+                return full[len(base) + len(completion):]
+        return f"\n\n{text}\n\n"
+
+    def retry_prompt(self, prompt: str, completion: str, verdict: Verdict, *, tokenizer: Any = None,
+                     mode: str = "verifier") -> str:
+        """``prompt + completion`` followed by :meth:`feedback_turn`."""
+        return prompt + completion + self.feedback_turn(completion, verdict, tokenizer=tokenizer, mode=mode)
 
 
 # --------------------------------------------------------------------------- grading

@@ -21,6 +21,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
@@ -78,6 +79,43 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+# --------------------------------------------------------------------------- generation settings
+
+
+def eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """All ids that end a completion: the generation config's (chat models list several)."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    ids = [eos] if isinstance(eos, int) else list(eos or [])
+    if not ids:
+        raise SftrlError("the model and tokenizer define no end-of-sequence token; generation would never stop")
+    return ids
+
+
+def suppressed_ids(tokenizer: Any, eos: list[int]) -> list[int]:
+    """The special tokens a completion may not contain: every one but end-of-sequence.
+
+    A completion is text, and decoding drops special tokens; were one generated inside an
+    attempt, the attempt's text (what the verifier grades and the next turn's context
+    holds) would differ from the tokens the model conditioned on.
+    """
+    return sorted(set(getattr(tokenizer, "all_special_ids", [])) - set(eos))
+
+
+def sampling_kwargs(temperature: float, suppress: list[int] | None = None) -> dict[str, Any]:
+    """``generate()`` settings of greedy (0) or plain sampling at ``temperature``, with the
+    ``suppress`` token ids (:func:`suppressed_ids`) never generated."""
+    # Every knob is set explicitly, so a hub model's generation_config.json (say temperature
+    # 0.6, top_p 0.95) cannot change the protocol; the greedy values are the neutral ones,
+    # which transformers does not warn about.
+    extra = {"suppress_tokens": list(suppress)} if suppress else {}
+    if temperature == 0.0:
+        return dict(do_sample=False, temperature=1.0, top_k=50, top_p=1.0, repetition_penalty=1.0, **extra)
+    return dict(do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0, repetition_penalty=1.0, **extra)
+
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -95,8 +133,9 @@ class SmallModelConfig:
     """Query heads per block; must divide ``hidden_size``."""
     num_key_value_heads: int = 4
     """Key/value heads (grouped-query attention when smaller); must divide the query heads."""
-    max_position_embeddings: int = 64
-    """Longest sequence the model is meant for (compact prompt + answer is ~34 tokens)."""
+    max_position_embeddings: int = 192
+    """Longest sequence the model is meant for: an episode of 5 compact attempts with the
+    verifier's turns between them (one prompt and answer is ~34 tokens)."""
     tie_word_embeddings: bool = False
     """Share the embedding and LM-head matrix. Off: an edit of one must not change the other."""
     rms_norm_eps: float = 1e-6

@@ -38,7 +38,7 @@ from sftrl.task import corpus
 from sftrl.task import game
 from sftrl.config import PIPELINE_VERSION, StudyConfig
 from sftrl.errors import SftrlError
-from sftrl.task.prompts import get_format, grade
+from sftrl.task.prompts import compact_context, get_format
 from sftrl.training.runs import Run, append_jsonl
 from sftrl.identity import checkpoint_identity
 
@@ -192,8 +192,19 @@ def load(name_or_path: str | Path, cfg: StudyConfig):
 
 
 def _check_format(cfg: StudyConfig) -> None:
-    if cfg.model.base == "small" and cfg.model.answer_format != "compact":
+    """The small base's format and context fit the configured episodes (before any work)."""
+    if cfg.model.base != "small":
+        return
+    if cfg.model.answer_format != "compact":
         raise SftrlError("the small base speaks only the compact format; use answer_format='compact'")
+    for name, attempts, tokens in (("eval", cfg.eval.attempts, cfg.eval.max_new_tokens),
+                                   ("rl", cfg.rl.attempts, cfg.rl.max_completion_length)):
+        need = compact_context(attempts, tokens)
+        if need > cfg.model.context:
+            raise SftrlError(
+                f"model_context={cfg.model.context} is too short for {name}_attempts={attempts} of "
+                f"{tokens} tokens each: an episode can need {need} positions; raise model_context or "
+                f"lower {name}_attempts")
 
 
 # --------------------------------------------------------------------------- pretraining
@@ -203,13 +214,13 @@ def _small_model_config(cfg: StudyConfig):
     m = cfg.model
     return SmallModelConfig(hidden_size=m.hidden_size, intermediate_size=m.intermediate_size,
                             num_hidden_layers=m.num_hidden_layers, num_attention_heads=m.num_attention_heads,
-                            num_key_value_heads=m.num_attention_heads)
+                            num_key_value_heads=m.num_attention_heads, max_position_embeddings=m.context)
 
 
 def _model_identity(cfg: StudyConfig) -> dict[str, Any]:
     m = dataclasses.asdict(cfg.model)
     if m["base"] != "small":  # architecture fields do not apply to a Hugging Face base
-        for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
+        for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "context"):
             m.pop(k)
     return m
 
@@ -229,6 +240,7 @@ def pretrain(cfg: StudyConfig) -> Run:
 
     if cfg.model.base != "small":
         raise SftrlError(f"pretraining applies to the small base only, not {cfg.model.base!r}")
+    _check_format(cfg)
     run = pretrain_run(cfg)
     if run.is_done:
         return run
@@ -246,8 +258,10 @@ def pretrain(cfg: StudyConfig) -> Run:
         keep = sorted({*range(250, p.steps, 250), p.steps})
         args = SFTConfig(**_common_args(cfg, run, steps=p.steps, lr=p.lr, seed=p.seed),
                          per_device_train_batch_size=p.batch_size, warmup_steps=p.warmup_steps,
-                         lr_scheduler_type="cosine", completion_only_loss=True, max_length=64,
-                         dataset_num_proc=None)
+                         lr_scheduler_type="cosine", completion_only_loss=True, max_length=cfg.model.context,
+                         dataset_num_proc=None,
+                         # revision transcripts are 2-4x a single answer: batch like lengths together
+                         train_sampling_strategy="group_by_length")
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                              callbacks=[_KeepSteps(keep), _JsonlLog(run.dir / "metrics.jsonl"), _PruneResumeState()])
         _quiet(trainer)
@@ -345,26 +359,6 @@ def sft(cfg: StudyConfig, start: str | Path | None = None) -> Run:
 
 
 # --------------------------------------------------------------------------- RL
-def verifier_reward(kind: str = "binary"):
-    """A GRPO reward function: the verifier's grade of each completion.
-
-    ``kind="binary"``: 1 for a correct strict-format answer, else 0; ``"shaped"``: paper C's
-    +5 / -1 / -2 / -3 (arXiv 2501.17161).
-    """
-    if kind not in ("binary", "shaped"):
-        raise SftrlError(f"unknown reward {kind!r}; choose 'binary' or 'shaped'")
-
-    def reward(prompts, completions, hand, rule, answer_format, **kwargs) -> list[float]:
-        out = []
-        for completion, h, r, f in zip(completions, hand, rule, answer_format, strict=True):
-            verdict = grade(get_format(f), completion, tuple(h.split()), game.get_rule(r), require_strict=True)
-            out.append(verdict.binary_reward if kind == "binary" else verdict.shaped_reward)
-        return out
-
-    reward.__name__ = f"verifier_{kind}"
-    return reward
-
-
 def rl_hands(cfg: StudyConfig) -> list[game.Hand]:
     """The ID hands RL prompts come from (see ``RLConfig.hands`` / ``hand_subset``)."""
     r = cfg.rl
@@ -416,9 +410,18 @@ def start_checkpoint(cfg: StudyConfig, step: int) -> str | Path:
 
 
 def rl(cfg: StudyConfig, from_step: int) -> Run:
-    """GRPO from the SFT checkpoint at ``from_step``, verifier reward (cached)."""
+    """GRPO from the SFT checkpoint at ``from_step`` on multi-turn episodes (cached).
+
+    Each rollout is an episode of up to ``cfg.rl.attempts`` attempts with the verifier's
+    feedback between them (:mod:`sftrl.training.rollout`); trl's ``env_mask`` keeps the
+    feedback tokens out of the loss, and the reward is the episode's (``cfg.rl.reward``).
+    """
+    import os
+
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
+
+    from sftrl.training.rollout import episode_reward, rollout_func
 
     _check_format(cfg)
     r = cfg.rl
@@ -441,16 +444,19 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
         fmt = get_format(cfg.model.answer_format)
         hands = rl_hands(cfg)
         rows = corpus.rl_prompts(fmt, hands, game.ID_RULE, tokenizer if fmt.name == "chat" else None)
-        for row in rows:
-            row["answer_format"] = fmt.name
+        episode_tokens = r.attempts * (r.max_completion_length + 32)  # attempts and verifier turns
         args = GRPOConfig(**_common_args(cfg, run, steps=r.steps, lr=r.lr, seed=r.seed),
                           per_device_train_batch_size=r.prompts_per_step * r.num_generations,
                           num_generations=r.num_generations, beta=r.beta, temperature=r.temperature,
-                          max_completion_length=r.max_completion_length, lr_scheduler_type="constant",
+                          max_completion_length=episode_tokens, lr_scheduler_type="constant",
                           warmup_steps=0)
         keep = sorted({*r.checkpoints, r.steps} - {0})
-        trainer = GRPOTrainer(model=model, reward_funcs=verifier_reward(r.reward), args=args,
+        play = rollout_func(rows, fmt, tokenizer, attempts=r.attempts, max_new_tokens=r.max_completion_length,
+                            temperature=r.temperature, reward=r.reward, feedback=cfg.eval.feedback)
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
+        trainer = GRPOTrainer(model=model, reward_funcs=episode_reward, args=args,
                               train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                              rollout_func=play,
                               callbacks=[_KeepSteps(keep), _JsonlLog(run.dir / "metrics.jsonl"),
                                          _PruneResumeState()])
         _quiet(trainer)

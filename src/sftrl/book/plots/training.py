@@ -103,13 +103,14 @@ def recovery_table(window: Rows) -> Table:
     """One row per RL start: OOD and ID before and after RL (the mean over seeds, with its
     interval, and each seed's OOD), OOD change and recovery."""
     columns = ["RL from SFT step", "OOD at start", "OOD after RL (mean)", "per seed (%)", "OOD change (paired CI)",
-               "recovery", "ID at start", "ID after RL (mean)"]
+               "recovery", "OOD, first attempt: start → RL", "ID at start", "ID after RL (mean)"]
     rows = []
     for r in sorted(window, key=lambda r: r["from_step"]):
         rec = f"{100 * r['recovery']:.0f}%" if math.isfinite(r["recovery"]) else "n/a"
         rows.append([str(r["from_step"]), _ci_text(r["ood_start"], r["ood_start_ci"]),
                      _ci_text(r["ood_rl"], r["ood_rl_ci"]), _seeds_text(r, "ood_rl_seeds") or "one seed",
                      _change_text(r["ood_gain"], r.get("ood_gain_paired_ci")), rec,
+                     f"{pct(r['ood_start_1'])} → {pct(r['ood_rl_1'])}",
                      pct(r["id_start"]), _ci_text(r["id_rl"], r["id_rl_ci"])])
     n_seeds = sorted({len(r.get("runs") or [None]) for r in window})
     notes = [f"RL seeds per start: {'/'.join(map(str, n_seeds))}. Intervals are 95% Wilson intervals over the "
@@ -182,20 +183,31 @@ def _mark_peak(ax: Axes, peak: Peak, *, label: bool = True) -> None:
 def plot_accuracy(curve: Rows, *, peak: Peak | None = None, format_errors: bool = True):
     """Panel (a): ID and OOD accuracy against SFT step, 95% Wilson bands, the OOD peak marked.
 
-    ``format_errors`` adds the OOD format-error rate (answers the verifier could not parse as
-    the strict format) as a thin dashed line: it shows when the format is learned.
+    ``format_errors`` adds the OOD format-error rate of the first attempts (answers the
+    verifier could not parse as the strict format) as a thin grey line: it shows when the
+    format is learned. With several attempts per hand, a dashed line of the same colour
+    shows the first attempt's accuracy; the held-out ID hands are the dotted line.
     """
     _check_curve(curve)
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    attempts = curve[0].get("attempts", 1)
+    within = f", within {attempts} attempts" if attempts > 1 else ""
+    names = {"id": "ID (hands as SFT's)", "id_heldout": "ID (held-out value multisets)", "ood": "OOD"}
     for split in ("id", "ood"):
         steps, acc = _series(curve, split, "accuracy")
         _, lo = _series(curve, split, "ci_low")
         _, hi = _series(curve, split, "ci_high")
         ax.fill_between(steps, lo, hi, color=COLORS[split], alpha=0.2, lw=0)
-        ax.plot(steps, acc, color=COLORS[split], marker="o", ms=3.5, lw=1.6, label=f"{split.upper()} accuracy")
+        ax.plot(steps, acc, color=COLORS[split], marker="o", ms=3.5, lw=1.6, label=f"{names[split]}{within}")
+        if attempts > 1:
+            _, first = _series(curve, split, "accuracy_1")
+            ax.plot(steps, first, color=COLORS[split], lw=1.0, ls="--", label=f"{names[split]}, first attempt")
+    if by_split(curve, "id_heldout"):
+        steps, acc = _series(curve, "id_heldout", "accuracy")
+        ax.plot(steps, acc, color=COLORS["id"], marker="^", ms=3, lw=1.0, ls=":", label=f"{names['id_heldout']}{within}")
     if format_errors:
         steps, err = _series(curve, "ood", "format_error_rate")
-        ax.plot(steps, err, color=COLORS["base"], ls="--", lw=1.0, label="OOD format errors")
+        ax.plot(steps, err, color=COLORS["base"], ls="-.", lw=1.0, label="OOD format errors (first attempt)")
     if peak is not None:
         _mark_peak(ax, peak)
         ax.plot([peak.step], [peak.ood], marker="*", ms=12, color=COLORS["ood"], mec="white", zorder=5)
@@ -203,7 +215,7 @@ def plot_accuracy(curve: Rows, *, peak: Peak | None = None, format_errors: bool 
     ax.set_ylim(-0.03, 1.03)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("share of hands (95% CI)")
-    _legend_below(ax)
+    _legend_below(ax, ncol=2)
     return fig, ax
 
 
@@ -283,3 +295,61 @@ def plot_recovery(curve: Rows, window: Rows, *, peak: Peak | None = None):
     ax.set_ylabel("OOD accuracy")
     _legend_below(ax, ncol=2)
     return fig, ax
+
+
+#: the verifier's categories of a first attempt, in the order panel (d) stacks them
+OUTCOME_ORDER = ("correct", "wrong_value", "wrong_numbers", "illegal_characters", "malformed")
+OUTCOME_LABELS = {"correct": "correct", "wrong_value": "wrong value", "wrong_numbers": "wrong numbers",
+                  "illegal_characters": "illegal characters", "malformed": "malformed"}
+OUTCOME_COLORS = {"correct": COLORS["id"], "wrong_value": "#56B4E9", "wrong_numbers": COLORS["ood"],
+                  "illegal_characters": COLORS["chance"], "malformed": COLORS["base"]}
+
+
+def plot_forgetting(curve: Rows, *, peak: Peak | None = None):
+    """Panel (d): what SFT erodes on OOD hands: the verifier's categories of every OOD first
+    attempt along SFT (stacked shares), and the rule-reading diagnostic (black line): the
+    share of first attempts that give a face card the ID value 10."""
+    _check_curve(curve)
+    rows = sorted(by_split(curve, "ood"), key=lambda r: r["step"])
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    shares = [[r["first_outcomes"].get(o, 0) / r["n"] for r in rows] for o in OUTCOME_ORDER]
+    ax.stackplot(steps, shares, colors=[OUTCOME_COLORS[o] for o in OUTCOME_ORDER], alpha=0.75,
+                 labels=[OUTCOME_LABELS[o] for o in OUTCOME_ORDER])
+    face = [(r["face_as_id"][0] / r["face_as_id"][1]) if r["face_as_id"][1] else float("nan") for r in rows]
+    ax.plot(steps, face, color=COLORS["paper"], lw=1.6, marker="o", ms=3, label="face card read as 10")
+    if peak is not None:
+        _mark_peak(ax, peak, label=False)
+    step_axis(ax, steps)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylabel("OOD first attempts")
+    _legend_below(ax, ncol=3)
+    return fig, ax
+
+
+def plot_mechanism(window: Rows):
+    """Panel (e): per RL start, the share of GRPO groups whose rewards differ (bars; the rest
+    give no gradient), and the rule-reading diagnostic on OOD first attempts before (open)
+    and after RL (filled)."""
+    rows = sorted(window, key=lambda r: r["from_step"])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    x = list(range(len(rows)))
+    labels = [str(r["from_step"]) for r in rows]
+    ax.bar(x, [r["reward_spread"] for r in rows], color=COLORS["rl"], alpha=0.8)
+    for i, r in enumerate(rows):
+        seeds = r.get("reward_spread_seeds") or []
+        if len(seeds) > 1:
+            ax.plot([i] * len(seeds), seeds, "_", color=COLORS["paper"], ms=8, mew=1.2)
+    ax.set_ylabel("groups with reward spread")
+    bx.plot(x, [r["face_as_id_start"] for r in rows], "o", mfc="white", mec=COLORS["sft"], mew=1.5, ms=6,
+            label="SFT checkpoint")
+    bx.plot(x, [r["face_as_id_rl"] for r in rows], "s", color=COLORS["rl"], ms=5, label="after RL (mean of seeds)")
+    bx.set_ylabel("OOD first attempts: face card as 10")
+    for a in (ax, bx):
+        a.set_xticks(x, labels)
+        a.set_xlabel("RL started from SFT step")
+        a.set_ylim(0, 1.02)
+        a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _legend_below(bx, ncol=1)
+    return fig, (ax, bx)
