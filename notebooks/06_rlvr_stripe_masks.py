@@ -67,7 +67,9 @@ verdicts = rules.figure6(d)
 # %% [markdown]
 # ## The checkpoints
 #
-# The {glue:text}`n_rl` RL and {glue:text}`n_sft` SFT checkpoints analysed. For the
+# The {glue:text}`n_rl` RL and {glue:text}`n_sft` SFT checkpoints analysed. Paper B's
+# RLVR runs are single-turn (one answer, one verifiable reward), and so are this page's
+# RL runs; Figure 1's RL plays the papers' multi-turn episodes instead. For the
 # project's runs, *reward start* and *reward end* are the mean reward over the first and
 # the last quarter of training, and *no signal* the mean share of prompts whose samples all
 # earned the same reward: GRPO gets no gradient from them, so a run with no signal at all

@@ -52,7 +52,7 @@ from sftrl.weights.checkpoints import resolve_checkpoint, resolve_layer, split_p
 from sftrl import paths
 from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
-from sftrl.config import REWARD_MODES, StudyConfig, check_choice  # noqa: E402
+from sftrl.config import REWARD_MODES, StudyConfig, check_attempts, check_choice  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
 from sftrl.training.runs import Run  # noqa: E402
 from sftrl.identity import checkpoint_identity, config_hash  # noqa: E402
@@ -109,6 +109,10 @@ class MaskStudyConfig:
     """Weight dtype during the K runs: ``"float32"`` = fp32 master weights, whose
     checkpoints the masks compare after rounding to bf16 (as B's bf16 checkpoints);
     ``"bfloat16"`` = weights stored and updated in bf16."""
+    attempts: int = 1
+    """Attempts per RL episode. Paper B's RLVR runs are single-turn (one answer, one
+    verifiable reward), so its study's runs are too; the models are still evaluated under
+    the book's protocol (``cfg.eval``)."""
     reward: str | None = None
     """RL reward, ``"shaped"`` or ``"binary"`` (None: the profile's)."""
     temperature: float | None = None
@@ -206,6 +210,7 @@ def check_study_config(scfg: MaskStudyConfig) -> None:
         raise SftrlError(f"temperature must be > 0 (None: the profile's), got {scfg.temperature}")
     if scfg.reward is not None:
         check_choice(scfg.reward, REWARD_MODES, "reward")
+    check_attempts(scfg.attempts, "attempts")
     if scfg.probe_steps is not None and scfg.probe_steps < 1:
         raise SftrlError(f"probe_steps must be >= 1 (None: steps), got {scfg.probe_steps}")
 
@@ -238,7 +243,7 @@ def rl_config(cfg: StudyConfig, scfg: MaskStudyConfig, **changes: Any) -> StudyC
     steps = int(changes.pop("steps", scfg.steps))
     r = replace(cfg.rl, steps=steps, prompts_per_step=scfg.prompts_per_step,
                 checkpoints=_kept(steps, scfg.checkpoints), lr=scfg.lr, dtype=scfg.dtype,
-                reward=cfg.rl.reward if scfg.reward is None else scfg.reward,
+                attempts=scfg.attempts, reward=cfg.rl.reward if scfg.reward is None else scfg.reward,
                 temperature=cfg.rl.temperature if scfg.temperature is None else scfg.temperature)
     r = replace(r, **changes)
     r = replace(r, lr=r.lr * lr_scale, num_generations=max(2, round(r.num_generations * group_scale)))

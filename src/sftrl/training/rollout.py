@@ -36,7 +36,7 @@ import torch
 from sftrl.task.episode import Episode
 from sftrl.task.game import Rule, get_rule
 from sftrl.task.prompts import AnswerFormat
-from sftrl.training.model import eos_ids, sampling_kwargs, suppressed_ids
+from sftrl.training.model import eos_ids, suppressed_ids
 
 
 @dataclass
@@ -94,56 +94,128 @@ def sample(model: Any, tokenizer: Any, fmt: AnswerFormat, tasks: Sequence[tuple[
     return rollouts
 
 
+#: positions reserved for one verifier turn in the sampler's cache (a chat template's turn
+#: with the verifier's sentence; the compact format's is 3 tokens)
+_TURN_TOKENS = {"compact": 4, "chat": 160}
+
+
+def _growing_cache(model: Any, max_len: int):
+    """A KV cache allocated once for ``max_len`` positions and written in place (no copy of
+    the whole cache per token, as a concatenating cache makes), whose attention reads only
+    the positions filled so far. Decoding a tiny model with many rows is bound by reading
+    the cache, so both halve a turn's time."""
+    from transformers import StaticCache
+    from transformers.cache_utils import StaticLayer
+
+    class GrowingLayer(StaticLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            keys, values = super().update(key_states, value_states, *args, **kwargs)
+            n = int(self.cumulative_length)
+            return keys[:, :, :n], values[:, :, :n]
+
+        def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+            return self.get_seq_length() + query_length, 0
+
+        def get_seq_length(self) -> int:
+            return int(self.cumulative_length) if self.is_initialized else 0
+
+    cache = StaticCache(config=model.config, max_cache_len=max_len)
+    cache.layers = [GrowingLayer(max_cache_len=max_len) for _ in cache.layers]
+    return cache
+
+
 def _play_batch(model: Any, tokenizer: Any, fmt: AnswerFormat, batch: list[Rollout], *, attempts: int,
                 max_new_tokens: int, temperature: float, feedback: str, eos: list[int], pad_id: int,
                 device: Any) -> None:
-    """Play a batch of episodes to the end, keeping the KV cache between turns."""
+    """Play a batch of episodes to the end with one static KV cache for all their turns.
+
+    Column ``j`` of the cache and of the attention mask holds the ``j``-th token fed to the
+    model; a token the episode's text does not hold (left padding, a wrong attempt's
+    end-of-sequence token and what follows it in its row) is masked, and every row's
+    position ids count only its visible tokens.
+    """
     chat = fmt.name == "chat"
-    eos_set = set(eos)
-    special = set(tokenizer.all_special_ids)
+    eos_t = torch.tensor(eos, device=device)
+    suppress = torch.tensor(suppressed_ids(tokenizer, eos), dtype=torch.long, device=device)
     width = max(len(r.prompt_ids) for r in batch)
-    ids = torch.tensor([[pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in batch], device=device)
-    mask = torch.tensor([[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in batch], device=device)
-    cache = None
+    total = width + attempts * (max_new_tokens + 1) + (attempts - 1) * _TURN_TOKENS.get(fmt.name, 160)
+    cache = _growing_cache(model, total)
+    mask = torch.zeros((len(batch), total), dtype=torch.long, device=device)
+    seen = torch.zeros(len(batch), dtype=torch.long, device=device)  # visible tokens per row so far
+    col = 0  # next free column
+
+    def feed(tokens: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """Append ``tokens`` (rows, n) with their visibility; return the last position's logits."""
+        nonlocal col
+        n = tokens.shape[1]
+        if col + n > total:
+            raise RuntimeError(f"the sampler's cache of {total} positions is full")
+        mask[:, col:col + n] = visible
+        positions = (seen[:, None] + visible.cumsum(1) - 1).clamp(min=0)
+        seen.add_(visible.sum(1))
+        col += n
+        out = model(input_ids=tokens, attention_mask=mask[:, :col], position_ids=positions, cache=cache,
+                    use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1].float()
+
+    prompts = torch.tensor([[pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in batch], device=device)
+    logits = feed(prompts, (torch.arange(width, device=device)[None] >= width - torch.tensor(
+        [len(r.prompt_ids) for r in batch], device=device)[:, None]).long())
     live = list(batch)
     for _ in range(attempts):
-        out = model.generate(input_ids=ids, attention_mask=mask, cache=cache,
-                             max_new_tokens=max_new_tokens, use_cache=True, pad_token_id=pad_id,
-                             eos_token_id=eos, output_scores=True, return_dict_in_generate=True,
-                             **sampling_kwargs(temperature, suppressed_ids(tokenizer, eos)))
-        cache = out.cache
-        new = out.sequences[:, ids.shape[1]:]
-        logps = torch.stack(out.scores, dim=1).float().log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
-        keep, turns, attempt_masks = [], [], []
-        for i, (r, row, lp) in enumerate(zip(live, new.tolist(), logps.tolist())):
-            cut = next((j for j, t in enumerate(row) if t in eos_set), len(row))
+        rows = len(live)
+        tokens = torch.full((rows, max_new_tokens), pad_id, dtype=torch.long, device=device)
+        logps = torch.zeros((rows, max_new_tokens), device=device)
+        done = torch.zeros(rows, dtype=torch.bool, device=device)
+        n_new = 0
+        for t in range(max_new_tokens):
+            if suppress.numel():
+                logits[:, suppress] = float("-inf")
+            if temperature == 0.0:
+                choice = logits.argmax(-1)
+                lp = logits.log_softmax(-1).gather(-1, choice[:, None]).squeeze(-1)
+            else:
+                scaled = (logits / temperature).log_softmax(-1)
+                choice = torch.multinomial(scaled.exp(), 1).squeeze(-1)
+                lp = scaled.gather(-1, choice[:, None]).squeeze(-1)
+            choice = torch.where(done, torch.full_like(choice, pad_id), choice)
+            tokens[:, t], logps[:, t] = choice, torch.where(done, torch.zeros_like(lp), lp)
+            n_new = t + 1
+            finished = done | torch.isin(choice, eos_t)
+            # an attempt's tokens are visible; its end-of-sequence token and the padding after are not
+            logits = feed(choice[:, None], (~finished).long()[:, None])
+            done = finished
+            if bool(done.all()):
+                break
+        keep, turns = [], []
+        for i, r in enumerate(live):
+            row, lp = tokens[i, :n_new].tolist(), logps[i, :n_new].tolist()
+            cut = next((j for j, tok in enumerate(row) if tok in eos), len(row))
             text = tokenizer.decode(row[:cut], skip_special_tokens=True).strip()
             verdict = r.episode.step(text)
-            # generation suppresses special tokens (suppressed_ids); were one there, it would be
-            # unseen and unrecorded, as it is absent from the attempt's text
-            seen = [j for j in range(cut) if row[j] not in special]
             if r.episode.done:  # the last attempt keeps its end-of-sequence token
-                seen += [cut] if cut < len(row) else []
-                r.extend([row[j] for j in seen], [lp[j] for j in seen])
+                end = min(cut + 1, len(row))
+                r.extend(row[:end], lp[:end])
                 continue
-            r.extend([row[j] for j in seen], [lp[j] for j in seen])
+            r.extend(row[:cut], lp[:cut])
             turn = _encode(tokenizer, fmt.feedback_turn(text, verdict, tokenizer=tokenizer if chat else None,
                                                         mode=feedback), first=False)
             r.extend(turn, model=False)
             keep.append(i)
             turns.append(turn)
-            visible = set(seen)  # the eos, the padding after it and special tokens: unseen
-            attempt_masks.append([1 if j in visible else 0 for j in range(len(row))])
         live = [live[i] for i in keep]
         if not live:
             return
-        index = torch.tensor(keep, device=device)
+        if len(keep) < rows:  # finished episodes leave the batch
+            index = torch.tensor(keep, device=device)
+            for layer in cache.layers:
+                layer.keys, layer.values = layer.keys[index], layer.values[index]
+                layer.batch_size = len(keep)
+            mask, seen = mask[index], seen[index]
         longest = max(map(len, turns))
         env = torch.tensor([[pad_id] * (longest - len(t)) + t for t in turns], device=device)
-        env_mask = torch.tensor([[0] * (longest - len(t)) + [1] * len(t) for t in turns], device=device)
-        ids = torch.cat([out.sequences[index], env], dim=1)
-        mask = torch.cat([mask[index], torch.tensor(attempt_masks, device=device), env_mask], dim=1)
-        cache.batch_select_indices(index)
+        visible = torch.tensor([[0] * (longest - len(t)) + [1] * len(t) for t in turns], device=device)
+        logits = feed(env, visible)
 
 
 def rollout_func(rows: Sequence[dict[str, str]], fmt: AnswerFormat, tokenizer: Any, *, attempts: int,
