@@ -79,7 +79,7 @@ browser:  ## install headless Chromium and its driver (Debian packages) when mis
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium chromium-driver; }
 
-base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pretraining, ~30 min on 2 cores
+base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pretraining, ~25 min on 2 cores
 	OMP_NUM_THREADS=2 $(PY) -m sftrl train base --profile cpu --set threads=2
 
 study: $(STAMP)  ## rerun every configuration of the small-model study; writes book/study/tried.json

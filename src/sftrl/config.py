@@ -149,8 +149,11 @@ class RLConfig:
 
     steps: int = 50
     """Optimizer steps."""
-    prompts_per_step: int = 16
-    """Distinct prompts per step; each is sampled ``num_generations`` times."""
+    prompts_per_step: int = 8
+    """Distinct prompts per step; each is sampled ``num_generations`` times. An episode of
+    the papers' protocol costs up to five answers: 8 (half the single-turn default of
+    earlier versions) keeps Figure 1's 15 RL runs near the book's budget on 2 cores
+    (bench/results/protocol.json)."""
     num_generations: int = 8
     """Group size for GRPO's group-normalised advantage."""
     lr: float = 3e-5
