@@ -133,6 +133,11 @@ methods.settings_table(cfg)
 #   ID hands whose multisets of values no training hand shares, so that they measure
 #   generalisation to unseen arithmetic rather than memory of the training answers. RL
 #   prompts come from {glue:text}`n_rl_hands` hands of other multisets again.
+# - **A smaller RL step.** An episode of the papers' protocol costs up to five answers,
+#   where a single-turn RL rollout costs one, so each RL step here plays
+#   {glue:text}`rl_prompts` prompts × {glue:text}`rl_generations` episodes, half the prompts
+#   per step of this book's single-turn versions, to keep Figure 1's RL runs within reach of
+#   a 2-core machine (`bench/results/protocol.json` records the cost of one step).
 # - **A model of another scale.** The learning rates, step counts and RL temperature differ
 #   from paper A's (see the table): they are set for a model of this size and for the
 #   profile's compute budget.
@@ -198,6 +203,7 @@ pages.glue_all({
     "trl_version": trl_defaults["trl_version"],
     "rl_beta": cfg.rl.beta,
     "rl_generations": cfg.rl.num_generations,
+    "rl_prompts": cfg.rl.prompts_per_step,
     "tried_sentence": methods.tried_sentence(tried),
     "rl_seeds": cfg.rl_seeds,
     "tried_verdicts_sentence": methods.tried_verdicts_sentence(),

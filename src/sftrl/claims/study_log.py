@@ -51,11 +51,6 @@ TRIED: tuple[Tried, ...] = (
     Tried("default", "the cpu profile as shipped (Figure 1), under the papers' protocol because it is the "
           "papers' protocol: up to 5 attempts per hand with the verifier's reason after each wrong one, in "
           "evaluation and in RL (GRPO on the same episodes, the shaped reward summed over the turns)", {}),
-    Tried("single attempt", "the earlier protocol on the revision-trained base: one greedy attempt per hand and "
-          "single-turn RL, as the rows of the earlier protocol below were measured",
-          {"eval_attempts": 1, "rl_attempts": 1}),
-    Tried("single-turn RL", "evaluation under the papers' protocol, RL on single answers: does RL need the "
-          "episodes, or only the evaluation?", {"rl_attempts": 1}),
 )
 
 
@@ -92,7 +87,9 @@ def summarise(t: Tried, profile: str = "cpu") -> dict[str, Any]:
         row["rl"] = [{"from": w["from_step"], "ood_start": _pct(w["ood_start"]), "ood_rl": _pct(w["ood_rl"]),
                       "ood_rl_seeds": [_pct(x) for x in w["ood_rl_seeds"]], "id_start": _pct(w["id_start"]),
                       "ood_change_paired_ci": [_pct(x) for x in w["ood_gain_paired_ci"]],
-                      "id_rl": _pct(w["id_rl"]), "id_rl_seeds": [_pct(x) for x in w["id_rl_seeds"]]}
+                      "id_rl": _pct(w["id_rl"]), "id_rl_seeds": [_pct(x) for x in w["id_rl_seeds"]],
+                      "ood_start_1": _pct(w["ood_start_1"]), "ood_rl_1": _pct(w["ood_rl_1"]),
+                      "reward_spread": _pct(w["reward_spread"])}
                      for w in window]
         verdict = claims.rl_restores_in_window(curve, window)
         row["rl_verdict"], row["rl_reason"] = verdict.verdict, verdict.reason
