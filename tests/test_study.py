@@ -190,7 +190,8 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
     expected: dict[str, object] = {
         "profile": "smoke", "peak_step": peak.step, "peak_ood": peak.ood, "id_at_peak": peak.id,
         "end_step": peak.end_step, "ood_end": peak.ood_end, "id_end": peak.id_end,
-        "rl_steps": cfg.rl.steps, "rl_reward": cfg.rl.reward, "rl_beta": cfg.rl.beta, "n_rl_starts": len(cfg.rl_from_steps), "eval_attempts": cfg.eval.attempts,
+        "rl_steps": cfg.rl.steps, "rl_reward": cfg.rl.reward, "rl_beta": cfg.rl.beta, "n_rl_starts": len(cfg.rl_from_steps),
+        "protocol_text": cfg.eval.describe(), "rl_attempts": cfg.rl.attempts,
         "n_ood_hands": cfg.eval.max_hands, "n_id_hands": cfg.eval.max_hands,
         "best_recovery": best["recovery"] if best else math.nan,
         "best_recovery_step": best["from_step"] if best else None,
@@ -205,4 +206,4 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
     # every figure is an image, every table HTML; no stray output (book.run checks the rest)
     images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     tables = sum("text/html" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-    assert images == 3 and tables == 3
+    assert images == 5 and tables == 3  # panels a-e; the recovery, paired and verdict tables

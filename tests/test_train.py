@@ -75,7 +75,9 @@ def test_rl_with_the_shaped_reward_moves_weights(cfg, sft_run):
     run = train.rl(shaped, from_step=step)
     assert run.is_done and run.summary()["from_step"] == step
     rewards = [r["reward"] for r in run.metrics() if "reward" in r]
-    assert rewards and all(-3.0 <= x <= 5.0 for x in rewards)
+    # an episode's shaped reward is the sum over its turns: -3 for each of up to `attempts`
+    # malformed answers at worst, +5 for a first-attempt solve at best
+    assert rewards and all(-3.0 * shaped.rl.attempts <= x <= 5.0 for x in rewards)
     start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(cfg.rl.steps))
     assert _changed(start, end) > 0
 
@@ -84,7 +86,7 @@ def test_rl_without_reward_signal_leaves_weights_unchanged(cfg, sft_run):
     # the tiny smoke model never solves a hand: every binary reward is 0, every group's
     # advantage is 0, so GRPO has no gradient (what the prototype saw after a long SFT)
     step = min(sft_run.checkpoints())
-    run = train.rl(cfg, from_step=step)
+    run = train.rl(config.profile("smoke", rl_reward="binary"), from_step=step)
     rewards = [r["reward"] for r in run.metrics() if "reward" in r]
     assert rewards and max(rewards) == 0.0
     start, end = _weights(sft_run.checkpoint(step)), _weights(run.checkpoint(cfg.rl.steps))
@@ -101,7 +103,7 @@ def test_evaluation_rows_for_every_checkpoint(cfg, sft_run):
     steps = sorted({r["step"] for r in rows})
     assert steps == [0, *sorted(sft_run.checkpoints())]
     for r in rows:
-        assert r["split"] in ("id", "ood") and r["n"] == cfg.eval.max_hands
+        assert r["split"] in checkpoint.SPLITS and r["n"] == cfg.eval.max_hands
         assert 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
         assert math.isfinite(r["train_loss"]) and math.isfinite(r["heldout_loss"])
     # a second call reads the cache: same rows, no new lines

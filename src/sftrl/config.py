@@ -279,8 +279,8 @@ def _smoke() -> StudyConfig:
     return StudyConfig(
         profile="smoke",
         model=ModelSpec(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2),
-        # just enough pretraining that SFT teaches the strict format within 20 steps, so RL
-        # sees rewards that differ within a group (seconds, not minutes)
+        # just enough pretraining that SFT teaches the strict format to most ID hands within 30
+        # steps, so RL sees rewards that differ within a group (seconds, not minutes)
         pretrain=PretrainConfig(steps=150, batch_size=64, lr=3e-3, warmup_steps=10, corpus_size=4_000),
         sft=SFTConfig(steps=30, batch_size=16, lr=1e-3, checkpoints=(10, 20, 30)),
         rl=RLConfig(steps=4, prompts_per_step=4, num_generations=4, lr=1e-4, checkpoints=(2, 4),
