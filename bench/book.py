@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import provenance  # bench/provenance.py
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<{width}}  {seconds:8.1f}")
     if args.json:
         args.json.write_text(json.dumps({"profile": args.profile, "fresh": args.fresh,
-                                         "cpus": os.cpu_count(), "stages": dict(rows)}, indent=2))
+                                         "cpus": os.cpu_count(), "provenance": provenance(),
+                                         "stages": dict(rows)}, indent=2))
     return 0
 
 

@@ -147,7 +147,7 @@ training_plots.recovery_table(d.window)
 # numbers"; a model that reads the rule but loses its arithmetic with 11-13 answers with
 # the right numbers and a wrong value, or drops a number. The black line is the share of
 # first attempts (of those that list numbers for a hand with a face card) that give a
-# face card the value 10.
+# face card the value 10. In our run: {glue:text}`forgetting_sentence`
 
 # %%
 fig, ax = training_plots.plot_forgetting(d.curve, peak=d.peak)
@@ -160,6 +160,7 @@ fig
 # version links RL's success to such groups). Left: the share of groups with a reward
 # spread, per RL start, averaged over the logged steps (a tick per seed). Right: the
 # rule-reading diagnostic on OOD first attempts at the start checkpoint and after RL.
+# {glue:text}`mechanism_sentence`
 
 # %%
 fig, axes = training_plots.plot_mechanism(d.window)
@@ -191,6 +192,8 @@ pages.glue_all({
     "best_recovery_step": d.best["from_step"] if d.best else None,
     "best_recovery_sentence": rules.best_recovery_sentence(d.window),
     "paired_sentence": rules.paired_changes_sentence(d.window),
+    "forgetting_sentence": rules.forgetting_sentence(d.curve),
+    "mechanism_sentence": rules.mechanism_sentence(d.window),
     "paper_llama_ood_peak": llama.ood_peak, "paper_llama_peak_step": llama.peak_step,
     "paper_llama_ood_end": llama.ood_end, "paper_attempts": papers.get("task.eval_attempts").value,
 }, verdicts)

@@ -421,3 +421,29 @@ def test_grafting_without_an_rl_gain_is_uninformative():
                    sft_rl_sigma=0.0)  # the smoke profile
     for v in claims.figure5(SimpleNamespace(grafts=rows)):
         assert v.verdict == "not reproduced" and "uninformative" in v.reason
+
+
+def test_forgetting_sentence_reads_the_categories_at_the_peak_and_the_end():
+    def row(step, acc, outcomes, face):
+        return {"step": step, "split": "ood", "accuracy": acc, "first_outcomes": outcomes, "face_as_id": face}
+
+    curve = [row(0, 0.0, {"malformed": 10}, [0, 0]),
+             row(40, 0.3, {"correct": 3, "wrong_value": 6, "wrong_numbers": 1}, [0, 10]),
+             row(600, 0.1, {"correct": 1, "wrong_value": 4, "wrong_numbers": 5}, [2, 8])]
+    curve += [dict(r, split="id") for r in curve]
+    text = claims.forgetting_sentence(curve)
+    assert "peak (step 40) to the end of SFT (step 600)" in text
+    assert "wrong value 60.0% → 40.0%, wrong numbers 10.0% → 50.0%" in text
+    assert "correct 30.0% → 10.0%" in text and "0.0% → 25.0% of the first attempts" in text
+
+
+def test_mechanism_sentence_says_when_the_spread_cannot_tell_the_starts_apart():
+    def start(step, spread, face=(0.0, 0.1)):
+        return {"from_step": step, "reward_spread": spread, "face_as_id_start": face[0], "face_as_id_rl": face[1]}
+
+    flat = claims.mechanism_sentence([start(300, 0.99), start(50, 1.0)])
+    assert "99.0% to 100.0% across the 2 RL starts" in flat and "does not separate" in flat
+    assert flat.index("50: 0.0% → 10.0%") < flat.index("300:")
+    varied = claims.mechanism_sentence([start(50, 0.9), start(300, 0.2)])
+    assert "20.0% to 90.0%" in varied and "does not separate" not in varied
+    assert "No RL run" in claims.mechanism_sentence([{"from_step": 1, "reward_spread": float("nan")}])

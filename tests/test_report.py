@@ -336,6 +336,13 @@ def test_bench_snapshot_as_bench_book_writes_it(tmp_path):
     got = reproduce.bench_snapshot(path)
     assert reproduce.stage_table(got).rows[1] == ["notebook 01_ood_peak_and_decline", "240.5", "4.0"]
     assert "12 minutes" in reproduce.budget_sentence(got) and "3 s" in reproduce.budget_sentence(got)
+    assert "within the project's budget of 15 minutes" in reproduce.budget_sentence(got)
+    assert "not recorded" in reproduce.budget_sentence(got)
+    slow = dict(snap, stages={**snap["stages"], "notebook 01_ood_peak_and_decline": 1500.0, "total make book": 2000.0},
+                provenance={"processor": "Some CPU", "commit": "0123456789abcdef"})
+    text = reproduce.budget_sentence(slow)
+    assert "over the project's budget of 15 minutes (01_ood_peak_and_decline alone took 25 minutes, 75%" in text
+    assert "Some CPU, code 0123456789ab" in text
     assert "4 minutes" in reproduce.rerun_sentence(got, "01_ood_peak_and_decline")
     assert "not committed yet" in reproduce.rerun_sentence(None, "01_ood_peak_and_decline")
     path.write_text(json.dumps({"profile": "cpu"}))

@@ -23,6 +23,8 @@ from sftrl.errors import SftrlError
 
 #: the committed snapshot of `bench/book.py --json` (see bench/results/README.md)
 BENCH_BOOK = paths.BENCH / "results" / "book.json"
+#: the project's budget for a fresh ``make book`` with the cpu profile on a 2-core machine
+BOOK_BUDGET_S = 15 * 60
 
 
 def bench_snapshot(path: Path = BENCH_BOOK) -> dict[str, Any] | None:
@@ -70,8 +72,21 @@ def budget_sentence(snapshot: Mapping[str, Any] | None) -> str:
                 "on your machine, and bench/results/README.md says how the snapshot is made.")
     total, rebuild = stage_seconds(snapshot, "total make book"), stage_seconds(snapshot, "rebuild, nothing changed")
     env = "a fresh environment" if snapshot.get("fresh") else "an environment already installed"
-    return (f"On the machine of the committed benchmark ({snapshot.get('cpus', '?')} CPUs, {env}), make book "
-            f"took {duration(total)} in all and a rebuild with nothing changed {duration(rebuild)}; the stages:")
+    prov = snapshot.get("provenance") or {}
+    made = (f", {prov['processor']}, code {str(prov.get('commit', '?'))[:12]}" if prov.get("processor") else
+            ", machine and code version not recorded")
+    notebooks = {k: float(v) for k, v in snapshot["stages"].items() if k.startswith("notebook ")}
+    budget = ""
+    if math.isfinite(total):
+        over = "over" if total > BOOK_BUDGET_S else "within"
+        budget = f", {over} the project's budget of {duration(BOOK_BUDGET_S)}"
+        if total > BOOK_BUDGET_S and notebooks:
+            slow = max(notebooks, key=notebooks.get)
+            budget += (f" ({slow.removeprefix('notebook ')} alone took {duration(notebooks[slow])}, "
+                       f"{notebooks[slow] / total:.0%} of the whole)")
+    return (f"On the machine of the committed benchmark ({snapshot.get('cpus', '?')} CPUs{made}; {env}), "
+            f"make book took {duration(total)} in all{budget}, and a rebuild with nothing changed "
+            f"{duration(rebuild)}; the stages:")
 
 
 def base_rebuild_sentence(record: Mapping[str, Any] | None) -> str:

@@ -33,7 +33,7 @@ from typing import Any
 
 from sftrl.claims import registry
 from sftrl.errors import SftrlError
-from sftrl.experiments.figure1 import best_recovery, by_split, ood_peak
+from sftrl.experiments.figure1 import best_recovery, by_split, face_as_id_share, ood_peak
 from sftrl.fmt import pct, pts
 
 #: the three possible verdicts, strongest first
@@ -345,6 +345,49 @@ def paired_changes_sentence(window: Rows) -> str:
             parts.append(f"{words} {', '.join(groups[key])}")
     return ("Compared hand by hand on the same OOD hands (a paired 95% interval, narrower than the rule's "
             f"separate intervals), OOD accuracy after RL was {'; '.join(parts)}.")
+
+
+def _share(row: dict[str, Any], outcome: str) -> float:
+    counts = row.get("first_outcomes") or {}
+    n = sum(counts.values())
+    return counts.get(outcome, 0) / n if n else math.nan
+
+
+def forgetting_sentence(curve: Rows) -> str:
+    """What the OOD first attempts got wrong at the OOD peak and at the end of SFT, in the
+    verifier's categories, and how often they gave a face card the ID value 10 (the
+    rule-reading diagnostic): a description of Figure 1's panel (d), not a claim."""
+    peak = ood_peak(curve)
+    ood = {r["step"]: r for r in by_split(curve, "ood")}
+    if "first_outcomes" not in ood[peak.step]:
+        return "The evaluations carry no outcome categories (they were made by earlier code)."
+    a, b = ood[peak.step], ood[peak.end_step]
+    parts = [f"{label} {pct(_share(a, key))} → {pct(_share(b, key))}"
+             for key, label in (("wrong_value", "wrong value"), ("wrong_numbers", "wrong numbers"),
+                                ("malformed", "malformed"), ("correct", "correct"))]
+    return (f"From the OOD peak (step {peak.step}) to the end of SFT (step {peak.end_step}), the OOD first "
+            f"attempts were: {', '.join(parts)}; a face card was given the ID value 10 in "
+            f"{pct(face_as_id_share(a))} → {pct(face_as_id_share(b))} of the first attempts that list numbers "
+            "for a hand with a face card.")
+
+
+def mechanism_sentence(window: Rows) -> str:
+    """Figure 1's panel (e) in words: the share of GRPO groups with a reward spread across
+    the RL starts, and the rule-reading diagnostic before and after RL. A description, not a
+    claim; it says when the spread is the same at every start (then it cannot tell the
+    starts apart)."""
+    rows = [r for r in sorted(window, key=lambda r: r["from_step"]) if math.isfinite(r.get("reward_spread", math.nan))]
+    if not rows:
+        return "No RL run logged its groups' reward spread."
+    spreads = [r["reward_spread"] for r in rows]
+    text = (f"The share of GRPO groups whose episodes earned different rewards was {pct(min(spreads))} to "
+            f"{pct(max(spreads))} across the {len(rows)} RL starts")
+    if max(spreads) - min(spreads) < 0.05:
+        text += (", nearly the same at every start, so here it does not separate the starts where RL "
+                 "raised OOD accuracy from those where it did not")
+    face = [(r["face_as_id_start"], r["face_as_id_rl"]) for r in rows]
+    return (text + ". OOD first attempts that give a face card the value 10: "
+            + "; ".join(f"{r['from_step']}: {pct(a)} → {pct(b)}" for r, (a, b) in zip(rows, face)) + ".")
 
 
 def best_recovery_sentence(window: Rows) -> str:
