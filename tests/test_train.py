@@ -191,3 +191,14 @@ def test_the_committed_base_is_the_cpu_profiles_base():
     # changing a pretraining default without `make base` would silently retrain the base
     assert train.committed_base_config() is not None, "data/base is missing: run `make base`"
     assert train.base_checkpoint(config.profile("cpu")) == paths.BASE
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "sft", "rl"])
+def test_a_context_too_short_for_the_episodes_is_refused_before_any_work(stage, tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "RUNS", tmp_path / "runs")
+    short = config.profile("smoke", model_context=64, eval_attempts=5)
+    call = {"pretrain": lambda: train.pretrain(short), "sft": lambda: train.sft(short),
+            "rl": lambda: train.rl(short, from_step=10)}[stage]
+    with pytest.raises(SftrlError, match="model_context=64 is too short for eval_attempts=5"):
+        call()
+    assert not (tmp_path / "runs").exists()
