@@ -35,6 +35,9 @@ SITE_STAMP := $(OUT)/.site-built
 # the same entries with a YAML parser; tests/test_book.py checks that the two agree.)
 NOTEBOOKS := $(shell sed -n 's|^[[:space:]-]*file:[[:space:]]*figures/\([A-Za-z0-9_]*\).*|\1|p' book/_toc.yml)
 SRC_PY := $(shell find src/sftrl -name '*.py')
+# the committed records pages quote (benchmark snapshots, the study log, the base's record):
+# a new snapshot re-executes the notebooks, so no page quotes an old one
+RECORDS := $(wildcard bench/results/*.json book/study/*.json data/base/*.json)
 BOOK_FILES := $(filter-out book/_toc.yml,$(shell find book -type f ! -name '.*'))
 STAGED := $(BOOK_FILES:book/%=$(STAGE)/%)
 EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
@@ -106,7 +109,7 @@ $(OUT)/params/$(1).args: export NB_PARAMS := --profile $(PROFILE) $(model_arg) $
 $(OUT)/params/$(1).args: FORCE
 	@mkdir -p $$(@D); if [ "$$$$(cat $$@ 2>/dev/null)" != "$$$$NB_PARAMS" ]; then printf '%s\n' "$$$$NB_PARAMS" > $$@; fi
 
-$(STAGE)/figures/$(1).ipynb: notebooks/$(1).py $(SRC_PY) $(OUT)/params/$(1).args $(STAMP)
+$(STAGE)/figures/$(1).ipynb: notebooks/$(1).py $(SRC_PY) $(RECORDS) $(OUT)/params/$(1).args $(STAMP)
 	$(PY) -m sftrl.book run $(1) --out $$@ --profile $(PROFILE) $(model_arg) $(call nb_args,$(1))
 endef
 $(foreach nb,$(NOTEBOOKS),$(eval $(call NOTEBOOK_RULES,$(nb))))

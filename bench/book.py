@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (its path is printed)")
     args = parser.parse_args(argv)
 
+    made_with = provenance()  # the code the copy is made from, before anything can change it
     work = Path(tempfile.mkdtemp(prefix="sftrl-bench-book-"))
     dest = work / "repo"
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV")}
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<{width}}  {seconds:8.1f}")
     if args.json:
         args.json.write_text(json.dumps({"profile": args.profile, "fresh": args.fresh,
-                                         "cpus": os.cpu_count(), "provenance": provenance(),
+                                         "cpus": os.cpu_count(), "provenance": made_with,
                                          "stages": dict(rows)}, indent=2))
     return 0
 

@@ -302,6 +302,13 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
     assert "sftrl.book run" not in proc.stdout and "jupyter-book build" not in proc.stdout
     assert (executed.stat().st_mtime_ns, page.stat().st_mtime_ns) == before
 
+    # a new committed record (here: the benchmark snapshot the Reproduce page quotes, made
+    # newer with make's what-if, which touches nothing) re-executes the pages
+    proc = _make("book", "PROFILE=smoke", "-W", "bench/results/book.json", data=data)
+    assert "sftrl.book run 10_reproduce" in proc.stdout
+    proc = _make("smoke-book", data=data)
+    assert "sftrl.book run" not in proc.stdout
+
     # one figure with an override: only that notebook re-executes, the page says so
     proc = _make("figure", "NB=00_the_task", "ARGS=-p n_examples 2", "PROFILE=smoke", data=data)
     assert "-p n_examples 2" in proc.stdout
