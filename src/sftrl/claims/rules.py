@@ -33,7 +33,7 @@ from typing import Any
 
 from sftrl.claims import registry
 from sftrl.errors import SftrlError
-from sftrl.experiments.figure1 import best_recovery, by_split, face_as_id_share, ood_peak
+from sftrl.experiments.figure1 import best_recovery, by_split, face_as_id_share, ood_peak, outcome_share
 from sftrl.fmt import pct, pts
 
 #: the three possible verdicts, strongest first
@@ -44,6 +44,9 @@ SPEARMAN_MAX = -0.9
 FORMAT_LEARNED = 0.05
 #: ...and as not yet learned when it is at least this (paper A: 100% at step 0)
 FORMAT_UNLEARNED = 0.5
+#: the shares of GRPO groups with a reward spread are "the same at every start" when they
+#: differ by less than this (a description of Figure 1's panel (e), not a claim's rule)
+SPREAD_FLAT = 0.05
 
 Rows = Sequence[dict[str, Any]]
 #: the losses of an SFT curve row, as the verdicts name them
@@ -347,12 +350,6 @@ def paired_changes_sentence(window: Rows) -> str:
             f"separate intervals), OOD accuracy after RL was {'; '.join(parts)}.")
 
 
-def _share(row: dict[str, Any], outcome: str) -> float:
-    counts = row.get("first_outcomes") or {}
-    n = sum(counts.values())
-    return counts.get(outcome, 0) / n if n else math.nan
-
-
 def forgetting_sentence(curve: Rows) -> str:
     """What the OOD first attempts got wrong at the OOD peak and at the end of SFT, in the
     verifier's categories, and how often they gave a face card the ID value 10 (the
@@ -362,7 +359,7 @@ def forgetting_sentence(curve: Rows) -> str:
     if "first_outcomes" not in ood[peak.step]:
         return "The evaluations carry no outcome categories (they were made by earlier code)."
     a, b = ood[peak.step], ood[peak.end_step]
-    parts = [f"{label} {pct(_share(a, key))} → {pct(_share(b, key))}"
+    parts = [f"{label} {pct(outcome_share(a, key))} → {pct(outcome_share(b, key))}"
              for key, label in (("wrong_value", "wrong value"), ("wrong_numbers", "wrong numbers"),
                                 ("malformed", "malformed"), ("correct", "correct"))]
     return (f"From the OOD peak (step {peak.step}) to the end of SFT (step {peak.end_step}), the OOD first "
@@ -382,7 +379,7 @@ def mechanism_sentence(window: Rows) -> str:
     spreads = [r["reward_spread"] for r in rows]
     text = (f"The share of GRPO groups whose episodes earned different rewards was {pct(min(spreads))} to "
             f"{pct(max(spreads))} across the {len(rows)} RL starts")
-    if max(spreads) - min(spreads) < 0.05:
+    if max(spreads) - min(spreads) < SPREAD_FLAT:
         text += (", nearly the same at every start, so here it does not separate the starts where RL "
                  "raised OOD accuracy from those where it did not")
     face = [(r["face_as_id_start"], r["face_as_id_rl"]) for r in rows]

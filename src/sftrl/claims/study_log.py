@@ -52,18 +52,17 @@ TRIED: tuple[Tried, ...] = (
           "papers' protocol: up to 5 attempts per hand with the verifier's reason after each wrong one, in "
           "evaluation and in RL (GRPO on the same episodes, the shaped reward summed over the turns)", {}),
     Tried("single attempt", "the earlier protocol on the revision-trained base: one greedy attempt per hand "
-          "in evaluation and single-turn RL, as the rows of the earlier protocol below were measured "
-          "(one RL seed a start)", {"eval_attempts": 1, "rl_attempts": 1, "rl_seeds": 1}),
+          "in evaluation and single-turn RL, as the rows of the earlier protocol below were measured",
+          {"eval_attempts": 1, "rl_attempts": 1, "rl_seeds": 1}),
     Tried("single-turn RL", "evaluation under the papers' protocol, RL on single answers: does RL need the "
-          "episodes, or only the evaluation? (one RL seed a start)", {"rl_attempts": 1, "rl_seeds": 1}),
+          "episodes, or only the evaluation?", {"rl_attempts": 1, "rl_seeds": 1}),
     Tried("SFT lr 1e-4", "a lower SFT learning rate (3e-4 is the default): does SFT then erode less of what "
-          "OOD hands need, or erode it along a path the ID episodes of RL also use? (one RL seed a start)",
+          "OOD hands need, or erode it along a path the ID episodes of RL also use?",
           {"sft_lr": 1e-4, "rl_seeds": 1}),
     Tried("KL anchor 0.05", "a labelled ablation, never the default: a KL term (beta 0.05) holds RL near its "
-          "starting model, where paper A has none (one RL seed a start)", {"rl_beta": 0.05, "rl_seeds": 1}),
+          "starting model, where paper A has none", {"rl_beta": 0.05, "rl_seeds": 1}),
     Tried("RL temperature 0.2", "paper A's rollout temperature instead of 1.0: fewer distinct episodes in a "
-          "group, so fewer groups with a reward spread (one RL seed a start)",
-          {"rl_temperature": 0.2, "rl_seeds": 1}),
+          "group, so fewer groups with a reward spread", {"rl_temperature": 0.2, "rl_seeds": 1}),
 )
 
 

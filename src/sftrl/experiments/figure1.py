@@ -177,6 +177,14 @@ def face_as_id_share(row: dict[str, Any]) -> float:
     return k / n if n else float("nan")
 
 
+def outcome_share(row: dict[str, Any], outcome: str) -> float:
+    """The share of an evaluation row's first attempts that the verifier put in ``outcome``
+    (a category of ``first_outcomes``; ``nan`` for a row without them)."""
+    counts = row.get("first_outcomes") or {}
+    n = sum(counts.values())
+    return counts.get(outcome, 0) / n if n else float("nan")
+
+
 def reward_spread(run: train.Run) -> float:
     """Share of GRPO groups whose episodes' rewards differ (the rest give no gradient), over
     the run's logged steps; paper A links where RL works to this spread (arXiv 2509.12235)."""
