@@ -85,7 +85,7 @@ browser:  ## install headless Chromium and its driver (Debian packages) when mis
 base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pretraining, ~25 min on 2 cores
 	OMP_NUM_THREADS=2 $(PY) -m sftrl train base --profile cpu --set threads=2
 
-study: $(STAMP)  ## rerun every configuration of the small-model study; writes book/study/tried.json
+study: $(STAMP)  ## rerun the small-model study (the default under 3 SFT seeds, and its variants); writes book/study/tried.json
 	$(PY) -m sftrl.claims.study_log
 
 bench: $(STAMP)  ## time the pipeline's stages and the book build on this machine

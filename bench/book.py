@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import provenance  # bench/provenance.py
+from sftrl.provenance import record as provenance  # the code digest, commit, packages and processor
 
 ROOT = Path(__file__).resolve().parent.parent
 

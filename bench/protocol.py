@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import provenance  # bench/provenance.py
+from sftrl.provenance import record as provenance  # the code digest, commit, packages and processor
 
 
 def eval_throughput(model, tok, attempts: int, hands) -> dict[str, float]:

@@ -39,7 +39,7 @@ from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
-from sftrl.claims import papers, rules
+from sftrl.claims import papers, rules, seeds
 from sftrl.experiments import figure1
 
 # %% tags=["parameters"]
@@ -62,7 +62,7 @@ cfg = config.profile(profile, model_base=model_base, sft_steps=sft_steps, sft_lr
 use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 d = figure1.data(cfg)  # SFT and RL trained once (cached), every kept checkpoint evaluated
-verdicts = rules.figure1(d)
+verdicts = seeds.judged("fig1", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
 
 # %% [markdown]
 # ## Paper A's numbers beside ours

@@ -37,7 +37,7 @@ from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
 from sftrl.book.plots import use_style
-from sftrl.claims import papers, rules
+from sftrl.claims import papers, seeds
 from sftrl.experiments import figure3
 
 # %% tags=["parameters"]
@@ -58,7 +58,7 @@ set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show 
 cfg = config.profile(profile, model_base=model_base)
 d = figure3.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, layer=layer,
                   kinds=kinds, k_frac=k_frac, cap_k=cap_k)
-verdicts = rules.figure3(d)
+verdicts = seeds.judged("fig3", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
 
 # %% [markdown]
 # ## The models

@@ -42,7 +42,7 @@ from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
 from sftrl.book.plots import use_style
-from sftrl.claims import papers, rules
+from sftrl.claims import papers, seeds
 from sftrl.experiments import figure4
 
 # %% tags=["parameters"]
@@ -66,7 +66,7 @@ cfg = config.profile(profile, model_base=model_base)
 d = figure4.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, kinds=kinds,
                   fractions=fractions, tail_fractions=tail_fractions, layer_op=layer_op,
                   layer_k_frac=layer_k_frac, layer_blocks=layer_blocks)
-verdicts = rules.figure4(d)
+verdicts = seeds.judged("fig4", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
 
 # %% [markdown]
 # ## The models

@@ -36,7 +36,7 @@ from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.book.plots import spectral as spectral_plots
 from sftrl.book.plots import use_style
-from sftrl.claims import papers, rules
+from sftrl.claims import papers, seeds
 from sftrl.experiments import figure5
 
 # %% tags=["parameters"]
@@ -53,7 +53,7 @@ use_style()
 set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
 cfg = config.profile(profile, model_base=model_base)
 d = figure5.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, kinds=kinds)
-verdicts = rules.figure5(d)
+verdicts = seeds.judged("fig5", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
 
 # %% [markdown]
 # ## The models

@@ -16,8 +16,10 @@
 # Every claim of paper A {cite}`jin2025heals` and paper B {cite}`zhu2025pathnottaken` that
 # this book tests, in one table: the paper's number (marked *(unconfirmed)* where it could
 # not be confirmed from the paper itself), ours from the runs of the
-# {glue:text}`profile` profile, and a verdict, *reproduced*, *partly* or *not reproduced*,
-# computed by a fixed rule from our numbers. {glue:text}`counts_sentence`
+# {glue:text}`profile` profile, and a verdict, *reproduced*, *partly*, *not reproduced* or
+# *mixed across seeds*, computed by a fixed rule from our numbers. {glue:text}`counts_sentence`
+#
+# {glue:text}`seeds_sentence`
 #
 # The verdicts are computed here, with each figure page's default parameters, from the
 # same cached runs, edited checkpoints and analyses the figure pages made; the figure pages
@@ -29,7 +31,7 @@ from typing import Optional
 
 from sftrl import config
 from sftrl.book import pages, tables
-from sftrl.claims import papers, rules, scoreboard
+from sftrl.claims import papers, rules, scoreboard, seeds
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
@@ -83,6 +85,7 @@ tables.rules_table(rows)
 # %%
 pages.glue_all({
     "profile": cfg.profile, "counts_sentence": scoreboard.counts_sentence(rows), "n_claims": len(rows),
+    "seeds_sentence": seeds.seeds_sentence(cfg),
     **{f"n_{verdict.replace(' ', '_')}": count for verdict, count in counts.items()},
     "z_chance": rules.Z_CHANCE, "eval_attempts": cfg.eval.attempts,
     "paper_attempts": papers.get("task.eval_attempts").value,

@@ -22,7 +22,7 @@
 from typing import Optional
 
 from sftrl import config
-from sftrl.claims import papers
+from sftrl.claims import papers, seeds, study_log
 from sftrl.book import methods, pages
 
 # %% tags=["parameters"]
@@ -35,7 +35,9 @@ base = methods.base_facts(cfg)  # loads the model SFT starts from (pretrains the
 splits = methods.split_sizes(cfg)
 sizes = methods.eval_sizes(cfg)
 trl_defaults = methods.trl_defaults()
-tried = methods.tried_table()
+entries = methods.tried_entries(cfg=cfg)  # the study log; the book's own row from this build's runs
+tried = methods.tried_table(cfg=cfg)
+by_seed = methods.seeds_table(entries)
 
 # %% [markdown]
 # ## The small model
@@ -160,6 +162,16 @@ tried
 # %% [markdown]
 # {glue:text}`tried_verdicts_sentence` {doc}`Figure 1's chapter <01_ood_peak_and_decline>`
 # shows the default's window in full.
+#
+# ## The default configuration across SFT seeds
+#
+# A verdict that rests on one SFT run may not survive a reseed. `make study` runs the
+# default configuration under {glue:text}`n_sft_seeds` SFT seeds (seed 0 is this book's
+# run; a seed changes the order of the SFT examples), each with the RL seeds above, and
+# records every quantity the verdicts of Figures 1, 4 and 5 use. {glue:text}`seeds_sentence`
+
+# %%
+by_seed
 
 # %%
 p = cfg.pretrain
@@ -208,5 +220,7 @@ pages.glue_all({
     "rl_prompts": cfg.rl.prompts_per_step,
     "tried_sentence": methods.tried_sentence(tried),
     "rl_seeds": cfg.rl_seeds,
-    "tried_verdicts_sentence": methods.tried_verdicts_sentence(),
+    "tried_verdicts_sentence": methods.tried_verdicts_sentence(cfg=cfg),
+    "n_sft_seeds": study_log.SFT_SEEDS,
+    "seeds_sentence": seeds.seeds_sentence(cfg),
 })

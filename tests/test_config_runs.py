@@ -34,9 +34,11 @@ def test_profiles_evaluate_under_the_papers_protocol(name, max_hands, batch_size
 
 
 def test_flat_overrides_are_typed_and_nested():
-    cfg = config.profile("cpu", sft_lr="3e-4", rl_steps="50", sft_checkpoints="10,20", threads="1")
+    cfg = config.profile("cpu", sft_lr="3e-4", rl_steps="50", sft_checkpoints="10,20", rl_from_steps="10 20",
+                         threads="1")
     assert cfg.sft.lr == pytest.approx(3e-4) and isinstance(cfg.sft.lr, float)
     assert cfg.rl.steps == 50 and cfg.sft.checkpoints == (10, 20) and cfg.threads == 1
+    assert cfg.rl_from_steps == (10, 20)
 
 
 def test_none_keeps_the_profile_value_and_nothing_else_does():

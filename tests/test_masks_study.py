@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from sftrl import config
 from sftrl.book import pages
@@ -383,3 +383,21 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
     for v in claims.figure6(SimpleNamespace(numbers=n)):  # the claims page's rules, on the page
         assert glued[f"verdict_{v.claim}"] == v.sentence
     assert "3 RL checkpoints and 1 SFT checkpoints" in glued["inputs_sentence"]
+
+
+def test_the_mask_cache_misses_when_a_checkpoints_bytes_change_at_the_same_path_and_mtime(tiny, tmp_path):
+    import os
+    import shutil
+
+    _, base, rl, _ = tiny
+    runs = {label: shutil.copytree(path, tmp_path / label.replace(" ", "")) for label, path in rl.items()}
+    first = ms.analyse(base, runs, kinds=["q"])
+    weights = runs["rl 0"] / "model.safetensors"
+    st = os.stat(weights)
+    state = load_file(str(weights))
+    state = {k: (v * 2 if ".layers.0.self_attn.q_proj" in k else v) for k, v in state.items()}  # every q entry
+    save_file(state, str(weights))
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same path and mtime as before
+    again = ms.analyse(base, runs, kinds=["q"])  # a cache keyed by path and mtime would return `first`
+    assert again.sparsity["rl 0"] != first.sparsity["rl 0"]
+    assert again.sparsity["rl 1"] == first.sparsity["rl 1"]

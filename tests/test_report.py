@@ -20,7 +20,7 @@ from sftrl.claims import rules as claims
 from sftrl.claims import papers
 from sftrl import paths
 from sftrl.book import methods, reproduce, tables
-from sftrl.claims import registry, scoreboard
+from sftrl.claims import registry, scoreboard, study_log
 from sftrl.errors import SftrlError
 from sftrl.evaluation.evaluate import wilson_interval
 
@@ -205,16 +205,17 @@ def test_each_claim_has_one_statement_which_its_verdicts_carry():
 
 
 def test_tables_and_counts():
-    rows = [scoreboard._row(c, v, "ours", "rule") for c, v in zip(registry.CLAIMS[:4], scoreboard.ALLOWED)]
+    rows = [scoreboard._row(c, v, "ours", "rule") for c, v in zip(registry.CLAIMS, scoreboard.ALLOWED)]
     counts = scoreboard.verdict_counts(rows)
     assert counts == dict.fromkeys(scoreboard.ALLOWED, 1)
-    assert scoreboard.counts_sentence(rows) == ("Of paper A's 4 claims, 1 reproduced, 1 partly and 1 not reproduced "
-                                            "(1 not evaluated).")
+    assert scoreboard.counts_sentence(rows) == ("Of paper A's 5 claims, 1 reproduced, 1 partly, 1 not reproduced and "
+                                                "1 mixed across seeds (1 not evaluated).")
+    assert scoreboard.counts_sentence(rows[:3]) == "Of paper A's 3 claims, 1 reproduced, 1 partly and 1 not reproduced."
     table = tables.claims_table(rows)
-    assert len(table.rows) == 4 and table.columns[1] == "verdict"
+    assert len(table.rows) == 5 and table.columns[1] == "verdict"
     assert table.rows[1][:2] == [f"{registry.CLAIMS[1].statement} (Figure 1)", "partly"]
     assert "<table" in table._repr_html_()
-    assert len(tables.claims_table(rows, paper="A").rows) == 4 and tables.claims_table(rows, paper="B").rows == []
+    assert len(tables.claims_table(rows, paper="A").rows) == 5 and tables.claims_table(rows, paper="B").rows == []
     with pytest.raises(SftrlError, match="unknown paper"):
         tables.claims_table(rows, paper="C")
     assert scoreboard.counts_sentence([]) == "No claims were judged."
@@ -272,15 +273,17 @@ def test_tried_table(tmp_path):
     log.write_text(json.dumps([
         {"name": "SFT only", "why": "a schedule", "overrides": {"sft_lr": 1e-4, "sft_steps": 1500}, **sft},
         {"name": "default", "why": "shipped", "overrides": {}, **sft, "rl_seeds": 3,
+         "made_by": {"code": study_log.code_today()},
          "rl": [{"from": 600, "ood_start": 11.3, "ood_rl": 12.0, "ood_rl_seeds": [10.3, 12.3, 13.4],
                  "ood_change_paired_ci": [-0.5, 1.9], "id_start": 43.0, "id_rl": 41.0,
                  "id_rl_seeds": [40.0, 41.0, 42.0]}],
          "rl_verdict": "not reproduced", "rl_reason": "..."},
     ]))
     table = methods.tried_table(log)
-    assert table.rows[0] == ["SFT only", "a schedule", "sft_lr = 0.0001; sft_steps = 1500",
+    assert table.rows[0] == ["SFT only (made by earlier code)", "a schedule", "sft_lr = 0.0001; sft_steps = 1500",
                              "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%", "not run", "not run",
                              "SFT only"]
+    assert table.rows[1][0] == "default"  # made by today's code: no mark
     assert table.rows[1][2:] == ["none", "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%",
                                  "600: +0.7 [-0.5, +1.9] (seeds -1.0 to +2.1) (3 seeds each)", "600: -2.0", "not reproduced"]
     assert "2 configurations" in methods.tried_sentence(table, log)
@@ -315,7 +318,8 @@ def test_the_committed_study_log_renders_every_entry():
     table = methods.tried_table(tried.SNAPSHOT)
     entries = json.loads(tried.SNAPSHOT.read_text())
     earlier = [e["name"] for e in entries if e.get("era") == tried.EARLIER]
-    assert table is not None and [r[0] for r in table.rows] == [t.name for t in tried.TRIED] + earlier
+    names = [r[0].removesuffix(f" ({methods.EARLIER_CODE})") for r in table.rows]
+    assert table is not None and names == [t.name for t in tried.TRIED] + earlier
     assert all(cell for row in table.rows for cell in row)
     # every row says under which protocol it was measured
     assert all(e.get("protocol") for e in entries)

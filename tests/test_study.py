@@ -73,20 +73,19 @@ def test_kept_steps_follow_the_configuration():
     cfg = config.profile("smoke")
     assert cfg.sft.checkpoints == (10, 20, 30) and cfg.sft.steps == 30
     assert study.kept_sft_steps(cfg) == [0, 10, 20, 30]
-    short = config.profile("smoke", sft_steps=15)  # checkpoints past the last step are never reached
+    short = config.profile("smoke", sft_steps=15, rl_from_steps="10,15")  # checkpoints past 15 are never reached
     assert study.kept_sft_steps(short) == [0, 10, 15]
 
 
 def test_rl_from_a_step_sft_does_not_keep_is_refused_before_any_work():
-    cfg = config.profile("smoke", rl_from_steps="10,15")
-    assert study.kept_sft_steps(cfg) == [0, 10, 20, 30]
+    with pytest.raises(SftrlError, match=r"rl_from_steps=\(10, 15\).*those are \[0, 10, 20, 30\] \(\[15\] are not\)"):
+        config.profile("smoke", rl_from_steps="10,15")  # refused when the configuration is made
+    cfg = config.profile("smoke")
     t0 = time.monotonic()
     with pytest.raises(SftrlError, match=r"step\(s\) \[15\].*kept steps .*\[0, 10, 20, 30\]"):
-        study.rl_window(cfg)
+        study.rl_window(cfg, from_steps=[10, 15])  # the library's own argument is checked too
     with pytest.raises(SftrlError, match="is empty"):
         study.check_rl_from_steps(cfg, [])
-    with pytest.raises(SftrlError, match="rl_seeds must be at least 1, got 0"):
-        study.rl_window(config.profile("smoke", rl_seeds=0))
     assert time.monotonic() - t0 < 2  # nothing was trained or evaluated
 
 

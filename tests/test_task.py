@@ -204,9 +204,9 @@ def test_solution_table_disk_cache(tmp_path, monkeypatch):
     assert len(table) == 1820 and sum(1 for s in table.values() if s) == 1362
     assert table[(3, 3, 8, 8)] == ("8 / ( 3 - 8 / 3 )",)
     files = list((tmp_path / "cache").iterdir())
-    assert [f.name for f in files] == [f"gp_solutions_v{game.SOLVER_VERSION}_t24.json"]  # no temp left
+    assert [f.name for f in files] == [f"gp_solutions_{game.solver_version()}_t24.json"]  # no temp left
     payload = json.loads(files[0].read_text())
-    assert payload["version"] == game.SOLVER_VERSION
+    assert payload["version"] == game.solver_version()
     payload["table"]["3 3 8 8"] = ["from disk"]
     files[0].write_text(json.dumps(payload))
     assert game.solution_table()[(3, 3, 8, 8)] == ("from disk",)  # read back, not recomputed

@@ -24,14 +24,12 @@ Usage: ``from sftrl import config; cfg = config.profile("cpu", sft_steps=600)``
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from sftrl.errors import SftrlError
-
-#: Bumped whenever the meaning of a training run changes (data, loss, trainer settings),
-#: so cached runs made by older code are not mistaken for new ones.
-PIPELINE_VERSION = 2
 
 #: the most attempts an episode may have (the papers' protocol uses 5; arXiv 2508.16546)
 MAX_ATTEMPTS = 10
@@ -54,9 +52,130 @@ def check_choice(value: object, choices: tuple[str, ...], name: str) -> None:
         raise SftrlError(f"{name}={value!r} is not allowed; choose one of {', '.join(choices)}")
 
 
+# --------------------------------------------------------------------------- validation
+# Every setting's allowed values, by its flat name (the name profile(), ``--set`` and the
+# notebooks' parameters use). A configuration is checked when it is made: each section when
+# it is constructed, the whole StudyConfig (with the checks that span sections) after that,
+# so no stage ever starts on a bad value.
+
+
 @dataclass(frozen=True)
-class ModelSpec:
+class Range:
+    """The allowed values of a number: ``lo <= x <= hi`` (``<`` where the bound is open)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    integer: bool = False
+
+    def admits(self, x: object) -> bool:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or (self.integer and not isinstance(x, int)):
+            return False
+        if not math.isfinite(x):
+            return False
+        if self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo):
+            return False
+        return not (self.hi is not None and (x >= self.hi if self.hi_open else x > self.hi))
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.lo is not None and self.hi is not None:
+            return f"{kind} in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+        if self.lo is not None:
+            return f"{kind} {'>' if self.lo_open else '>='} {self.lo:g}"
+        return kind
+
+
+#: the shapes of setting the table below uses
+COUNT = Range(1, integer=True)        # a positive count: steps, sizes, attempts' budgets
+NATURAL = Range(0, integer=True)      # a count that may be 0, a seed
+POSITIVE = Range(0, lo_open=True)     # a learning rate, a temperature
+NONNEGATIVE = Range(0)
+PROBABILITY = Range(0, 1)             # a share of examples, [0, 1]
+FRACTION = Range(0, 1, lo_open=True)  # a fraction that must select something, (0, 1]
+DTYPES = ("float32", "bfloat16")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+#: flat setting name -> its allowed values: a Range (for a tuple: of every item), a tuple of
+#: choices, or a regular expression the whole value must match
+RULES: dict[str, Range | tuple[str, ...] | re.Pattern[str]] = {
+    "model_base": re.compile(r"\S.*"),
+    "model_hidden_size": COUNT, "model_intermediate_size": COUNT, "model_num_hidden_layers": COUNT,
+    "model_num_attention_heads": COUNT, "model_answer_format": ("compact", "chat"), "model_dtype": DTYPES,
+    "model_context": Range(16, integer=True),
+    "pretrain_steps": COUNT, "pretrain_batch_size": COUNT, "pretrain_lr": POSITIVE, "pretrain_warmup_steps": NATURAL,
+    "pretrain_strict_fraction": PROBABILITY, "pretrain_rule_mix": PROBABILITY, "pretrain_face_fraction": PROBABILITY,
+    "pretrain_corpus_size": COUNT, "pretrain_revision_fraction": PROBABILITY, "pretrain_max_wrong": COUNT,
+    "pretrain_seed": NATURAL,
+    "sft_steps": COUNT, "sft_batch_size": COUNT, "sft_lr": POSITIVE, "sft_warmup_steps": NATURAL,
+    "sft_targets": ("canonical", "random"), "sft_max_solutions": COUNT, "sft_checkpoints": COUNT, "sft_seed": NATURAL,
+    "rl_steps": COUNT, "rl_prompts_per_step": COUNT, "rl_num_generations": Range(2, integer=True), "rl_lr": POSITIVE,
+    "rl_beta": NONNEGATIVE, "rl_temperature": POSITIVE, "rl_attempts": Range(1, MAX_ATTEMPTS, integer=True),
+    "rl_reward": REWARD_MODES, "rl_hands": ("rl", "sft"), "rl_max_completion_length": COUNT,
+    "rl_checkpoints": COUNT, "rl_seed": NATURAL, "rl_dtype": DTYPES, "rl_hand_subset": ("all", "half0", "half1"),
+    "rl_grad_mask": ("none", "off_principal", "principal", "random"), "rl_grad_mask_alpha": FRACTION,
+    "rl_grad_mask_rank": FRACTION, "rl_permute_seed": Range(-1, integer=True),
+    "eval_max_hands": NATURAL, "eval_attempts": Range(1, MAX_ATTEMPTS, integer=True), "eval_feedback": FEEDBACK_MODES,
+    "eval_batch_size": COUNT, "eval_max_new_tokens": COUNT, "eval_temperature": NONNEGATIVE,
+    "eval_require_strict": ("True", "False"), "eval_seed": NATURAL,
+    "split_seed": NATURAL, "rl_from_steps": NATURAL, "rl_seeds": COUNT, "rl_main_from": Range(-1, integer=True),
+    "threads": COUNT, "device": DEVICE,
+}
+
+#: the figure pages' analysis settings (their notebooks' parameters, checked by
+#: ``python -m sftrl.book run`` before a kernel starts, and by the library functions that
+#: take them): name -> allowed values, as in :data:`RULES`
+ANALYSIS_RULES: dict[str, Range | tuple[str, ...]] = {
+    "k_frac": FRACTION, "layer_k_frac": FRACTION, "probe_alpha": FRACTION, "probe_rank": FRACTION,
+    "alpha": Range(0, 1, lo_open=True, hi_open=True), "eta": NONNEGATIVE, "layer": Range(-1, integer=True),
+    "start_step": Range(-1, integer=True), "study_steps": COUNT, "probe_steps": COUNT, "study_lr": POSITIVE,
+    "probe_lr": POSITIVE, "study_dtype": DTYPES, "permute_seed": NATURAL, "layer_op": ("swap", "restore"),
+    "fractions": PROBABILITY, "tail_fractions": FRACTION, "swap_fractions": FRACTION,
+}
+
+
+def check_setting(name: str, value: object) -> None:
+    """SftrlError naming the setting, its value and what is allowed, unless ``value`` is
+    allowed for ``name`` by :data:`RULES` or :data:`ANALYSIS_RULES` (a name neither table
+    holds is unchecked)."""
+    rule = RULES.get(name, ANALYSIS_RULES.get(name))
+    if rule is None:
+        return
+    if isinstance(rule, Range):
+        items = value if isinstance(value, tuple) else (value,)
+        if not all(rule.admits(v) for v in items):
+            what = f"every item must be {rule}" if isinstance(value, tuple) else f"must be {rule}"
+            raise SftrlError(f"{name}={value!r}: {what}")
+    elif isinstance(rule, tuple):
+        if str(value) not in rule:
+            raise SftrlError(f"{name}={value!r} is not allowed; choose one of {', '.join(rule)}")
+    elif not isinstance(value, str) or not rule.fullmatch(value):
+        raise SftrlError(f"{name}={value!r} is not allowed (it must match {rule.pattern!r})")
+
+
+class _Section:
+    """A section of a StudyConfig: checked against :data:`RULES` when it is made."""
+
+    prefix: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            check_setting(f"{self.prefix}_{f.name}", getattr(self, f.name))
+
+
+def kept_steps(steps: int, checkpoints: tuple[int, ...]) -> list[int]:
+    """The steps a run keeps a model at: 0 (its start), every configured checkpoint up to
+    ``steps``, and ``steps`` itself (checkpoints past the last step are never reached)."""
+    return sorted({0, steps, *(c for c in checkpoints if 0 < c <= steps)})
+
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Section):
     """Which model to start from."""
+
+    prefix: ClassVar[str] = "model"
 
     base: str = "small"
     """``"small"``: the project's own pretrained base (``data/base`` for the cpu profile,
@@ -80,7 +199,7 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(_Section):
     """Pretraining of the small base on a mixed-rule GeneralPoints corpus.
 
     The base stands in for the papers' pretrained LLM, which already reads the face-card
@@ -88,6 +207,8 @@ class PretrainConfig:
     map of J, Q, K to 1..13) and answers in the strict or the loose format, chosen
     independently of the rule, so that the strict format is not tied to the ID rule.
     """
+
+    prefix: ClassVar[str] = "pretrain"
 
     steps: int = 1800
     """Optimizer steps."""
@@ -115,8 +236,10 @@ class PretrainConfig:
 
 
 @dataclass(frozen=True)
-class SFTConfig:
+class SFTConfig(_Section):
     """Supervised fine-tuning on ID-rule hands only, strict format, loss on the answer."""
+
+    prefix: ClassVar[str] = "sft"
 
     steps: int = 600
     """Optimizer steps (the study: 1,500 steps at 1e-4 show the same shape in 4x the time)."""
@@ -140,12 +263,14 @@ class SFTConfig:
 
 
 @dataclass(frozen=True)
-class RLConfig:
+class RLConfig(_Section):
     """RL with trl's GRPOTrainer and the verifier as the reward.
 
     Paper A used PPO with a value head and no KL term; trl removed PPO in 1.13, and GRPO
     with ``beta=0`` is the closest on-policy method it offers (the book states this).
     """
+
+    prefix: ClassVar[str] = "rl"
 
     steps: int = 50
     """Optimizer steps."""
@@ -196,15 +321,13 @@ class RLConfig:
     """If >= 0: permute every block's MLP hidden units (a function-preserving change of
     coordinates) before RL, with this seed (paper B's geometry disruption)."""
 
-    def __post_init__(self) -> None:
-        check_attempts(self.attempts, "rl_attempts")
-        check_choice(self.reward, REWARD_MODES, "rl_reward")
-
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(_Section):
     """How hands are evaluated: the pipeline's checkpoints and any model given to
     :func:`sftrl.evaluation.evaluate.evaluate_hands` (the one evaluation configuration)."""
+
+    prefix: ClassVar[str] = "eval"
 
     max_hands: int = 0
     """Cap on hands per held-out set (0 = all of them; an even spread when capped)."""
@@ -223,18 +346,6 @@ class EvalConfig:
     """Grade the loose compact answer (no ``cards`` part) as a format error."""
     seed: int = 0
     """Sampling seed (attempt i uses seed + i); unused when greedy."""
-
-    def __post_init__(self) -> None:
-        check_attempts(self.attempts, "eval_attempts")
-        check_choice(self.feedback, FEEDBACK_MODES, "eval_feedback")
-        for name in ("batch_size", "max_new_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SftrlError(f"EvalConfig.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.max_hands, bool) or not isinstance(self.max_hands, int) or self.max_hands < 0:
-            raise SftrlError(f"EvalConfig.max_hands must be 0 (every hand) or more, got {self.max_hands!r}")
-        if not self.temperature >= 0.0:  # also rejects NaN
-            raise SftrlError(f"EvalConfig.temperature must be >= 0, got {self.temperature!r}")
 
     def describe(self) -> str:
         """The protocol in words, e.g. ``"up to 5 attempts per hand, greedy decoding, each
@@ -271,8 +382,33 @@ class StudyConfig:
     device: str = "auto"
     """``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``."""
 
+    def __post_init__(self) -> None:
+        validate(self)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def validate(cfg: StudyConfig) -> None:
+    """The one validation step of a configuration, run when it is made: every setting
+    against :data:`RULES`, then the checks that span sections. SftrlError names the first
+    bad setting, its value and what is allowed, before any model is loaded."""
+    for name, value in flat(cfg).items():
+        check_setting(name, value)
+    m, p = cfg.model, cfg.pretrain
+    if m.hidden_size % m.num_attention_heads:
+        raise SftrlError(f"model_hidden_size={m.hidden_size} must be a multiple of "
+                         f"model_num_attention_heads={m.num_attention_heads}")
+    if len(p.rule_mix) != 3 or not sum(p.rule_mix) > 0:
+        raise SftrlError(f"pretrain_rule_mix={p.rule_mix!r}: three probabilities (ID map, OOD map, random map) "
+                         "with a positive sum")
+    kept = kept_steps(cfg.sft.steps, cfg.sft.checkpoints)
+    bad = [s for s in cfg.rl_from_steps if s not in kept]
+    if bad or not cfg.rl_from_steps:
+        raise SftrlError(f"rl_from_steps={cfg.rl_from_steps!r}: RL starts only from kept SFT steps; with "
+                         f"sft_steps={cfg.sft.steps} those are {kept}" + (f" ({bad} are not)" if bad else ""))
+    if cfg.rl_main_from != -1 and cfg.rl_main_from not in kept:
+        raise SftrlError(f"rl_main_from={cfg.rl_main_from}: -1 (the end of SFT) or a kept SFT step, one of {kept}")
 
 
 def _smoke() -> StudyConfig:

@@ -134,6 +134,50 @@ def check_parameters(name: str, given: dict[str, Any], declared: dict[str, dict[
         )
 
 
+#: notebook parameters that hold a comma-separated list of numbers, each checked on its own
+NUMBER_LISTS = ("fractions", "tail_fractions", "swap_fractions")
+
+
+def check_values(given: dict[str, Any], declared: dict[str, dict[str, str]]) -> None:
+    """The values of a page's parameters, checked before a kernel starts, by the rules the
+    library applies (:func:`sftrl.config.validate` and :data:`sftrl.config.ANALYSIS_RULES`):
+    SftrlError names the first bad setting, its value and what is allowed.
+
+    ``profile`` with the run settings (``sft_steps``, ``rl_from_steps``, ...) is made into
+    the configuration the page will make, so a bad value there fails as ``--set`` would.
+    """
+    from sftrl import config
+    from sftrl.weights.checkpoints import parse_kinds
+    from sftrl.weights.edits import layer_blocks
+
+    run_names = set(config.override_names())
+    for key, value in given.items():
+        if value is None or key in run_names:
+            continue
+        if key in NUMBER_LISTS and isinstance(value, str):
+            try:
+                value = tuple(float(v) for v in value.replace(",", " ").split())
+            except ValueError:
+                raise SftrlError(f"{key}={value!r}: give comma-separated numbers, e.g. '0.2,0.5'") from None
+        if key in ("kinds",):
+            parse_kinds(str(value))
+        elif key == "layer_blocks":
+            known = layer_blocks(4)
+            bad = [b.strip() for b in str(value).split(",") if b.strip() and b.strip() not in known]
+            if bad:
+                raise SftrlError(f"layer_blocks={value!r}: unknown block(s) {bad}; choose from {', '.join(known)}")
+        else:
+            config.check_setting(key, value)
+    default = declared.get("profile", {}).get("default", "'cpu'").strip("'\"")
+    cfg = config.profile(str(given.get("profile", default)),
+                         **{k: v for k, v in given.items() if k in run_names})
+    start = given.get("start_step")
+    kept = config.kept_steps(cfg.sft.steps, cfg.sft.checkpoints)
+    if isinstance(start, int) and start != -1 and start not in kept:
+        raise SftrlError(f"start_step={start}: -1 (where the book's main RL model starts) or a kept SFT step, "
+                         f"one of {kept}")
+
+
 def overrides(given: dict[str, Any], declared: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The given parameters whose value differs from the notebook's default."""
     changed = {}
@@ -293,6 +337,7 @@ def run(name: str, out: Path, *, profile: str | None = None, model_base: str | N
     for key, value in (("profile", profile), ("model_base", model_base)):
         if value not in (None, "") and key in declared:
             given.setdefault(key, value)
+    check_values(given, declared)
     return execute(read_notebook(name), out, given, name=name, changed=overrides(given, declared))
 
 

@@ -4,19 +4,21 @@ Usage::
 
     cfg = config.profile("cpu")
     methods.settings_table(cfg)      # ours against paper A's
-    methods.tried_table()            # the study log of configurations tried (book/study/tried.json)
+    methods.tried_table(cfg=cfg)     # the study log of configurations tried (book/study/tried.json)
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sftrl import paths
+from sftrl import config, paths
 from sftrl.book.tables import Table, cell, setting_text
 from sftrl.claims import papers
 from sftrl.claims.registry import paper_value, value_text
@@ -265,6 +267,49 @@ def _signed(x: float) -> str:
     return f"{x + 0.0:+.1f}"
 
 
+#: how a study-log row was made, as the Methods table marks it
+LIVE, EARLIER_CODE = "this build's run", "made by earlier code"
+
+
+def _is_book_default(cfg: StudyConfig) -> bool:
+    """Whether ``cfg`` is the configuration the study log's "default" row describes."""
+    from sftrl.claims import study_log
+
+    ref, mine = config.flat(config.profile(study_log.PROFILE)), config.flat(cfg)
+    return all(ref[k] == mine[k] for k in ref if k not in ("threads", "device"))
+
+
+def tried_entries(path: Path = TRIED, cfg: StudyConfig | None = None) -> list[dict[str, Any]]:
+    """The study log's rows (:func:`sftrl.claims.study_log.read_log`), each with ``made``:
+    :data:`LIVE`, ``"today's code"``, :data:`EARLIER_CODE` or the row's earlier protocol.
+
+    When ``cfg`` is the book's own configuration (the log's "default"), that row is taken
+    from the live run (:func:`sftrl.claims.study_log.summarise`, reading the cached runs the
+    figure pages made), never from the log.
+    """
+    path = Path(path)
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else None
+    return copy.deepcopy(_entries(path, stamp, cfg))
+
+
+@functools.lru_cache(maxsize=8)
+def _entries(path: Path, stamp: tuple[int, int] | None, cfg: StudyConfig | None) -> list[dict[str, Any]]:
+    """:func:`tried_entries`, made once per state of the log (``stamp``) within a process."""
+    from sftrl.claims import study_log
+
+    rows = [dict(r) for r in study_log.read_log(path)]
+    for r in rows:
+        r["made"] = r.get("era") or ("today's code" if study_log.is_current(r) else EARLIER_CODE)
+    if cfg is not None and _is_book_default(cfg):
+        live = {**study_log.summarise(study_log.TRIED[0], study_log.PROFILE), "made": LIVE}
+        names = [r.get("name") for r in rows]
+        if live["name"] in names:
+            rows[names.index(live["name"])] = live
+        else:
+            rows.insert(0, live)
+    return rows
+
+
 def _tried_row(entry: Mapping[str, Any]) -> list[str]:
     """One study-log entry (as :func:`sftrl.claims.study_log.summarise` writes it) as table cells."""
     sft = (f"OOD {entry['peak_ood']:.1f}% at step {entry['peak_step']} → {entry['ood_end']:.1f}% at "
@@ -283,24 +328,22 @@ def _tried_row(entry: Mapping[str, Any]) -> list[str]:
         ood = f"{'; '.join(ood_parts)} ({seeds} seed{'s' if seeds != 1 else ''} each)"
         idd = "; ".join(id_parts)
         verdict = entry.get("rl_verdict", "")
-    return [str(entry["name"]), str(entry.get("why", "")), cell(entry.get("overrides") or "none"), sft, ood, idd,
-            verdict]
+    name = str(entry["name"])
+    made = entry.get("made", EARLIER_CODE)
+    if made in (LIVE, EARLIER_CODE):
+        name += f" ({made})"
+    return [name, str(entry.get("why", "")), cell(entry.get("overrides") or "none"), sft, ood, idd, verdict]
 
 
-def tried_table(path: Path = TRIED) -> Table | None:
-    """The study log written by ``make study`` (:mod:`sftrl.claims.study_log`) as a table, or None when
-    no log is committed. SftrlError naming the entry that is malformed."""
+def tried_table(path: Path = TRIED, cfg: StudyConfig | None = None) -> Table | None:
+    """The study log written by ``make study`` (:mod:`sftrl.claims.study_log`) as a table,
+    rows as :func:`tried_entries` gives them, or None when no log is committed. SftrlError
+    naming the entry that is malformed."""
     path = Path(path)
     if not path.is_file():
         return None
-    try:
-        entries = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SftrlError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(entries, list):
-        raise SftrlError(f"{path} must hold a list of configurations, not {type(entries).__name__}")
     rows = []
-    for i, entry in enumerate(entries):
+    for i, entry in enumerate(tried_entries(path, cfg)):
         try:
             rows.append(_tried_row(entry))
         except (KeyError, TypeError, ValueError) as exc:
@@ -312,6 +355,10 @@ def tried_table(path: Path = TRIED) -> Table | None:
              "hands before and after RL) in square brackets and the seeds' range; "
              "held-out ID likewise (mean). Verdict: the Figure-1 rule for RL's recovery window "
              "(sftrl.claims.rules.rl_restores_in_window) applied to that configuration's runs.",
+             f"Every row records the code that made it (a digest of the pipeline's source, with the commit, the "
+             f"package versions and the processor). Rows marked ({LIVE}) are computed by this build from its own "
+             f"runs; rows marked ({EARLIER_CODE}) were made by code other than today's, and `make study` "
+             "remakes them.",
              "Rows marked (earlier protocol) were measured by earlier code with one greedy attempt per hand, "
              "single-turn RL and a base pretrained without revision transcripts; that base is gone, so they "
              "stay as measured and cannot be rerun."]
@@ -319,7 +366,48 @@ def tried_table(path: Path = TRIED) -> Table | None:
                   "RL: ID change (points)", "RL window verdict"], rows, notes=notes)
 
 
-def tried_verdicts_sentence(path: Path = TRIED) -> str:
+#: the columns of the seeds table: (header, how to read it from a study-log row)
+_SEED_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("OOD peak (%)", lambda e: e["peak_ood"]),
+    ("OOD at the end (%)", lambda e: e["ood_end"]),
+    ("ID at the end (%)", lambda e: e["id_end"]),
+    ("best RL OOD change (points)", lambda e: max((r["ood_rl"] - r["ood_start"] for r in e.get("rl") or []),
+                                                  default=math.nan)),
+    ("top 20% restored: recovery (%)", lambda e: e["edits"]["top20_recovery"]),
+    ("first 25% of layers: recovery (%)", lambda e: e["edits"]["first25_recovery"]),
+    ("RL + SFT directions: OOD (%)", lambda e: e["edits"]["graft_rl_sft_directions_ood"]),
+    ("SFT + RL directions: OOD (%)", lambda e: e["edits"]["graft_sft_rl_directions_ood"]),
+)
+
+
+def _number(x: Any) -> float:
+    return float(x) if isinstance(x, (int, float)) else math.nan
+
+
+def seeds_table(entries: list[dict[str, Any]]) -> Table | None:
+    """The default configuration under each SFT seed (the study log's rows with verdicts,
+    :func:`tried_entries`): the quantities Figures 1, 4 and 5's verdicts use, one row per
+    seed and the spread (largest minus smallest); None when the log holds no such rows."""
+    rows = sorted((e for e in entries if e.get("verdicts") and e.get("era") is None),
+                  key=lambda e: e.get("sft_seed", 0))
+    if not rows:
+        return None
+    body, values = [], []
+    for e in rows:
+        vals = [_number(get(e)) for _, get in _SEED_COLUMNS]
+        values.append(vals)
+        body.append([f"{e.get('sft_seed', 0)} ({e.get('made', EARLIER_CODE)})", *(f"{v:.1f}" for v in vals)])
+    spread = [max(col) - min(col) if all(math.isfinite(v) for v in col) else math.nan for col in zip(*values)]
+    body.append(["spread (points)", *(f"{v:.1f}" for v in spread)])
+    agree = sum(len({e["verdicts"].get(c, {}).get("verdict") for e in rows}) == 1 for c in rows[0]["verdicts"])
+    notes = [f"{agree} of the {len(rows[0]['verdicts'])} Figure 1-5 claims get the same verdict under every seed "
+             "listed; the claims page marks the others mixed across seeds (rows made by earlier code take no part "
+             "there). Recovery: (OOD of the edit - OOD of the SFT end) / (OOD of the reference - OOD of the SFT "
+             "end), the reference being the SFT checkpoint with the best OOD accuracy."]
+    return Table(["SFT seed", *(h for h, _ in _SEED_COLUMNS)], body, notes=notes)
+
+
+def tried_verdicts_sentence(path: Path = TRIED, cfg: StudyConfig | None = None) -> str:
     """How many of the study log's RL configurations reproduce RL's recovery window (by the
     verdict each row records), or an empty string when no log is committed."""
     path = Path(path)
@@ -327,7 +415,7 @@ def tried_verdicts_sentence(path: Path = TRIED) -> str:
         return ""
     from sftrl.claims.study_log import EARLIER
 
-    entries = [e for e in json.loads(path.read_text()) if e.get("rl")]
+    entries = [e for e in tried_entries(path, cfg) if e.get("rl")]
     parts = []
     for label, group in (("under the papers' protocol", [e for e in entries if e.get("era") != EARLIER]),
                          ("under the earlier single-attempt protocol", [e for e in entries if e.get("era") == EARLIER])):

@@ -38,6 +38,8 @@ from sftrl.fmt import pct, pts
 
 #: the three possible verdicts, strongest first
 VERDICTS = ("reproduced", "partly", "not reproduced")
+#: the verdict where SFT seeds disagree (:mod:`sftrl.claims.seeds`): no verdict holds
+MIXED = "mixed across seeds"
 #: a loss "falls monotonically" when its Spearman correlation with the step is below this
 SPEARMAN_MAX = -0.9
 #: the format counts as learned when the OOD format-error rate is at most this (paper A: ~5%)
@@ -69,8 +71,8 @@ class Verdict:
     """The decision rule, as printed in the book."""
 
     def __post_init__(self) -> None:
-        if self.verdict not in (*VERDICTS, NOT_EVALUATED):
-            raise SftrlError(f"verdict must be one of {(*VERDICTS, NOT_EVALUATED)}, not {self.verdict!r}")
+        if self.verdict not in (*VERDICTS, MIXED, NOT_EVALUATED):
+            raise SftrlError(f"verdict must be one of {(*VERDICTS, MIXED, NOT_EVALUATED)}, not {self.verdict!r}")
 
     @property
     def sentence(self) -> str:
@@ -571,6 +573,22 @@ def _restoration_verdict(fn: Callable[..., Verdict], claim: str, row: dict[str, 
     return _verdict(fn, claim, verdict, reason)
 
 
+def top_directions_row(rank: Rows, fraction: float = 0.2) -> dict[str, Any]:
+    """The rank-wise restoration row the top-directions rule judges: the top (not tail)
+    fraction closest to ``fraction``."""
+    rows = [r for r in rank if not r.get("tail")]
+    if not rows:
+        raise SftrlError("no top-direction restoration rows")
+    return min(rows, key=lambda r: (abs(r["fraction"] - fraction), r["fraction"]))
+
+
+def first_layers_row(layers: Rows, block: str = "first 25%") -> dict[str, Any] | None:
+    """The layer-wise row the first-layers rule judges: ``block`` with the embeddings and
+    LM head where that variant ran, else layers only; None when the block was not run."""
+    match = sorted((r for r in layers if r["block"] == block), key=lambda r: not r["embeddings"])
+    return match[0] if match else None
+
+
 def top_directions_restore(rank: Rows, target: dict[str, Any], reference: dict[str, Any],
                            fraction: float = 0.2, claim: str = "top_directions_restore") -> Verdict:
     """Restoring the top 20% of singular directions recovers most of the lost OOD accuracy.
@@ -584,10 +602,7 @@ def top_directions_restore(rank: Rows, target: dict[str, Any], reference: dict[s
     reproduced otherwise.
     """
     fn = top_directions_restore
-    rows = [r for r in rank if not r.get("tail")]
-    if not rows:
-        raise SftrlError("no top-direction restoration rows")
-    row = min(rows, key=lambda r: (abs(r["fraction"] - fraction), r["fraction"]))
+    row = top_directions_row(rank, fraction)
     what = f"top {100 * row['fraction']:.0f}% of directions"
     return _restoration_verdict(fn, claim, row, target, reference, what)
 
@@ -605,11 +620,11 @@ def first_layers_restore(layers: Rows, target: dict[str, Any], reference: dict[s
     reproduced otherwise.
     """
     fn, claim = first_layers_restore, "first_layers_restore"
-    match = sorted((r for r in layers if r["block"] == block), key=lambda r: not r["embeddings"])
-    if not match:
+    row = first_layers_row(layers, block)
+    if row is None:
         return _verdict(fn, claim, "not reproduced", f"the block {block!r} was not among the restored blocks")
-    what = f"layers {block}{' with embeddings and LM head' if match[0]['embeddings'] else ' (layers only)'}"
-    return _restoration_verdict(fn, claim, match[0], target, reference, what)
+    what = f"layers {block}{' with embeddings and LM head' if row['embeddings'] else ' (layers only)'}"
+    return _restoration_verdict(fn, claim, row, target, reference, what)
 
 
 def _graft_gate(rl: dict[str, Any], sft: dict[str, Any]) -> str | None:

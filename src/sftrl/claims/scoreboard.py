@@ -16,23 +16,17 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sftrl.claims import rules
+from sftrl.claims import rules, seeds
 from sftrl.claims.registry import CLAIMS, GROUPS, PAPERS, ClaimSpec, paper_text
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
-from sftrl.experiments import figure1, figure2, figure3, figure4, figure5, figure6, figure7
+from sftrl.experiments.figures import DATA
 
 #: every verdict a claim row may carry
-ALLOWED = (*rules.VERDICTS, rules.NOT_EVALUATED)
-#: figure group -> the function that returns its data for a configuration (library defaults)
-DATA: dict[str, Callable[[StudyConfig], Any]] = {
-    "fig1": figure1.data, "fig2": figure2.data, "fig3": figure3.data, "fig4": figure4.data,
-    "fig5": figure5.data, "fig6": figure6.data, "fig7": figure7.data,
-}
+ALLOWED = (*rules.VERDICTS, rules.MIXED, rules.NOT_EVALUATED)
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,7 @@ def judge_group(group: str, cfg: StudyConfig) -> list[ClaimRow]:
         raise SftrlError(f"unknown figure group {group!r}; choose from {', '.join(GROUPS)}")
     specs = [c for c in CLAIMS if c.group == group]
     try:
-        verdicts = {v.claim: v for v in rules.FIGURES[group](DATA[group](cfg))}
+        verdicts = {v.claim: v for v in seeds.judged(group, DATA[group](cfg), cfg)}
     except SftrlError as exc:
         return [_row(s, rules.NOT_EVALUATED, f"not evaluated: {exc}", "") for s in specs]
     rows = []
@@ -114,8 +108,9 @@ def counts_sentence(rows: Sequence[ClaimRow]) -> str:
         if not sel:
             continue
         c = verdict_counts(sel)
-        text = (f"of paper {paper}'s {len(sel)} claims, {c['reproduced']} reproduced, {c['partly']} partly and "
-                f"{c['not reproduced']} not reproduced")
+        counted = [f"{c['reproduced']} reproduced", f"{c['partly']} partly", f"{c['not reproduced']} not reproduced"]
+        counted += [f"{c[rules.MIXED]} {rules.MIXED}"] if c[rules.MIXED] else []
+        text = f"of paper {paper}'s {len(sel)} claims, {', '.join(counted[:-1])} and {counted[-1]}"
         if c[rules.NOT_EVALUATED]:
             text += f" ({c[rules.NOT_EVALUATED]} not evaluated)"
         parts.append(text)

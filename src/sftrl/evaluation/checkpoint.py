@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from sftrl import paths
-from sftrl.config import PIPELINE_VERSION, StudyConfig
+from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.evaluation.evaluate import evaluate_hands, face_read_as_id
 from sftrl.task import corpus, game
@@ -30,6 +30,7 @@ from sftrl.task.prompts import get_format, grade
 from sftrl.training import train
 from sftrl.training.runs import Run, append_jsonl, read_jsonl
 from sftrl.identity import checkpoint_identity, config_hash
+from sftrl.provenance import code_key
 
 
 def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size: int = 256) -> float:
@@ -60,10 +61,6 @@ def answer_loss(model, tokenizer, examples: Sequence[dict[str, str]], batch_size
     return total / max(count, 1)
 
 
-#: version of an evaluation row's fields (2: ``solved``, the per-hand grades, was added;
-#: 3: ``solved_at``, ``first_outcomes``, ``face_as_id`` and the ``id_heldout`` split)
-EVAL_ROWS = 3
-
 #: the evaluation sets: (row split, Splits field, rule). ``id`` is drawn as paper A draws its
 #: ID test hands (from the SFT hands); ``id_heldout`` holds out their value multisets
 EVAL_SETS = (("id", "id_sft", game.ID_RULE), ("id_heldout", "id_eval", game.ID_RULE),
@@ -72,8 +69,9 @@ SPLITS = tuple(split for split, _, _ in EVAL_SETS)
 
 
 def eval_key(cfg: StudyConfig) -> str:
-    """The key of an evaluation setting: what the evaluation rows depend on besides the weights."""
-    return config_hash({"pipeline": PIPELINE_VERSION, "rows": EVAL_ROWS, "eval": dataclasses.asdict(cfg.eval),
+    """The key of an evaluation setting: what the evaluation rows depend on besides the
+    weights, the code that makes them (:func:`sftrl.provenance.code_key`) included."""
+    return config_hash({**code_key("sftrl.evaluation.checkpoint"), "eval": dataclasses.asdict(cfg.eval),
                         "split_seed": cfg.split_seed, "format": cfg.model.answer_format})
 
 

@@ -60,8 +60,7 @@ def by_split(rows: Sequence[dict[str, Any]], split: str) -> list[dict[str, Any]]
 def kept_sft_steps(cfg: StudyConfig) -> list[int]:
     """The SFT steps that have a model: 0 (the base), every configured checkpoint up to
     the last step, and the last step (known from the configuration, before any training)."""
-    s = cfg.sft
-    return sorted({0, s.steps, *(c for c in s.checkpoints if 0 < c <= s.steps)})
+    return config.kept_steps(cfg.sft.steps, cfg.sft.checkpoints)
 
 
 def check_rl_from_steps(cfg: StudyConfig, from_steps: Sequence[int]) -> list[int]:

@@ -52,13 +52,11 @@ from sftrl.weights.checkpoints import resolve_checkpoint, resolve_layer, split_p
 from sftrl import paths
 from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
-from sftrl.config import REWARD_MODES, StudyConfig, check_attempts, check_choice  # noqa: E402
+from sftrl.config import REWARD_MODES, StudyConfig, check_attempts, check_choice, check_setting  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
 from sftrl.training.runs import Run  # noqa: E402
 from sftrl.identity import checkpoint_identity, config_hash  # noqa: E402
-
-#: bumped when the cached analysis tables change meaning
-CACHE_VERSION = 1
+from sftrl.provenance import code_key  # noqa: E402
 
 #: the matrices whose consistency images Figure 6 shows (one layer's attention and down)
 IMAGE_KINDS = ("q", "k", "v", "o", "down")
@@ -255,7 +253,9 @@ def sft_config(cfg: StudyConfig, scfg: MaskStudyConfig) -> StudyConfig:
     sequences per step as one RL step samples, no warm-up (RL has none)."""
     s = replace(cfg.sft, steps=scfg.steps, batch_size=scfg.prompts_per_step * cfg.rl.num_generations,
                 lr=scfg.lr, warmup_steps=0, checkpoints=_kept(scfg.steps, scfg.checkpoints))
-    return replace(cfg, sft=s, model=replace(cfg.model, dtype=scfg.dtype))
+    # a configuration is valid as a whole: RL may start only where this SFT keeps a model
+    return replace(cfg, sft=s, model=replace(cfg.model, dtype=scfg.dtype), rl_from_steps=(scfg.steps,),
+                   rl_main_from=-1)
 
 
 def variant_configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, StudyConfig]:
@@ -521,7 +521,8 @@ class MaskAnalysis:
 
 
 def cache_file(kind: str, key: dict[str, Any]) -> Path:
-    return paths.CACHE / "masks_study" / f"{kind}-{config_hash({'version': CACHE_VERSION, **key})}.pt"
+    digest = config_hash({**code_key("sftrl.experiments.masks_study"), **key})
+    return paths.CACHE / "masks_study" / f"{kind}-{digest}.pt"
 
 
 def save_cached(path: Path, obj: Any) -> None:
@@ -537,13 +538,11 @@ def load_cached(path: Path) -> Any | None:
 
 
 def check_settings(eta: float | None, alpha: float, k_frac: float) -> None:
-    """SftrlError for a bad eta, alpha outside (0, 1) or k_frac outside (0, 1]."""
-    if eta is not None and (isinstance(eta, bool) or not (eta >= 0 and math.isfinite(eta))):
-        raise SftrlError(f"eta must be None or a finite number >= 0, got {eta!r}")
-    if isinstance(alpha, bool) or not 0.0 < float(alpha) < 1.0:
-        raise SftrlError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    if isinstance(k_frac, bool) or not 0.0 < float(k_frac) <= 1.0:
-        raise SftrlError(f"k_frac must lie in (0, 1], got {k_frac!r}")
+    """SftrlError for a bad eta (None: the default), alpha or k_frac
+    (:data:`sftrl.config.ANALYSIS_RULES`)."""
+    for name, value in (("eta", eta), ("alpha", alpha), ("k_frac", k_frac)):
+        if value is not None:
+            check_setting(name, value)
 
 
 def analyse(

@@ -62,10 +62,9 @@ from sftrl.weights.edits import (
 )
 from sftrl.errors import SftrlError
 from sftrl.identity import checkpoint_identity, config_hash
+from sftrl.provenance import code_key
 from sftrl.weights.spectral import SVD, SVDCache, resolve_k
 
-#: bump when the meaning of a cached edited checkpoint changes (old folders are then ignored)
-EDIT_CACHE_VERSION = 1
 #: the four models, in the order the figures name them
 ROLES: tuple[str, ...] = ("base", "sft_peak", "sft_end", "rl")
 #: how the book names each model
@@ -205,7 +204,7 @@ def describe_models(m: Models) -> list[dict[str, Any]]:
 
 
 def _edit_dir(kind: str, spec: Mapping[str, Any], target: str | Path, reference: str | Path) -> Path:
-    key = {"version": EDIT_CACHE_VERSION, "edit": dict(spec), "target": checkpoint_identity(target),
+    key = {**code_key("sftrl.weights.edits"), "edit": dict(spec), "target": checkpoint_identity(target),
            "reference": checkpoint_identity(reference)}
     return paths.CACHE / "edits" / f"{kind}-{config_hash(key)}"
 

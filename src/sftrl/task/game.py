@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sftrl import paths
 from sftrl.errors import SftrlError
+from sftrl.provenance import code_digest
 
 RANKS: tuple[str, ...] = ("A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K")
 FACES: tuple[str, ...] = ("J", "Q", "K")
@@ -38,8 +39,6 @@ Hand = tuple[str, str, str, str]  #: card ranks, canonical order = sorted by RAN
 TARGET = 24  #: the number every formula must reach
 MIN_VALUE, MAX_VALUE = 1, 13  #: a face card's value under any rule lies in this range
 MAX_SOLVER_VALUES = 6  #: the solver's cost grows super-exponentially; cards come in fours
-#: bump when the solver's output format changes: it keys the on-disk solution table
-SOLVER_VERSION = "1"
 
 _RANK_INDEX = {rank: i for i, rank in enumerate(RANKS)}
 _PLAIN_VALUES = {rank: i + 1 for i, rank in enumerate(RANKS[:10])}  # A=1, "2"=2, ..., "10"=10
@@ -324,8 +323,13 @@ def value_multisets(low: int = MIN_VALUE, high: int = MAX_VALUE) -> list[tuple[i
     return list(itertools.combinations_with_replacement(range(low, high + 1), 4))
 
 
+def solver_version() -> str:
+    """What keys the on-disk solution table: the digest of this module's code."""
+    return code_digest("sftrl.task.game")
+
+
 def _table_path(target: int) -> Path:
-    return paths.CACHE / f"gp_solutions_v{SOLVER_VERSION}_t{target}.json"
+    return paths.CACHE / f"gp_solutions_{solver_version()}_t{target}.json"
 
 
 def _write_json_atomic(path: Path, payload: object) -> None:
@@ -345,14 +349,14 @@ def solution_table(
     """Solutions of every value multiset of 1..13 (1,820 keys, unsolvable ones map to ()).
 
     Cached in memory and, with ``use_disk_cache``, as JSON under ``paths.CACHE`` keyed by
-    :data:`SOLVER_VERSION` and the target; a stale or unreadable file is recomputed.
+    :func:`solver_version` and the target; a stale or unreadable file is recomputed.
     """
     _check_target(target)
     path = _table_path(target)
     if use_disk_cache and path.is_file():
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            if payload.get("version") == SOLVER_VERSION and payload.get("target") == target:
+            if payload.get("version") == solver_version() and payload.get("target") == target:
                 return {
                     tuple(int(v) for v in key.split()): tuple(sols)
                     for key, sols in payload["table"].items()
@@ -362,7 +366,7 @@ def solution_table(
     table = {m: _solve_sorted(m, target) for m in value_multisets()}
     if use_disk_cache:
         payload = {
-            "version": SOLVER_VERSION,
+            "version": solver_version(),
             "target": target,
             "table": {" ".join(map(str, m)): list(s) for m, s in table.items()},
         }

@@ -36,11 +36,12 @@ from transformers.trainer_callback import PrinterCallback
 from sftrl import paths
 from sftrl.task import corpus
 from sftrl.task import game
-from sftrl.config import PIPELINE_VERSION, StudyConfig
+from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import compact_context, get_format
 from sftrl.training.runs import Run, append_jsonl
 from sftrl.identity import checkpoint_identity
+from sftrl.provenance import code_key, record
 
 log = logging.getLogger("sftrl")
 
@@ -227,7 +228,7 @@ def _model_identity(cfg: StudyConfig) -> dict[str, Any]:
 
 def pretrain_run(cfg: StudyConfig, root: Path | None = None) -> Run:
     """The pretraining run of this configuration (not started)."""
-    return Run("pretrain", {"pipeline": PIPELINE_VERSION, "model": _model_identity(cfg),
+    return Run("pretrain", {**code_key("sftrl.training.train"), "model": _model_identity(cfg),
                             "pretrain": dataclasses.asdict(cfg.pretrain), "split_seed": cfg.split_seed}, root=root)
 
 
@@ -275,7 +276,7 @@ def base_checkpoint(cfg: StudyConfig) -> str | Path:
         return cfg.model.base
     committed = committed_base_config()
     wanted = {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
-              "split_seed": cfg.split_seed, "pipeline": PIPELINE_VERSION}
+              "split_seed": cfg.split_seed}
     if committed is not None and committed == json.loads(json.dumps(wanted)):
         return paths.BASE
     run = pretrain(cfg)
@@ -302,9 +303,9 @@ def freeze_base(cfg: StudyConfig) -> Path:
             shutil.copy2(f, tmp / f.name)
     summary = run.summary()
     meta = {"config": {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
-                       "split_seed": cfg.split_seed, "pipeline": PIPELINE_VERSION},
+                       "split_seed": cfg.split_seed},
             "run": run.id, "seconds": summary.get("wall_seconds", summary["seconds"]),
-            "torch": torch.__version__}
+            "made_by": record("sftrl.training.train")}
     (tmp / "sftrl_base.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if paths.BASE.exists():
         shutil.rmtree(paths.BASE)
@@ -316,7 +317,7 @@ def freeze_base(cfg: StudyConfig) -> Path:
 def sft_run(cfg: StudyConfig, start: str | Path | None = None) -> Run:
     """The SFT run of this configuration (not started); ``start`` defaults to the base."""
     parent = base_checkpoint(cfg) if start is None else start
-    return Run("sft", {"pipeline": PIPELINE_VERSION, "parent": checkpoint_identity(parent),
+    return Run("sft", {**code_key("sftrl.training.train"), "parent": checkpoint_identity(parent),
                        "model": _model_identity(cfg), "sft": dataclasses.asdict(cfg.sft),
                        "split_seed": cfg.split_seed})
 
@@ -399,7 +400,7 @@ def _prepare_rl_model(model, r) -> None:
 def rl_run(cfg: StudyConfig, from_step: int) -> Run:
     """The RL run that starts from SFT step ``from_step`` (not started)."""
     parent = sft_run(cfg)
-    return Run("rl", {"pipeline": PIPELINE_VERSION, "parent": {"run": parent.id, "step": from_step},
+    return Run("rl", {**code_key("sftrl.training.train"), "parent": {"run": parent.id, "step": from_step},
                       "model": _model_identity(cfg), "rl": dataclasses.asdict(cfg.rl),
                       "split_seed": cfg.split_seed})
 

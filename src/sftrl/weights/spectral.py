@@ -36,7 +36,8 @@ from typing import NamedTuple
 import torch
 
 from sftrl import paths
-from sftrl.identity import checkpoint_identity
+from sftrl.identity import checkpoint_identity, config_hash
+from sftrl.provenance import code_key
 from sftrl.weights.checkpoints import (
     CheckpointReader,
     MatrixKey,
@@ -46,10 +47,9 @@ from sftrl.weights.checkpoints import (
     check_comparable,
     select_keys,
 )
+from sftrl.config import check_setting
 from sftrl.errors import SftrlError
 
-#: bump when the cache file layout changes (old caches are then ignored, not misread)
-CACHE_VERSION = 1
 #: matrices with more entries than this, and at least twice as tall as wide, are decomposed
 #: in row blocks (only a large-vocabulary embedding / LM head reaches this)
 STREAM_NUMEL = 1 << 25
@@ -378,9 +378,10 @@ def _write_safetensors(
 class SVDCache:
     """Per-checkpoint cache of thin SVDs, one safetensors file per matrix.
 
-    The folder is ``root / "<checkpoint name>-<fingerprint>-<f32|f64>-v<CACHE_VERSION>"``,
-    where the fingerprint is the checkpoint's content identity
-    (:func:`sftrl.identity.checkpoint_identity`). Every file holds ``U`` (m, r),
+    The folder is ``root / "<checkpoint name>-<fingerprint>-<f32|f64>-<code>"``, where the
+    fingerprint is the checkpoint's content identity
+    (:func:`sftrl.identity.checkpoint_identity`) and ``code`` a hash of this module's code
+    and the packages (:func:`sftrl.provenance.code_key`). Every file holds ``U`` (m, r),
     ``S`` (r,) and ``Vh`` (r, n) in the cache's dtype.
     """
 
@@ -398,7 +399,8 @@ class SVDCache:
         base = Path(root) if root is not None else paths.CACHE / "svd"
         tag = "f32" if self.dtype == torch.float32 else "f64"
         fingerprint = checkpoint_identity(self.reader.path).removeprefix("sha256:")[:16]
-        self.dir = base / f"{self.reader.path.name}-{fingerprint}-{tag}-v{CACHE_VERSION}"
+        code = config_hash(code_key("sftrl.weights.spectral"))
+        self.dir = base / f"{self.reader.path.name}-{fingerprint}-{tag}-{code}"
         self._itemsize = torch.finfo(self.dtype).bits // 8
         # the SVD just computed (not streamed) stays in memory until the next one, so the
         # metrics of a cold pass do not read back what was just written
@@ -550,9 +552,8 @@ def compare_matrix(a: SVDCache, b: SVDCache, key: MatrixKey, *, k_frac: float = 
 
 
 def check_k_frac(k_frac: float) -> float:
-    """``k_frac`` must lie in (0, 1]."""
-    if isinstance(k_frac, bool) or not isinstance(k_frac, (int, float)) or not 0.0 < float(k_frac) <= 1.0:
-        raise SftrlError(f"k_frac={k_frac!r} must lie in (0, 1]")
+    """``k_frac`` must lie in (0, 1] (:data:`sftrl.config.ANALYSIS_RULES`)."""
+    check_setting("k_frac", k_frac)
     return float(k_frac)
 
 
