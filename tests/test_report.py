@@ -286,7 +286,9 @@ def test_tried_table(tmp_path):
     assert table.rows[1][0] == "default"  # made by today's code: no mark
     assert table.rows[1][2:] == ["none", "OOD 26.1% at step 20 → 11.3% at 600; ID 70.7% → 43.0%",
                                  "600: +0.7 [-0.5, +1.9] (seeds -1.0 to +2.1) (3 seeds each)", "600: -2.0", "not reproduced"]
-    assert "2 configurations" in methods.tried_sentence(table, log)
+    assert [r[0] for r in table.rows[2:]] == [f"{t.name} ({methods.NOT_RUN})" for t in study_log.TRIED
+                                              if t.name != "default"]  # declared, not in this log
+    assert f"{len(table.rows)} configurations" in methods.tried_sentence(table, log)
     assert methods.tried_verdicts_sentence(log) == ("Of the 1 RL configurations under the papers' protocol, 0 "
                                                    "reproduced RL's recovery window, 0 partly, and 1 did not.")
     assert methods.tried_verdicts_sentence(tmp_path / "none.json") == ""
@@ -318,8 +320,8 @@ def test_the_committed_study_log_renders_every_entry():
     table = methods.tried_table(tried.SNAPSHOT)
     entries = json.loads(tried.SNAPSHOT.read_text())
     earlier = [e["name"] for e in entries if e.get("era") == tried.EARLIER]
-    names = [r[0].removesuffix(f" ({methods.EARLIER_CODE})") for r in table.rows]
-    assert table is not None and names == [t.name for t in tried.TRIED] + earlier
+    names = [r[0].removesuffix(f" ({methods.EARLIER_CODE})").removesuffix(f" ({methods.NOT_RUN})") for r in table.rows]
+    assert table is not None and sorted(names) == sorted([t.name for t in tried.TRIED] + earlier)  # each once
     assert all(cell for row in table.rows for cell in row)
     # every row says under which protocol it was measured
     assert all(e.get("protocol") for e in entries)
@@ -457,7 +459,7 @@ def test_the_methods_page_glues_the_measured_size_of_the_base(tmp_path):
     assert glued["n_id_eval"] == methods.eval_sizes(cfg)["id"]
     assert glued["paper_hands"] == papers.get("task.eval_hands").value
     assert "pretrained as part of the build" in glued["pretrain_time_sentence"]
-    n_tried = len(json.loads((paths.BOOK / "study" / "tried.json").read_text()))  # the committed study log
+    n_tried = len(methods.tried_entries())  # the committed study log, and the study's configurations not yet in it
     assert f"({n_tried} configurations, from the study log book/study/tried.json)" in glued["tried_sentence"]
 
 

@@ -268,7 +268,7 @@ def _signed(x: float) -> str:
 
 
 #: how a study-log row was made, as the Methods table marks it
-LIVE, EARLIER_CODE = "this build's run", "made by earlier code"
+LIVE, EARLIER_CODE, NOT_RUN = "this build's run", "made by earlier code", "not yet run"
 
 
 def _is_book_default(cfg: StudyConfig) -> bool:
@@ -300,6 +300,9 @@ def _entries(path: Path, stamp: tuple[int, int] | None, cfg: StudyConfig | None)
     rows = [dict(r) for r in study_log.read_log(path)]
     for r in rows:
         r["made"] = r.get("era") or ("today's code" if study_log.is_current(r) else EARLIER_CODE)
+    known = {r.get("name") for r in rows}
+    rows += [{"name": t.name, "why": t.why, "overrides": t.overrides, "made": NOT_RUN}
+             for t in study_log.TRIED if t.name not in known]
     if cfg is not None and _is_book_default(cfg):
         live = {**study_log.summarise(study_log.TRIED[0], study_log.PROFILE), "made": LIVE}
         names = [r.get("name") for r in rows]
@@ -312,6 +315,9 @@ def _entries(path: Path, stamp: tuple[int, int] | None, cfg: StudyConfig | None)
 
 def _tried_row(entry: Mapping[str, Any]) -> list[str]:
     """One study-log entry (as :func:`sftrl.claims.study_log.summarise` writes it) as table cells."""
+    if entry.get("made") == NOT_RUN:  # declared in the study, not yet in its log
+        return [f"{entry['name']} ({NOT_RUN})", str(entry.get("why", "")), cell(entry.get("overrides") or "none"),
+                "not yet run: `make study` runs it", "not run", "not run", "not run"]
     sft = (f"OOD {entry['peak_ood']:.1f}% at step {entry['peak_step']} → {entry['ood_end']:.1f}% at "
            f"{entry['end_step']}; ID {entry['id_at_peak']:.1f}% → {entry['id_end']:.1f}%")
     ood, idd, verdict = "not run", "not run", "SFT only"
