@@ -219,10 +219,13 @@ def test_study_config_overrides_and_refusals():
     assert s.steps == ms.study_config("smoke").steps and s.lr == ms.study_config("smoke").lr
     assert s.variants == ("seed 0", "seed 1") and s.regime_lrs == (1e-3, 1e-5)
     for bad, match in (({"nonsense": 1}, "unknown study setting"),
-                       ({"variants": "seed 0,seed 9"}, "unknown RL variant"),
-                       ({"variants": "seed 0"}, "at least two"), ({"dtype": "float16"}, "unknown dtype"),
-                       ({"probe_masks": "none,lowest"}, "unknown probe mask"), ({"probe_alpha": 0.7}, "probe_alpha"),
-                       ({"lr": -1.0}, "learning rates"), ({"steps": 0}, "steps"), ({"lr": 0.0}, "learning rates"),
+                       ({"variants": "seed 0,seed 9"}, r"variants=\('seed 0', 'seed 9'\) is not allowed; choose one of"),
+                       ({"variants": "seed 0"}, "at least two"),
+                       ({"dtype": "float16"}, "dtype='float16' is not allowed; choose one of float32, bfloat16"),
+                       ({"probe_masks": "none,lowest"}, r"probe_masks=\('none', 'lowest'\) is not allowed"),
+                       ({"probe_alpha": 0.7}, r"probe_alpha=0.7: must be a number in \(0, 0.5\]"),
+                       ({"lr": -1.0}, "lr=-1.0: must be a number > 0"), ({"steps": 0}, "steps=0: must be an integer >= 1"),
+                       ({"regime_lrs": "1e-4,0"}, r"regime_lrs=\(0.0001, 0.0\): every item must be a number > 0"),
                        ({"reward": ""}, "reward='' is not allowed")):
         with pytest.raises(SftrlError, match=match):
             ms.study_config("smoke", **bad)

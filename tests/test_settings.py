@@ -25,8 +25,8 @@ BAD_RUN_SETTINGS = [
     ("rl_grad_mask_alpha", "1.5", r"rl_grad_mask_alpha=1.5: must be a number in \(0, 1\]"),
     ("pretrain_strict_fraction", "-0.1", r"pretrain_strict_fraction=-0.1: must be a number in \[0, 1\]"),
     ("sft_checkpoints", "0,10", r"sft_checkpoints=\(0, 10\): every item must be an integer >= 1"),
-    ("rl_from_steps", "20,55", r"rl_from_steps=\(20, 55\): RL starts only from kept SFT steps.*\[55\] are not"),
-    ("rl_main_from", "15", r"rl_main_from=15: -1 \(the end of SFT\) or a kept SFT step"),
+    ("rl_from_steps", "20,55", r"rl_from_steps=\(20, 55\): must be kept SFT steps.*\[55\] are not"),
+    ("rl_main_from", "15", r"rl_main_from=15: must be -1 \(the end of SFT\) or kept SFT steps"),
     ("rl_seeds", "0", r"rl_seeds=0: must be an integer >= 1"),
     ("device", "tpu", r"device='tpu' is not allowed"),
     ("model_dtype", "int8", r"model_dtype='int8' is not allowed; choose one of float32, bfloat16"),
@@ -43,7 +43,7 @@ BAD_PAGE_SETTINGS = [
     ("06_rlvr_stripe_masks", "alpha", 1.0, r"alpha=1.0: must be a number in \(0, 1\)"),
     ("06_rlvr_stripe_masks", "study_dtype", "int8", r"study_dtype='int8' is not allowed"),
     ("07_geometry_and_probe", "eta", -1.0, r"eta=-1.0: must be a number >= 0"),
-    ("07_geometry_and_probe", "start_step", 15, r"start_step=15: -1 .* or a kept SFT step"),
+    ("07_geometry_and_probe", "start_step", 15, r"start_step=15: must be -1 .* or kept SFT steps"),
     ("07_geometry_and_probe", "probe_steps", 0, r"probe_steps=0: must be an integer >= 1"),
 ]
 

@@ -39,19 +39,6 @@ FEEDBACK_MODES = ("verifier", "bare")
 REWARD_MODES = ("shaped", "binary")
 
 
-def check_attempts(value: object, name: str) -> int:
-    """``value`` as an int in 1..MAX_ATTEMPTS, or SftrlError naming the setting ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ATTEMPTS:
-        raise SftrlError(f"{name}={value!r}: an episode has 1 to {MAX_ATTEMPTS} attempts (the papers use 5)")
-    return value
-
-
-def check_choice(value: object, choices: tuple[str, ...], name: str) -> None:
-    """SftrlError naming the setting ``name`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise SftrlError(f"{name}={value!r} is not allowed; choose one of {', '.join(choices)}")
-
-
 # --------------------------------------------------------------------------- validation
 # Every setting's allowed values, by its flat name (the name profile(), ``--set`` and the
 # notebooks' parameters use). A configuration is checked when it is made: each section when
@@ -94,12 +81,17 @@ POSITIVE = Range(0, lo_open=True)     # a learning rate, a temperature
 NONNEGATIVE = Range(0)
 PROBABILITY = Range(0, 1)             # a share of examples, [0, 1]
 FRACTION = Range(0, 1, lo_open=True)  # a fraction that must select something, (0, 1]
+ATTEMPTS = Range(1, MAX_ATTEMPTS, integer=True)  # an episode's attempts (the papers: 5)
 DTYPES = ("float32", "bfloat16")
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
-#: flat setting name -> its allowed values: a Range (for a tuple: of every item), a tuple of
-#: choices, or a regular expression the whole value must match
-RULES: dict[str, Range | tuple[str, ...] | re.Pattern[str]] = {
+#: one setting's allowed values: a Range (for a tuple: of every item), a tuple of choices
+#: (for a tuple: of every item), or a regular expression the whole value must match
+Rule = Range | tuple[str, ...] | re.Pattern[str]
+
+
+#: flat setting name -> its allowed values
+RULES: dict[str, Rule] = {
     "model_base": re.compile(r"\S.*"),
     "model_hidden_size": COUNT, "model_intermediate_size": COUNT, "model_num_hidden_layers": COUNT,
     "model_num_attention_heads": COUNT, "model_answer_format": ("compact", "chat"), "model_dtype": DTYPES,
@@ -111,12 +103,12 @@ RULES: dict[str, Range | tuple[str, ...] | re.Pattern[str]] = {
     "sft_steps": COUNT, "sft_batch_size": COUNT, "sft_lr": POSITIVE, "sft_warmup_steps": NATURAL,
     "sft_targets": ("canonical", "random"), "sft_max_solutions": COUNT, "sft_checkpoints": COUNT, "sft_seed": NATURAL,
     "rl_steps": COUNT, "rl_prompts_per_step": COUNT, "rl_num_generations": Range(2, integer=True), "rl_lr": POSITIVE,
-    "rl_beta": NONNEGATIVE, "rl_temperature": POSITIVE, "rl_attempts": Range(1, MAX_ATTEMPTS, integer=True),
+    "rl_beta": NONNEGATIVE, "rl_temperature": POSITIVE, "rl_attempts": ATTEMPTS,
     "rl_reward": REWARD_MODES, "rl_hands": ("rl", "sft"), "rl_max_completion_length": COUNT,
     "rl_checkpoints": COUNT, "rl_seed": NATURAL, "rl_dtype": DTYPES, "rl_hand_subset": ("all", "half0", "half1"),
     "rl_grad_mask": ("none", "off_principal", "principal", "random"), "rl_grad_mask_alpha": FRACTION,
     "rl_grad_mask_rank": FRACTION, "rl_permute_seed": Range(-1, integer=True),
-    "eval_max_hands": NATURAL, "eval_attempts": Range(1, MAX_ATTEMPTS, integer=True), "eval_feedback": FEEDBACK_MODES,
+    "eval_max_hands": NATURAL, "eval_attempts": ATTEMPTS, "eval_feedback": FEEDBACK_MODES,
     "eval_batch_size": COUNT, "eval_max_new_tokens": COUNT, "eval_temperature": NONNEGATIVE,
     "eval_require_strict": ("True", "False"), "eval_seed": NATURAL,
     "split_seed": NATURAL, "rl_from_steps": NATURAL, "rl_seeds": COUNT, "rl_main_from": Range(-1, integer=True),
@@ -126,8 +118,9 @@ RULES: dict[str, Range | tuple[str, ...] | re.Pattern[str]] = {
 #: the figure pages' analysis settings (their notebooks' parameters, checked by
 #: ``python -m sftrl.book run`` before a kernel starts, and by the library functions that
 #: take them): name -> allowed values, as in :data:`RULES`
-ANALYSIS_RULES: dict[str, Range | tuple[str, ...]] = {
-    "k_frac": FRACTION, "layer_k_frac": FRACTION, "probe_alpha": FRACTION, "probe_rank": FRACTION,
+ANALYSIS_RULES: dict[str, Rule] = {
+    "k_frac": FRACTION, "layer_k_frac": FRACTION, "probe_rank": FRACTION,
+    "probe_alpha": Range(0, 0.5, lo_open=True),  # off-principal and principal masks side by side
     "alpha": Range(0, 1, lo_open=True, hi_open=True), "eta": NONNEGATIVE, "layer": Range(-1, integer=True),
     "start_step": Range(-1, integer=True), "study_steps": COUNT, "probe_steps": COUNT, "study_lr": POSITIVE,
     "probe_lr": POSITIVE, "study_dtype": DTYPES, "permute_seed": NATURAL, "layer_op": ("swap", "restore"),
@@ -135,23 +128,54 @@ ANALYSIS_RULES: dict[str, Range | tuple[str, ...]] = {
 }
 
 
-def check_setting(name: str, value: object) -> None:
-    """SftrlError naming the setting, its value and what is allowed, unless ``value`` is
-    allowed for ``name`` by :data:`RULES` or :data:`ANALYSIS_RULES` (a name neither table
-    holds is unchecked)."""
-    rule = RULES.get(name, ANALYSIS_RULES.get(name))
-    if rule is None:
-        return
+def check_value(name: str, value: object, rule: Rule) -> None:
+    """SftrlError naming the setting ``name``, its value and what is allowed, unless
+    ``value`` is allowed by ``rule``: the one check every setting goes through."""
+    items = value if isinstance(value, tuple) else (value,)
+    each = "every item must be" if isinstance(value, tuple) else "must be"
     if isinstance(rule, Range):
-        items = value if isinstance(value, tuple) else (value,)
         if not all(rule.admits(v) for v in items):
-            what = f"every item must be {rule}" if isinstance(value, tuple) else f"must be {rule}"
-            raise SftrlError(f"{name}={value!r}: {what}")
+            raise SftrlError(f"{name}={value!r}: {each} {rule}")
     elif isinstance(rule, tuple):
-        if str(value) not in rule:
+        if not all(str(v) in rule for v in items):
             raise SftrlError(f"{name}={value!r} is not allowed; choose one of {', '.join(rule)}")
     elif not isinstance(value, str) or not rule.fullmatch(value):
         raise SftrlError(f"{name}={value!r} is not allowed (it must match {rule.pattern!r})")
+
+
+def check_setting(name: str, value: object) -> None:
+    """:func:`check_value` by the rule :data:`RULES` or :data:`ANALYSIS_RULES` holds for
+    ``name`` (a name neither table holds is unchecked)."""
+    rule = RULES.get(name, ANALYSIS_RULES.get(name))
+    if rule is not None:
+        check_value(name, value, rule)
+
+
+def check_kept(name: str, steps: tuple[int, ...] | list[int], sft_steps: int,
+               checkpoints: tuple[int, ...], minus_one: str = "") -> list[int]:
+    """``steps`` as ints, at least one, each a step SFT keeps a model at
+    (:func:`kept_steps`); where ``minus_one`` says what -1 means, -1 is allowed too.
+    SftrlError naming the setting ``name``, its value and the kept steps."""
+    kept = kept_steps(sft_steps, checkpoints)
+    steps = [int(s) for s in steps]
+    bad = [s for s in steps if s not in kept and not (minus_one and s == -1)]
+    if bad or not steps:
+        value = steps[0] if minus_one and len(steps) == 1 else tuple(steps)
+        allowed = (f"-1 ({minus_one}) or " if minus_one else "") + "kept SFT steps"
+        raise SftrlError(f"{name}={value!r}: must be {allowed}; with sft_steps={sft_steps} those are {kept}"
+                         + (f" ({bad} are not)" if bad else ""))
+    return steps
+
+
+#: settings that change how a run is computed, not its results
+NOT_RESULTS = ("profile", "threads", "device")
+
+
+def same_results(a: StudyConfig, b: StudyConfig, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether two configurations compute the same results: every flat setting equal but
+    :data:`NOT_RESULTS` and ``ignore``."""
+    fa, fb = flat(a), flat(b)
+    return fa.keys() == fb.keys() and all(fa[k] == fb[k] for k in fa if k not in (*NOT_RESULTS, *ignore))
 
 
 class _Section:
@@ -402,13 +426,8 @@ def validate(cfg: StudyConfig) -> None:
     if len(p.rule_mix) != 3 or not sum(p.rule_mix) > 0:
         raise SftrlError(f"pretrain_rule_mix={p.rule_mix!r}: three probabilities (ID map, OOD map, random map) "
                          "with a positive sum")
-    kept = kept_steps(cfg.sft.steps, cfg.sft.checkpoints)
-    bad = [s for s in cfg.rl_from_steps if s not in kept]
-    if bad or not cfg.rl_from_steps:
-        raise SftrlError(f"rl_from_steps={cfg.rl_from_steps!r}: RL starts only from kept SFT steps; with "
-                         f"sft_steps={cfg.sft.steps} those are {kept}" + (f" ({bad} are not)" if bad else ""))
-    if cfg.rl_main_from != -1 and cfg.rl_main_from not in kept:
-        raise SftrlError(f"rl_main_from={cfg.rl_main_from}: -1 (the end of SFT) or a kept SFT step, one of {kept}")
+    check_kept("rl_from_steps", cfg.rl_from_steps, cfg.sft.steps, cfg.sft.checkpoints)
+    check_kept("rl_main_from", [cfg.rl_main_from], cfg.sft.steps, cfg.sft.checkpoints, minus_one="the end of SFT")
 
 
 def _smoke() -> StudyConfig:

@@ -172,10 +172,9 @@ def check_values(given: dict[str, Any], declared: dict[str, dict[str, str]]) -> 
     cfg = config.profile(str(given.get("profile", default)),
                          **{k: v for k, v in given.items() if k in run_names})
     start = given.get("start_step")
-    kept = config.kept_steps(cfg.sft.steps, cfg.sft.checkpoints)
-    if isinstance(start, int) and start != -1 and start not in kept:
-        raise SftrlError(f"start_step={start}: -1 (where the book's main RL model starts) or a kept SFT step, "
-                         f"one of {kept}")
+    if isinstance(start, int):
+        config.check_kept("start_step", [start], cfg.sft.steps, cfg.sft.checkpoints,
+                          minus_one="where the book's main RL model starts")
 
 
 def overrides(given: dict[str, Any], declared: dict[str, dict[str, str]]) -> dict[str, Any]:

@@ -275,8 +275,7 @@ def _is_book_default(cfg: StudyConfig) -> bool:
     """Whether ``cfg`` is the configuration the study log's "default" row describes."""
     from sftrl.claims import study_log
 
-    ref, mine = config.flat(config.profile(study_log.PROFILE)), config.flat(cfg)
-    return all(ref[k] == mine[k] for k in ref if k not in ("threads", "device"))
+    return config.same_results(config.profile(study_log.PROFILE), cfg)
 
 
 def tried_entries(path: Path = TRIED, cfg: StudyConfig | None = None) -> list[dict[str, Any]]:

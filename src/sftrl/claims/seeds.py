@@ -28,14 +28,9 @@ from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.experiments.figures import from_pipeline
 
-#: settings that do not change a run's results (how it is computed, not what)
-_NOT_RESULTS = ("profile", "threads", "device", "sft_seed")
-
-
 def _same_study(a: StudyConfig, b: StudyConfig) -> bool:
     """Whether two configurations differ in nothing but the SFT seed (and how they run)."""
-    fa, fb = config.flat(a), config.flat(b)
-    return all(fa[k] == fb[k] for k in fa if k not in _NOT_RESULTS)
+    return config.same_results(a, b, ignore=("sft_seed",))
 
 
 def logged(cfg: StudyConfig) -> dict[int, dict[str, Any]]:

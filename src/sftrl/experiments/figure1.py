@@ -65,15 +65,7 @@ def kept_sft_steps(cfg: StudyConfig) -> list[int]:
 
 def check_rl_from_steps(cfg: StudyConfig, from_steps: Sequence[int]) -> list[int]:
     """``from_steps`` as ints; SftrlError naming any step SFT does not keep (before work)."""
-    kept = kept_sft_steps(cfg)
-    steps = [int(s) for s in from_steps]
-    bad = [s for s in steps if s not in kept]
-    if bad:
-        raise SftrlError(f"RL cannot start from SFT step(s) {bad}: no checkpoint is kept there; "
-                         f"kept steps with sft_steps={cfg.sft.steps}: {kept}")
-    if not steps:
-        raise SftrlError("no SFT steps to start RL from (rl_from_steps is empty)")
-    return steps
+    return config.check_kept("rl_from_steps", tuple(from_steps), cfg.sft.steps, cfg.sft.checkpoints)
 
 
 @dataclass(frozen=True)

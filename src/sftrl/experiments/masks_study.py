@@ -52,7 +52,8 @@ from sftrl.weights.checkpoints import resolve_checkpoint, resolve_layer, split_p
 from sftrl import paths
 from sftrl.weights import masks
 from sftrl.training import train  # noqa: E402
-from sftrl.config import REWARD_MODES, StudyConfig, check_attempts, check_choice, check_setting  # noqa: E402
+from sftrl import config  # noqa: E402
+from sftrl.config import StudyConfig, check_setting  # noqa: E402
 from sftrl.errors import SftrlError  # noqa: E402
 from sftrl.training.runs import Run  # noqa: E402
 from sftrl.identity import checkpoint_identity, config_hash  # noqa: E402
@@ -181,36 +182,30 @@ def study_config(profile: str, **overrides: Any) -> MaskStudyConfig:
     return scfg
 
 
+#: each study setting's allowed values: the page parameter's rule where the page has one
+#: (:data:`sftrl.config.ANALYSIS_RULES`), else the run setting it replaces (:data:`sftrl.config.RULES`)
+STUDY_RULES: dict[str, config.Rule] = {
+    "start_step": config.ANALYSIS_RULES["start_step"], "steps": config.ANALYSIS_RULES["study_steps"],
+    "prompts_per_step": config.RULES["rl_prompts_per_step"], "checkpoints": config.RULES["rl_checkpoints"],
+    "lr": config.ANALYSIS_RULES["study_lr"], "dtype": config.ANALYSIS_RULES["study_dtype"],
+    "attempts": config.RULES["rl_attempts"], "reward": config.RULES["rl_reward"],
+    "temperature": config.RULES["rl_temperature"], "variants": tuple(VARIANTS),
+    "regime_lrs": config.ANALYSIS_RULES["study_lr"], "regime_dtypes": config.ANALYSIS_RULES["study_dtype"],
+    "permute_seed": config.ANALYSIS_RULES["permute_seed"], "probe_masks": PROBE_MASKS,
+    "probe_alpha": config.ANALYSIS_RULES["probe_alpha"], "probe_rank": config.ANALYSIS_RULES["probe_rank"],
+    "probe_lr": config.ANALYSIS_RULES["probe_lr"], "probe_steps": config.ANALYSIS_RULES["probe_steps"],
+}
+
+
 def check_study_config(scfg: MaskStudyConfig) -> None:
-    """SftrlError naming the first bad setting of ``scfg``."""
-    if scfg.steps < 1 or scfg.prompts_per_step < 1:
-        raise SftrlError(f"steps and prompts_per_step must be >= 1, got {scfg.steps} and {scfg.prompts_per_step}")
-    if not scfg.lr > 0 or not scfg.probe_lr > 0 or any(not lr > 0 for lr in scfg.regime_lrs):
-        raise SftrlError(f"learning rates must be > 0, got lr={scfg.lr}, probe_lr={scfg.probe_lr}, "
-                         f"regime_lrs={scfg.regime_lrs}")
-    for dtype in (scfg.dtype, *scfg.regime_dtypes):
-        if dtype not in ("float32", "bfloat16"):
-            raise SftrlError(f"unknown dtype {dtype!r}; choose float32 or bfloat16")
-    bad = [v for v in scfg.variants if v not in VARIANTS]
-    if bad:
-        raise SftrlError(f"unknown RL variant(s) {bad}; choose from {list(VARIANTS)}")
+    """SftrlError naming the first bad setting of ``scfg`` (:data:`STUDY_RULES`; None keeps
+    the profile's value where a field allows it)."""
+    for f in dataclasses.fields(scfg):
+        value = getattr(scfg, f.name)
+        if value is not None:
+            config.check_value(f.name, value, STUDY_RULES[f.name])
     if len(set(scfg.variants)) < 2:
         raise SftrlError(f"consistency needs at least two distinct RL variants, got {list(scfg.variants)}")
-    bad = [m for m in scfg.probe_masks if m not in PROBE_MASKS]
-    if bad:
-        raise SftrlError(f"unknown probe mask(s) {bad}; choose from {list(PROBE_MASKS)}")
-    if not 0 < scfg.probe_alpha <= 0.5:
-        raise SftrlError(f"probe_alpha must lie in (0, 0.5] (off-principal and principal side by side), "
-                         f"got {scfg.probe_alpha}")
-    if not 0 < scfg.probe_rank <= 1:
-        raise SftrlError(f"probe_rank must lie in (0, 1], got {scfg.probe_rank}")
-    if scfg.temperature is not None and not scfg.temperature > 0:
-        raise SftrlError(f"temperature must be > 0 (None: the profile's), got {scfg.temperature}")
-    if scfg.reward is not None:
-        check_choice(scfg.reward, REWARD_MODES, "reward")
-    check_attempts(scfg.attempts, "attempts")
-    if scfg.probe_steps is not None and scfg.probe_steps < 1:
-        raise SftrlError(f"probe_steps must be >= 1 (None: steps), got {scfg.probe_steps}")
 
 
 # --------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from sftrl import paths
+from sftrl import config, paths
 from sftrl.weights import spectral
 from sftrl.evaluation import checkpoint
 from sftrl.experiments import figure1 as study
@@ -352,8 +352,8 @@ def anchors(m: Models, cfg: StudyConfig, roles: Iterable[str] = ROLES) -> dict[s
 
 
 def check_fraction(f: float, what: str) -> float:
-    if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 <= float(f) <= 1.0:
-        raise SftrlError(f"{what} {f!r} must lie in [0, 1]")
+    """``f`` as a float in [0, 1] (:data:`sftrl.config.PROBABILITY`), or SftrlError naming ``what``."""
+    config.check_value(what, f, config.PROBABILITY)
     return float(f)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sftrl.config import check_attempts, check_choice, FEEDBACK_MODES, REWARD_MODES
+from sftrl.config import ATTEMPTS, FEEDBACK_MODES, REWARD_MODES, check_value
 from sftrl.errors import SftrlError
 from sftrl.task.game import Rule
 from sftrl.task.prompts import AnswerFormat, grade
@@ -67,8 +67,8 @@ class Episode:
     """The text the next attempt continues (set from the prompt at construction)."""
 
     def __post_init__(self) -> None:
-        check_attempts(self.attempts, "attempts")
-        check_choice(self.feedback, FEEDBACK_MODES, "feedback")
+        check_value("attempts", self.attempts, ATTEMPTS)
+        check_value("feedback", self.feedback, FEEDBACK_MODES)
         self.hand = tuple(self.hand)
         if not self.context:
             self.context = self.fmt.prompt(self.hand, self.rule, self.tokenizer)
@@ -104,7 +104,7 @@ class Episode:
         """The episode's reward: the sum of the turns' shaped rewards (+5 correct, -1 wrong
         value, -2 wrong numbers, -3 illegal or malformed; arXiv 2501.17161), or 1/0 for
         ``"binary"`` (solved within the attempts)."""
-        check_choice(mode, REWARD_MODES, "reward")
+        check_value("reward", mode, REWARD_MODES)
         if mode == "binary":
             return 1.0 if self.solved else 0.0
         return float(sum(t.verdict.shaped_reward for t in self.turns))

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from sftrl.config import FEEDBACK_MODES, check_choice
+from sftrl.config import FEEDBACK_MODES, check_value
 from sftrl.errors import SftrlError
 from sftrl.task.game import TARGET, Rule, normalize_card
 from sftrl.task.verifier import FormulaError, Outcome, Verdict, tokenize_formula, verify_formula
@@ -99,7 +99,7 @@ def feedback(verdict: Verdict, mode: str = "verifier") -> str:
     ``mode="bare"`` leaves the reason out (an ablation: is it the reason that helps, or the
     second try?).
     """
-    check_choice(mode, FEEDBACK_MODES, "feedback")
+    check_value("feedback", mode, FEEDBACK_MODES)
     if mode == "bare":
         return "Your answer is wrong. Try again."
     return (
@@ -189,7 +189,7 @@ class CompactFormat:
 
     def feedback(self, verdict: Verdict, mode: str = "verifier") -> str:
         """``fail numbers`` (the verifier's category of a wrong answer), or ``fail`` when bare."""
-        check_choice(mode, FEEDBACK_MODES, "feedback")
+        check_value("feedback", mode, FEEDBACK_MODES)
         if verdict.correct:
             raise SftrlError("a correct answer gets no feedback turn")
         return COMPACT_FAIL if mode == "bare" else f"{COMPACT_FAIL} {COMPACT_FEEDBACK[verdict.outcome]}"
