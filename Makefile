@@ -74,7 +74,7 @@ figure:  ## rerun one notebook with overrides and rebuild: make figure NB=00_the
 	@$(if $(filter $(NB),$(NOTEBOOKS)),true,{ echo "error: unknown notebook '$(NB)'; the book's notebooks: $(NOTEBOOKS)" >&2; exit 2; })
 	@$(MAKE) --no-print-directory -W notebooks/$(NB).py book
 
-check-site: book browser  ## load every page of the built site in headless Chromium (links, images, reprs)
+check-site: book browser  ## load every page of the built site in headless Chromium (links, images, reprs, layout); a screenshot per page
 	$(PY) -m sftrl.book.site_check $(SITE) --screenshots $(SCREENSHOTS)
 
 browser:  ## install headless Chromium and its driver (Debian packages) when missing

@@ -22,7 +22,6 @@
 # `sftrl.task.verifier`; nothing here is trained.
 
 # %%
-import pandas as pd
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
@@ -37,7 +36,6 @@ n_examples: int = 4  # example hands shown under both rules
 # %%
 use_style()
 set_matplotlib_formats("png")  # figures as images (sftrl.book.plots uses Agg)
-pd.set_option("display.max_colwidth", None)  # whole verifier messages
 groups = task_plots.hand_groups()  # every hand, solved exactly
 blind = task_plots.rule_blind_outcomes()  # face cards read as 10
 numbers = task_plots.summary(groups, blind)

@@ -44,25 +44,29 @@ from sftrl.experiments import figure1
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model SFT starts from: HF id or local path (None: the profile's base)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 sft_steps: Optional[int] = None  # SFT length in optimizer steps (None: the profile's)
 sft_lr: Optional[float] = None  # SFT learning rate (None: the profile's)
 rl_steps: Optional[int] = None  # RL length in optimizer steps (None: the profile's)
 rl_lr: Optional[float] = None  # RL learning rate (None: the profile's)
-rl_from_steps: Optional[str] = None  # comma-separated SFT steps RL starts from (None: the profile's)
+rl_from_steps: Optional[str] = None  # RL start steps, comma-separated (None: profile's)
 rl_seeds: Optional[int] = None  # RL runs (seeds) per start (None: the profile's)
-eval_max_hands: Optional[int] = None  # hands per evaluation set, 0 for every hand (None: the profile's)
-eval_attempts: Optional[int] = None  # attempts per hand, 1-10; the papers use 5 (None: the profile's)
-rl_attempts: Optional[int] = None  # attempts per RL episode, 1-10; 1 is single-turn RL (None: the profile's)
+eval_max_hands: Optional[int] = None  # hands per eval set, 0 for all (None: profile's)
+eval_attempts: Optional[int] = None  # attempts/hand, 1-10; papers: 5 (None: profile's)
+rl_attempts: Optional[int] = None  # attempts/episode, 1: single-turn (None: profile's)
 
 # %%
-cfg = config.profile(profile, model_base=model_base, sft_steps=sft_steps, sft_lr=sft_lr, rl_steps=rl_steps,
-                     rl_lr=rl_lr, rl_from_steps=rl_from_steps, rl_seeds=rl_seeds, eval_max_hands=eval_max_hands,
+cfg = config.profile(profile, model_base=model_base, sft_steps=sft_steps, sft_lr=sft_lr,
+                     rl_steps=rl_steps, rl_lr=rl_lr, rl_from_steps=rl_from_steps,
+                     rl_seeds=rl_seeds, eval_max_hands=eval_max_hands,
                      eval_attempts=eval_attempts, rl_attempts=rl_attempts)
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
-d = figure1.data(cfg)  # SFT and RL trained once (cached), every kept checkpoint evaluated
-verdicts = seeds.judged("fig1", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
+# SFT and RL trained once (cached), every kept checkpoint evaluated
+d = figure1.data(cfg)
+# the rules of sftrl.claims.rules, across SFT seeds
+verdicts = seeds.judged("fig1", d, cfg)
 
 # %% [markdown]
 # ## Paper A's numbers beside ours
@@ -90,11 +94,17 @@ training_plots.paper_table(d.peak, d.window, label=f"this book ({cfg.profile} pr
 # draws its ID test hands from the generator of its SFT data; the dotted line is the
 # stricter test on ID hands whose value multisets SFT never saw.
 #
-# {glue:text}`verdict_format_learned_before_peak`
+# ```{glue:md} verdict_format_learned_before_peak
+# :format: myst
+# ```
 #
-# {glue:text}`verdict_ood_rise_and_decline`
+# ```{glue:md} verdict_ood_rise_and_decline
+# :format: myst
+# ```
 #
-# {glue:text}`verdict_id_keeps_rising`
+# ```{glue:md} verdict_id_keeps_rising
+# :format: myst
+# ```
 
 # %%
 fig, ax = training_plots.plot_accuracy(d.curve, peak=d.peak)
@@ -105,7 +115,10 @@ fig
 #
 # Paper A's point is practical: if the losses showed the OOD peak, one could stop SFT
 # there. The dotted line marks our OOD-peak step.
-# {glue:text}`verdict_loss_blind_to_peak`
+#
+# ```{glue:md} verdict_loss_blind_to_peak
+# :format: myst
+# ```
 
 # %%
 fig, ax = training_plots.plot_losses(d.curve, peak=d.peak)
@@ -125,7 +138,10 @@ fig
 # fraction (OOD after RL minus OOD at the start, over the peak minus OOD at the start)
 # where one is defined, else the change in points.
 # {glue:text}`best_recovery_sentence`.
-# {glue:text}`verdict_rl_restores_in_window`
+#
+# ```{glue:md} verdict_rl_restores_in_window
+# :format: myst
+# ```
 #
 # The verdict's rule is the one every verdict in this book uses: two accuracies differ
 # when their separate 95% intervals do not overlap. The start checkpoint and the RL model
@@ -185,7 +201,8 @@ pages.glue_all({
     "peak_step": d.peak.step, "peak_ood": d.peak.ood, "id_at_peak": d.peak.id,
     "end_step": d.peak.end_step, "ood_end": d.peak.ood_end, "id_end": d.peak.id_end,
     "protocol_text": cfg.eval.describe(),
-    "rl_steps": cfg.rl.steps, "rl_reward": cfg.rl.reward, "rl_beta": cfg.rl.beta, "rl_attempts": cfg.rl.attempts,
+    "rl_steps": cfg.rl.steps, "rl_reward": cfg.rl.reward, "rl_beta": cfg.rl.beta,
+    "rl_attempts": cfg.rl.attempts,
     "n_rl_starts": len(d.window),
     "rl_seeds_text": "one seed" if cfg.rl_seeds == 1 else f"{cfg.rl_seeds} seeds",
     "best_recovery": d.best["recovery"] if d.best else float("nan"),
@@ -195,5 +212,6 @@ pages.glue_all({
     "forgetting_sentence": rules.forgetting_sentence(d.curve),
     "mechanism_sentence": rules.mechanism_sentence(d.window),
     "paper_llama_ood_peak": llama.ood_peak, "paper_llama_peak_step": llama.peak_step,
-    "paper_llama_ood_end": llama.ood_end, "paper_attempts": papers.get("task.eval_attempts").value,
+    "paper_llama_ood_end": llama.ood_end,
+    "paper_attempts": papers.get("task.eval_attempts").value,
 }, verdicts)

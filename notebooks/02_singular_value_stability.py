@@ -42,23 +42,25 @@ from sftrl.experiments import figure2
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's)
-sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
+base: Optional[str] = None  # base checkpoint, folder or hub id (None: the pipeline's)
+sft_peak: Optional[str] = None  # SFT checkpoint at the OOD peak (None: the pipeline's)
 sft_end: Optional[str] = None  # last SFT checkpoint (None: the pipeline's)
 rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 layer: int = -1  # layer whose spectra panel (a) shows (-1 for the middle one)
-kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("" for every kind)
+kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("": all)
 k_frac: float = 0.2  # top-k as a fraction of each matrix's rank, for the spectral drift
-swap_fractions: str = "0.05,0.2,0.5,1.0"  # fractions of the top singular values swapped in panel (c)
+swap_fractions: str = "0.05,0.2,0.5,1.0"  # top singular-value fractions swapped in (c)
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
 d = figure2.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, layer=layer,
                   kinds=kinds, k_frac=k_frac, swap_fractions=swap_fractions)
-verdicts = seeds.judged("fig2", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
+# the rules of sftrl.claims.rules, across SFT seeds
+verdicts = seeds.judged("fig2", d, cfg)
 
 # %% [markdown]
 # ## The models
@@ -99,7 +101,10 @@ fig
 # matrices the mean is {glue:text}`dsigma_base_sft:.2%` from Base to SFT,
 # {glue:text}`dsigma_sft_rl:.2%` from SFT to RL and {glue:text}`dsigma_base_rl:.2%` from
 # Base to RL; paper A reports {glue:text}`paper_sigma_change`.
-# {glue:text}`verdict_singular_values_stable`
+#
+# ```{glue:md} verdict_singular_values_stable
+# :format: myst
+# ```
 
 # %%
 fig, axes = spectral_plots.plot_pair_heatmaps(d.rows, ("mean_rel_dsigma",))
@@ -124,11 +129,15 @@ spectral_plots.summary_table(d.summary, ("mean_rel_dsigma", "spectral_drift"))
 # {glue:text}`ood_sft_peak:.1%` and the SFT end {glue:text}`ood_sft_end:.1%`; after the swap,
 # OOD accuracy ranges from {glue:text}`swap_ood_min:.1%` to {glue:text}`swap_ood_max:.1%`.
 # Paper A reports {glue:text}`paper_swap_ood` for Llama, flat in k.
-# {glue:text}`verdict_sigma_swap_keeps_accuracy`
+#
+# ```{glue:md} verdict_sigma_swap_keeps_accuracy
+# :format: myst
+# ```
 
 # %%
-fig, ax = spectral_plots.plot_fraction_sweep(d.swap, target=d.anchors["sft_end"], reference=d.anchors["sft_peak"],
-                                             xlabel="fraction of top singular values from the SFT peak")
+fig, ax = spectral_plots.plot_fraction_sweep(
+    d.swap, target=d.anchors["sft_end"], reference=d.anchors["sft_peak"],
+    xlabel="fraction of top singular values from the SFT peak")
 fig
 
 # %%
@@ -147,7 +156,8 @@ tables.verdict_table(verdicts)
 
 # %%
 pages.glue_all({
-    "models_sentence": d.models.sentence(), "layer_used": d.layer, "k_pct": 100 * k_frac,
+    "models_sentence": d.models.sentence(), "layer_used": d.layer,
+    "k_pct": 100 * k_frac,
     **d.numbers,
     "paper_sigma_change": papers.get("fig2.sigma_change").text(),
     "paper_swap_ood": papers.get("fig2.sigma_swap_llama_ood").text(),

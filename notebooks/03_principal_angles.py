@@ -42,23 +42,25 @@ from sftrl.experiments import figure3
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's)
-sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
+base: Optional[str] = None  # base checkpoint, folder or hub id (None: the pipeline's)
+sft_peak: Optional[str] = None  # SFT checkpoint at the OOD peak (None: the pipeline's)
 sft_end: Optional[str] = None  # last SFT checkpoint (None: the pipeline's)
 rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's)
 layer: int = -1  # layer whose angle curves panel (a) shows (-1 for the middle one)
-kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("" for every kind)
+kinds: str = ""  # comma-separated matrix kinds, e.g. "q,k,v,down" as paper A ("": all)
 k_frac: float = 0.2  # top-k subspace as a fraction of each matrix's rank
-cap_k: bool = True  # cap k at half the dimension in panel (a); False shades the forced zeros instead
+cap_k: bool = True  # cap k at half the dimension in (a); False shades the forced zeros
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
 d = figure3.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, layer=layer,
                   kinds=kinds, k_frac=k_frac, cap_k=cap_k)
-verdicts = seeds.judged("fig3", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
+# the rules of sftrl.claims.rules, across SFT seeds
+verdicts = seeds.judged("fig3", d, cfg)
 
 # %% [markdown]
 # ## The models
@@ -101,15 +103,22 @@ fig
 # change of the singular values of {glue:text}`mean_rel_dsigma_base_sft:.2%` and
 # {glue:text}`mean_rel_dsigma_sft_rl:.2%`. The input embedding and the LM head, which have
 # no layer, are in the table below.
-# {glue:text}`verdict_vectors_rotate_values_stable`
-# {glue:text}`verdict_rl_rotates_less_than_sft`
+#
+# ```{glue:md} verdict_vectors_rotate_values_stable
+# :format: myst
+# ```
+#
+# ```{glue:md} verdict_rl_rotates_less_than_sft
+# :format: myst
+# ```
 
 # %%
 fig, axes = spectral_plots.plot_pair_heatmaps(d.rows, ("mean_angle_u", "mean_angle_v"))
 fig
 
 # %%
-spectral_plots.summary_table(d.summary, ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v"))
+spectral_plots.summary_table(
+    d.summary, ("mean_angle_u", "max_angle_u", "mean_angle_v", "max_angle_v"))
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -123,7 +132,8 @@ tables.verdict_table(verdicts)
 
 # %%
 pages.glue_all({
-    "models_sentence": d.models.sentence(), "layer_used": d.layer, "k_pct": 100 * k_frac,
+    "models_sentence": d.models.sentence(), "layer_used": d.layer,
+    "k_pct": 100 * k_frac,
     **d.numbers,
     "paper_rl_rotation": papers.get("fig3.rl_rotation").text(),
     "paper_sft_rotation": papers.get("fig3.sft_rotation").text(),

@@ -47,26 +47,28 @@ from sftrl.experiments import figure4
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's)
-sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's OOD peak)
-sft_end: Optional[str] = None  # last SFT checkpoint, the target of every edit (None: the pipeline's)
-rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's; not used on this page)
-kinds: str = ""  # comma-separated matrix kinds edited ("" for the transformer blocks' seven kinds)
-fractions: str = "0,0.05,0.1,0.2,0.3,0.5,0.75,1.0"  # fractions of the top directions restored, panels (a), (b)
-tail_fractions: str = "0.2,0.5"  # fractions of the smallest directions restored from the SFT peak ("" for none)
-layer_op: str = "swap"  # layer-wise edit: "swap" (whole matrices, paper A's script) or "restore"
-layer_k_frac: float = 1.0  # for layer_op "restore": fraction of the top directions restored
-layer_blocks: str = ""  # comma-separated blocks among Q1..Q4, "first 25%", "first 50%", "first 75%", "all" ("" for all)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
+base: Optional[str] = None  # base checkpoint, folder or hub id (None: the pipeline's)
+sft_peak: Optional[str] = None  # SFT checkpoint at the OOD peak (None: the pipeline's)
+sft_end: Optional[str] = None  # last SFT checkpoint, the one edited (None: pipeline's)
+rl: Optional[str] = None  # RL checkpoint from sft_end (None: pipeline's; unused here)
+kinds: str = ""  # comma-separated matrix kinds edited ("" for the blocks' seven kinds)
+fractions: str = "0,0.05,0.1,0.2,0.3,0.5,0.75,1.0"  # top directions restored, (a), (b)
+tail_fractions: str = "0.2,0.5"  # smallest directions restored from SFT peak ("": none)
+layer_op: str = "swap"  # layer-wise edit: "swap" (whole matrices, paper A) or "restore"
+layer_k_frac: float = 1.0  # for layer_op "restore": fraction of top directions restored
+layer_blocks: str = ""  # comma-separated Q1..Q4, "first 25%"/50%/75%, "all" ("": all)
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
 d = figure4.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, kinds=kinds,
                   fractions=fractions, tail_fractions=tail_fractions, layer_op=layer_op,
                   layer_k_frac=layer_k_frac, layer_blocks=layer_blocks)
-verdicts = seeds.judged("fig4", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
+# the rules of sftrl.claims.rules, across SFT seeds
+verdicts = seeds.judged("fig4", d, cfg)
 
 # %% [markdown]
 # ## The models
@@ -95,10 +97,14 @@ spectral_plots.fig4_paper_table(d.numbers)
 # Restoring the top {glue:text}`rank_sft_peak_fraction:.0%` of the directions gives OOD
 # accuracy {glue:text}`rank_sft_peak_ood:.1%` and ID accuracy {glue:text}`rank_sft_peak_id:.1%`.
 # Crosses: the same number of the *smallest* directions restored instead.
-# {glue:text}`verdict_top_directions_restore`
+#
+# ```{glue:md} verdict_top_directions_restore
+# :format: myst
+# ```
 
 # %%
-fig, ax = spectral_plots.plot_fraction_sweep(d.rank_peak + d.tail_peak, target=d.anchors["sft_end"],
+fig, ax = spectral_plots.plot_fraction_sweep(d.rank_peak + d.tail_peak,
+                                             target=d.anchors["sft_end"],
                                              reference=d.anchors["sft_peak"])
 fig
 
@@ -114,10 +120,14 @@ spectral_plots.accuracy_table(d.rank_peak + d.tail_peak)
 # directions with SFT's singular values) OOD accuracy is {glue:text}`rank_base_full_ood:.1%`, ID
 # {glue:text}`rank_base_full_id:.1%` and {glue:text}`rank_base_full_format_errors:.0%` of the
 # OOD answers miss the strict format (the base: {glue:text}`base_format_errors:.0%`).
-# {glue:text}`verdict_top_directions_restore_base`
+#
+# ```{glue:md} verdict_top_directions_restore_base
+# :format: myst
+# ```
 
 # %%
-fig, ax = spectral_plots.plot_fraction_sweep(d.rank_base, target=d.anchors["sft_end"], reference=d.anchors["base"])
+fig, ax = spectral_plots.plot_fraction_sweep(d.rank_base, target=d.anchors["sft_end"],
+                                             reference=d.anchors["base"])
 fig
 
 # %%
@@ -131,10 +141,15 @@ spectral_plots.accuracy_table(d.rank_base)
 # hatched bars also put in the reference's embedding and LM head (they are not tied in this
 # book's model), as paper A's script always does. The first 25% of the layers give OOD
 # accuracy {glue:text}`layers_only_ood:.1%` alone and {glue:text}`layers_emb_ood:.1%` with
-# the embeddings. {glue:text}`verdict_first_layers_restore`
+# the embeddings.
+#
+# ```{glue:md} verdict_first_layers_restore
+# :format: myst
+# ```
 
 # %%
-fig, axes = spectral_plots.plot_block_restoration(d.layers, target=d.anchors["sft_end"], reference=d.anchors["sft_peak"])
+fig, axes = spectral_plots.plot_block_restoration(d.layers, target=d.anchors["sft_end"],
+                                                  reference=d.anchors["sft_peak"])
 fig
 
 # %%
@@ -155,9 +170,11 @@ tables.verdict_table(verdicts)
 a = d.anchors
 pages.glue_all({
     "models_sentence": d.models.sentence(),
-    "ood_end": a["sft_end"]["ood"], "id_end": a["sft_end"]["id"], "ood_peak": a["sft_peak"]["ood"],
-    "id_peak": a["sft_peak"]["id"], "ood_base": a["base"]["ood"], "id_base": a["base"]["id"],
-    "base_format_errors": a["base"]["ood_format_errors"], "layer_op_text": d.layer_op_text,
+    "ood_end": a["sft_end"]["ood"], "id_end": a["sft_end"]["id"],
+    "ood_peak": a["sft_peak"]["ood"], "id_peak": a["sft_peak"]["id"],
+    "ood_base": a["base"]["ood"], "id_base": a["base"]["id"],
+    "base_format_errors": a["base"]["ood_format_errors"],
+    "layer_op_text": d.layer_op_text,
     **d.numbers,
     "paper_top20": papers.get("fig4.top20_directions_restore").text(),
     "paper_first25": papers.get("fig4.first25_layers_restore").text(),

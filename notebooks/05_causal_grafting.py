@@ -41,19 +41,21 @@ from sftrl.experiments import figure5
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base: Optional[str] = None  # base checkpoint, local folder or hub id (None: the pipeline's; only listed on this page)
-sft_peak: Optional[str] = None  # SFT checkpoint with the best OOD accuracy (None: the pipeline's; only listed on this page)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
+base: Optional[str] = None  # base checkpoint (None: the pipeline's; only listed here)
+sft_peak: Optional[str] = None  # SFT OOD peak (None: the pipeline's; only listed here)
 sft_end: Optional[str] = None  # last SFT checkpoint (None: the pipeline's)
 rl: Optional[str] = None  # RL checkpoint trained from sft_end (None: the pipeline's)
-kinds: str = ""  # comma-separated matrix kinds rebuilt ("" for the transformer blocks' seven kinds)
+kinds: str = ""  # comma-separated matrix kinds rebuilt ("" for the blocks' seven kinds)
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
 d = figure5.data(cfg, base=base, sft_peak=sft_peak, sft_end=sft_end, rl=rl, kinds=kinds)
-verdicts = seeds.judged("fig5", d, cfg)  # the rules of sftrl.claims.rules, across SFT seeds
+# the rules of sftrl.claims.rules, across SFT seeds
+verdicts = seeds.judged("fig5", d, cfg)
 
 # %% [markdown]
 # ## The models
@@ -79,11 +81,17 @@ spectral_plots.fig5_paper_table(d.numbers)
 # {glue:text}`ood_rl_sft_sigma:.1%` (RL with SFT's σ) and {glue:text}`ood_sft_rl_sigma:.1%`
 # (SFT with RL's σ).
 #
-# {glue:text}`verdict_sft_directions_lower_rl_ood`
+# ```{glue:md} verdict_sft_directions_lower_rl_ood
+# :format: myst
+# ```
 #
-# {glue:text}`verdict_rl_directions_keep_ood`
+# ```{glue:md} verdict_rl_directions_keep_ood
+# :format: myst
+# ```
 #
-# {glue:text}`verdict_sigma_only_swap_changes_nothing`
+# ```{glue:md} verdict_sigma_only_swap_changes_nothing
+# :format: myst
+# ```
 
 # %%
 fig, ax = spectral_plots.plot_accuracy_bars(d.grafts)

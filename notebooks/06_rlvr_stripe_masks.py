@@ -39,29 +39,31 @@ from sftrl.experiments import figure6
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-base_path: Optional[str] = None  # checkpoint the fine-tuned models started from, folder or hub id; None: the pipeline's RL start
-rl_paths: Optional[str] = None  # comma-separated RL checkpoints from base_path, at least two; None: the pipeline's K runs
-sft_paths: Optional[str] = None  # comma-separated SFT checkpoints from base_path; None: the pipeline's SFT contrast, or none
-step_paths: Optional[str] = None  # comma-separated checkpoints of one run in training order; None: the first RL run's
-start_step: int = -1  # SFT step the pipeline's runs start from; -1 for where the book's main RL model starts
-study_steps: Optional[int] = None  # optimizer steps of each study run (None: the profile's study budget)
-study_lr: Optional[float] = None  # learning rate of the K RL runs and the SFT contrast (None: the profile's)
-study_dtype: Optional[str] = None  # weight dtype during those runs, "float32" or "bfloat16" (None: the profile's)
-layer: int = -1  # layer of the consistency images and the row / column ratios; -1 for the middle one
-eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
-alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
-k_frac: float = 0.2  # rank of the principal reconstruction, drift and angles, as a fraction of the rank
-ratio_kind: str = "o"  # matrix kind whose row / column update ratios are followed over training
-kinds: str = ""  # comma-separated matrix kinds to analyse, e.g. "q,k,v,o,down" at 1.5B scale; "" for all
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
+base_path: Optional[str] = None  # runs' start checkpoint; None: pipeline's RL start
+rl_paths: Optional[str] = None  # comma-separated RL checkpoints, 2+; None: the K runs
+sft_paths: Optional[str] = None  # comma-separated SFT checkpoints; None: SFT contrast
+step_paths: Optional[str] = None  # one run's checkpoints in order; None: first RL run's
+start_step: int = -1  # SFT step the runs start from; -1: where the main RL model starts
+study_steps: Optional[int] = None  # optimizer steps/run (None: profile's study budget)
+study_lr: Optional[float] = None  # LR of the K RL and SFT runs (None: the profile's)
+study_dtype: Optional[str] = None  # weight dtype: float32 or bfloat16 (None: profile's)
+layer: int = -1  # layer of the consistency images and row/column ratios; -1: middle one
+eta: float = 0.0  # updated if |new-old| > eta max(|old|,|new|) in bf16; 0: any change
+alpha: float = 0.05  # fraction of a matrix in its principal and low-magnitude regions
+k_frac: float = 0.2  # rank of principal reconstruction, drift, angles / the full rank
+ratio_kind: str = "o"  # matrix kind for the row/column update ratios over training
+kinds: str = ""  # comma-separated kinds, e.g. "q,k,v,o,down" at 1.5B scale; "" for all
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
-d = figure6.data(cfg, base_path=base_path, rl_paths=rl_paths, sft_paths=sft_paths, step_paths=step_paths,
-                 start_step=start_step, study_steps=study_steps, study_lr=study_lr, study_dtype=study_dtype,
-                 layer=layer, eta=eta, alpha=alpha, k_frac=k_frac, ratio_kind=ratio_kind, kinds=kinds)
+d = figure6.data(cfg, base_path=base_path, rl_paths=rl_paths, sft_paths=sft_paths,
+                 step_paths=step_paths, start_step=start_step, study_steps=study_steps,
+                 study_lr=study_lr, study_dtype=study_dtype, layer=layer, eta=eta,
+                 alpha=alpha, k_frac=k_frac, ratio_kind=ratio_kind, kinds=kinds)
 verdicts = rules.figure6(d)
 
 # %% [markdown]
@@ -76,7 +78,7 @@ verdicts = rules.figure6(d)
 # cannot move a weight.
 
 # %%
-tables.Table.from_rows(d.checkpoints)
+tables.checkpoints_table(d.checkpoints)
 
 # %% [markdown]
 # ## Stripes: where one layer's updates land
@@ -85,7 +87,10 @@ tables.Table.from_rows(d.checkpoints)
 # {glue:text}`layer`, the fraction of the RL runs that updated it (rows are output units,
 # columns input features; large matrices are block-averaged). Rows or columns that every run
 # updates show as bright stripes; entries no run touched are dark.
-# {glue:text}`verdict_masks_consistent_across_runs`
+#
+# ```{glue:md} verdict_masks_consistent_across_runs
+# :format: myst
+# ```
 
 # %%
 fig, axes = mask_plots.plot_consistency_images(d.analysis.images)
@@ -99,10 +104,15 @@ fig
 # {glue:text}`paper_rl_sparsity` (the dotted line) and dense SFT updates. B also states a
 # tolerance form of the mask with eta = {glue:text}`paper_eta`; any eta below 2^-8 marks
 # exactly the entries whose bf16 value changed, which is what this page counts unless
-# `eta` is set. {glue:text}`verdict_rl_sparse_sft_dense`
+# `eta` is set.
+#
+# ```{glue:md} verdict_rl_sparse_sft_dense
+# :format: myst
+# ```
 
 # %%
-fig, ax = mask_plots.plot_sparsity_bars(d.sparsity_by_kind, paper=papers.get("fig6.rl_sparsity").value)
+fig, ax = mask_plots.plot_sparsity_bars(d.sparsity_by_kind,
+                                        paper=papers.get("fig6.rl_sparsity").value)
 fig
 
 # %% [markdown]
@@ -125,7 +135,8 @@ fig
 # {glue:text}`jaccard:.3f`, against {glue:text}`jaccard_expected:.3f` by chance.
 
 # %%
-fig, ax = mask_plots.plot_jaccard_vs_chance(d.analysis.jaccard, d.analysis.jaccard_expected)
+fig, ax = mask_plots.plot_jaccard_vs_chance(d.analysis.jaccard,
+                                            d.analysis.jaccard_expected)
 fig
 
 # %% [markdown]
@@ -135,7 +146,11 @@ fig
 # magnitude in its rank-k reconstruction (k = {glue:text}`k_pct:.0f`% of the rank), the
 # low-magnitude weights the {glue:text}`alpha_pct:.0f`% smallest entries of the matrix itself.
 # Each bar is the share of a region that was updated; the tick over it is the chance level,
-# the model's update density. {glue:text}`verdict_rl_off_principal`
+# the model's update density.
+#
+# ```{glue:md} verdict_rl_off_principal
+# :format: myst
+# ```
 
 # %%
 fig, ax = mask_plots.plot_overlap_vs_chance(*d.overlaps)
@@ -148,7 +163,11 @@ fig
 # top-k left singular subspaces before and after fine-tuning, averaged over each layer's
 # matrices and the runs. A third-party reading of paper B's figure puts the principal
 # subspace rotation at {glue:text}`paper_rl_rotation` for RL and
-# {glue:text}`paper_sft_rotation` for SFT. {glue:text}`verdict_rl_little_spectral_drift`
+# {glue:text}`paper_sft_rotation` for SFT.
+#
+# ```{glue:md} verdict_rl_little_spectral_drift
+# :format: myst
+# ```
 
 # %%
 fig, axes = mask_plots.plot_drift_angle(*d.drift)
@@ -177,9 +196,11 @@ tables.verdict_table(verdicts)
 
 # %%
 pages.glue_all({
-    **d.numbers, "alpha_pct": 100 * alpha, "k_pct": 100 * k_frac, "ratio_name": d.ratios.name,
+    **d.numbers, "alpha_pct": 100 * alpha, "k_pct": 100 * k_frac,
+    "ratio_name": d.ratios.name,
     "inputs_sentence": d.inputs_sentence,
-    "paper_rl_sparsity": papers.get("fig6.rl_sparsity").text(), "paper_eta": papers.get("fig6.mask_eta").text(),
+    "paper_rl_sparsity": papers.get("fig6.rl_sparsity").text(),
+    "paper_eta": papers.get("fig6.mask_eta").text(),
     "paper_rl_rotation": papers.get("fig3.rl_rotation").text(),
     "paper_sft_rotation": papers.get("fig3.sft_rotation").text(),
 }, verdicts)

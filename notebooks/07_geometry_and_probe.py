@@ -38,26 +38,28 @@ from sftrl.experiments import figure7
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
-start_step: int = -1  # SFT step every run starts from; -1 for where the book's main RL model starts
-study_steps: Optional[int] = None  # optimizer steps of each run (None: the profile's study budget)
-study_lr: Optional[float] = None  # learning rate of the runs compared in the geometry test (None: the profile's)
-study_dtype: Optional[str] = None  # weight dtype of those runs, "float32" or "bfloat16" (None: the profile's)
-eta: float = 0.0  # mask tolerance: updated if |new - old| > eta max(|old|, |new|) in bf16; 0 for any change
-alpha: float = 0.05  # fraction of a matrix's entries in its principal and its low-magnitude region
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
+start_step: int = -1  # SFT step all runs start from; -1: where the main RL model starts
+study_steps: Optional[int] = None  # optimizer steps/run (None: profile's study budget)
+study_lr: Optional[float] = None  # LR of the geometry test's runs (None: the profile's)
+study_dtype: Optional[str] = None  # weight dtype: float32 or bfloat16 (None: profile's)
+eta: float = 0.0  # updated if |new-old| > eta max(|old|,|new|) in bf16; 0: any change
+alpha: float = 0.05  # fraction of a matrix in its principal and low-magnitude regions
 k_frac: float = 0.2  # rank of the principal reconstruction, as a fraction of the rank
 permute_seed: int = 1  # seed of the MLP hidden-unit permutations
-probe_alpha: float = 0.2  # fraction of each block matrix a probe's gradient mask lets RL train
-probe_rank: float = 0.2  # rank of the probe's principal reconstruction, as a fraction of the rank
-probe_lr: Optional[float] = None  # learning rate of the probe runs (None: the profile's)
-probe_steps: Optional[int] = None  # optimizer steps of the probe runs (None: study_steps)
+probe_alpha: float = 0.2  # fraction of each block matrix the probe's mask lets RL train
+probe_rank: float = 0.2  # rank fraction of the probe's principal reconstruction
+probe_lr: Optional[float] = None  # learning rate of the probe runs (None: profile's)
+probe_steps: Optional[int] = None  # optimizer steps of probe runs (None: study_steps)
 
 # %%
 use_style()
-set_matplotlib_formats("png")  # sftrl.book.plots selects the Agg backend: show figures as images
+# sftrl.book.plots selects the Agg backend: show figures as images
+set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
-d = figure7.data(cfg, start_step=start_step, study_steps=study_steps, study_lr=study_lr, study_dtype=study_dtype,
-                 eta=eta, alpha=alpha, k_frac=k_frac, permute_seed=permute_seed, probe_alpha=probe_alpha,
+d = figure7.data(cfg, start_step=start_step, study_steps=study_steps, study_lr=study_lr,
+                 study_dtype=study_dtype, eta=eta, alpha=alpha, k_frac=k_frac,
+                 permute_seed=permute_seed, probe_alpha=probe_alpha,
                  probe_rank=probe_rank, probe_lr=probe_lr, probe_steps=probe_steps)
 verdicts = rules.figure7(d)
 
@@ -79,7 +81,7 @@ fig, axes = mask_plots.plot_regime(d.regime)
 fig
 
 # %%
-tables.Table.from_rows(d.regime, ["role", "lr", "dtype", "sparsity", "principal_ratio", "low_ratio"])
+tables.regime_table(d.regime)
 
 # %% [markdown]
 # ## Geometry: the same RL run from a permuted start
@@ -97,7 +99,10 @@ tables.Table.from_rows(d.regime, ["role", "lr", "dtype", "sparsity", "principal_
 # as paper B's geometry gate says, or stay at fixed positions. A rotation of the value space
 # would test more, since Adam is not rotation-equivariant; the pipeline does not run one
 # yet.
-# {glue:text}`verdict_preferred_entries_follow_geometry`
+#
+# ```{glue:md} verdict_preferred_entries_follow_geometry
+# :format: myst
+# ```
 
 # %%
 fig, ax = mask_plots.plot_geometry(d.geometry)
@@ -111,7 +116,11 @@ fig
 # entries outside the principal weights (*off-principal*), the principal weights
 # themselves, or a random set; against dense RL. Paper B predicts that RL restricted to
 # off-principal entries tracks dense RL and that RL restricted to the principal ones does
-# worst. {glue:text}`verdict_off_principal_probe`
+# worst.
+#
+# ```{glue:md} verdict_off_principal_probe
+# :format: myst
+# ```
 
 # %%
 fig, ax = mask_plots.plot_reward_curves(d.curves)
@@ -140,5 +149,6 @@ tables.verdict_table(verdicts)
 # %%
 pages.glue_all({
     "steps": d.scfg.steps, "alpha_pct": 100 * alpha, "probe_lr": d.scfg.probe_lr,
-    "probe_alpha_pct": 100 * d.scfg.probe_alpha, "regime_sentence": rules.regime_sentence(d.regime),
+    "probe_alpha_pct": 100 * d.scfg.probe_alpha,
+    "regime_sentence": rules.regime_sentence(d.regime),
 }, verdicts)

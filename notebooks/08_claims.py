@@ -35,11 +35,12 @@ from sftrl.claims import papers, rules, scoreboard, seeds
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 
 # %%
 cfg = config.profile(profile, model_base=model_base)
-rows = scoreboard.claim_rows(cfg)  # reads the figure pages' cached results; makes only what is missing
+# reads the figure pages' cached results; makes only what is missing
+rows = scoreboard.claim_rows(cfg)
 counts = scoreboard.verdict_counts(rows)
 
 # %% [markdown]
@@ -57,13 +58,13 @@ counts = scoreboard.verdict_counts(rows)
 #
 # ### Paper A: SFT forgets OOD, RL restores it
 
-# %% tags=["full-width"]
+# %%
 tables.claims_table(rows, paper="A")
 
 # %% [markdown]
 # ### Paper B: where RL writes
 
-# %% tags=["full-width"]
+# %%
 tables.claims_table(rows, paper="B")
 
 # %% [markdown]
@@ -79,15 +80,17 @@ tables.claims_table(rows, paper="B")
 # each figure page shows its claims' verdicts by the same rules. Each rule below is the text
 # of the function that applies it.
 
-# %% tags=["full-width"]
+# %%
 tables.rules_table(rows)
 
 # %%
 pages.glue_all({
-    "profile": cfg.profile, "counts_sentence": scoreboard.counts_sentence(rows), "n_claims": len(rows),
+    "profile": cfg.profile, "counts_sentence": scoreboard.counts_sentence(rows),
+    "n_claims": len(rows),
     "seeds_sentence": seeds.seeds_sentence(cfg),
     **{f"n_{verdict.replace(' ', '_')}": count for verdict, count in counts.items()},
     "z_chance": rules.Z_CHANCE, "eval_attempts": cfg.eval.attempts,
     "paper_attempts": papers.get("task.eval_attempts").value,
     **{f"verdict_{row.key}": row.verdict for row in rows},
+    "scoreboard": tables.Scoreboard(rows),  # pasted into the book's first page
 })

@@ -27,15 +27,17 @@ from sftrl.book import methods, pages
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
-model_base: Optional[str] = None  # model the pipeline fine-tunes: HF id or local path (None: the profile's base)
+model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 
 # %%
 cfg = config.profile(profile, model_base=model_base)
-base = methods.base_facts(cfg)  # loads the model SFT starts from (pretrains the small base if it is missing)
+# loads the model SFT starts from (pretrains the small base if it is missing)
+base = methods.base_facts(cfg)
 splits = methods.split_sizes(cfg)
 sizes = methods.eval_sizes(cfg)
 trl_defaults = methods.trl_defaults()
-entries = methods.tried_entries(cfg=cfg)  # the study log; the book's own row from this build's runs
+# the study log; the book's own row from this build's runs
+entries = methods.tried_entries(cfg=cfg)
 tried = methods.tried_table(cfg=cfg)
 by_seed = methods.seeds_table(entries)
 

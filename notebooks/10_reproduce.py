@@ -26,10 +26,11 @@ from sftrl import config
 from sftrl.book import execute, methods, pages, reproduce
 
 # %% tags=["parameters"]
-bench_file: Optional[str] = None  # benchmark snapshot to quote (None: the committed bench/results/book.json)
+bench_file: Optional[str] = None  # benchmark to quote (None: bench/results/book.json)
 
 # %%
-snapshot = reproduce.bench_snapshot(Path(bench_file) if bench_file else reproduce.BENCH_BOOK)
+snapshot = reproduce.bench_snapshot(Path(bench_file) if bench_file
+                                    else reproduce.BENCH_BOOK)
 base_record = methods.base_record()
 cpu, gpu = config.profile("cpu"), config.profile("gpu")
 estimates = reproduce.gpu_estimates(gpu)
@@ -42,7 +43,7 @@ estimates = reproduce.gpu_estimates(gpu)
 #
 # ```bash
 # make book   # execute the out-of-date notebooks, build the site into _build/html
-# make test   # the test suite, with a smoke build of the book checked in headless Chromium
+# make test   # the test suite, and a smoke build of the book checked in headless Chromium
 # ```
 #
 # {glue:text}`budget_sentence`
@@ -69,7 +70,8 @@ reproduce.stage_table(snapshot)  # nothing when no snapshot is committed
 # ```
 
 # %%
-print(execute.format_help("01_ood_peak_and_decline", execute.notebook_parameters("01_ood_peak_and_decline")))
+print(execute.format_help("01_ood_peak_and_decline",
+                          execute.notebook_parameters("01_ood_peak_and_decline")))
 
 # %% [markdown]
 # Then rerun that page with papermill-style overrides, `-p NAME VALUE`, typed as papermill
@@ -90,7 +92,8 @@ print(execute.format_help("01_ood_peak_and_decline", execute.notebook_parameters
 # site:
 #
 # ```bash
-# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1.ipynb -p sft_lr 3e-4
+# .venv/bin/python -m sftrl.book run 01_ood_peak_and_decline --out /tmp/fig1.ipynb \
+#     -p sft_lr 3e-4
 # ```
 #
 # The same with plain papermill, converting the text notebook with jupytext first:
@@ -155,9 +158,12 @@ reproduce.profile_table("cpu", "gpu")
 # Paper B's public pair, downloaded first (weights and configuration only):
 #
 # ```bash
-# .venv/bin/hf download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --include "*.json" "*.safetensors" --local-dir ckpt/base
-# .venv/bin/hf download agentica-org/DeepScaleR-1.5B-Preview --include "*.json" "*.safetensors" --local-dir ckpt/rl
-# .venv/bin/python -m sftrl spectra ckpt/base ckpt/rl --kinds q,k,v,o,down --out spectra.csv
+# .venv/bin/hf download deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B \
+#     --include "*.json" "*.safetensors" --local-dir ckpt/base
+# .venv/bin/hf download agentica-org/DeepScaleR-1.5B-Preview \
+#     --include "*.json" "*.safetensors" --local-dir ckpt/rl
+# .venv/bin/python -m sftrl spectra ckpt/base ckpt/rl --kinds q,k,v,o,down \
+#     --out spectra.csv
 # ```
 #
 # The figure pages take checkpoints as parameters too. The update-mask page needs the base
@@ -166,7 +172,8 @@ reproduce.profile_table("cpu", "gpu")
 #
 # ```bash
 # .venv/bin/python -m sftrl.book run 06_rlvr_stripe_masks --out /tmp/masks.ipynb \
-#     -p base_path ckpt/base -p rl_paths ckpt/rl,ckpt/rl2 -p sft_paths ckpt/sft -p kinds q,k,v,o,down
+#     -p base_path ckpt/base -p rl_paths ckpt/rl,ckpt/rl2 -p sft_paths ckpt/sft \
+#     -p kinds q,k,v,o,down
 # .venv/bin/python -m sftrl.book run 03_principal_angles --out /tmp/angles.ipynb \
 #     -p base ckpt/base -p sft_peak ckpt/sft-peak -p sft_end ckpt/sft-end -p rl ckpt/rl
 # ```

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from sftrl.book.pages import glued_values
-from sftrl.book import pages
+from sftrl.book import pages, tables
 from sftrl import paths
 from sftrl.book import execute as book
 from sftrl.errors import SftrlError
@@ -132,7 +132,7 @@ def _tiny_notebook(*code: str):
 
 
 @pytest.mark.slow
-def test_glue_verdicts_glues_each_sentence_and_word(monkeypatch):
+def test_glue_verdicts_glues_each_verdict_block_and_word(monkeypatch):
     import myst_nb
 
     from sftrl.claims.rules import Verdict
@@ -141,8 +141,69 @@ def test_glue_verdicts_glues_each_sentence_and_word(monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: got.append((name, value, display)))
     v = Verdict(claim="ood_rise_and_decline", statement="s", verdict="reproduced", reason="r", rule="rule")
     pages.glue_verdicts({v.claim: v})
-    assert got == [("verdict_ood_rise_and_decline", v.sentence, False),
-                   ("verdict_ood_rise_and_decline_short", "reproduced", False)]
+    (name, block, shown), short = got
+    assert (name, shown, short) == ("verdict_ood_rise_and_decline", False,
+                                    ("verdict_ood_rise_and_decline_short", "reproduced", False))
+    assert isinstance(block, pages.VerdictBlock) and repr(block) == v.sentence  # what glued_values reads
+
+
+def test_a_verdict_shows_as_a_badge_and_its_claim_with_numbers_and_rule_folded():
+    from sftrl.claims.rules import Verdict
+
+    v = Verdict(claim="c", statement="OOD *peaks* [early]", verdict="not reproduced",
+                reason="peak 42% [38, 46] at step 300, |Δσ|/σ_max 0.1", rule="differ when > 2 half-widths")
+    md = pages.VerdictBlock(v)._repr_markdown_()
+    first, *body = md.splitlines()
+    assert first == r":::{dropdown} {bdg-danger}`✗ not reproduced` OOD \*peaks\* \[early\]"
+    assert body[0] == ":class-container: sftrl-verdict" and body[-1] == ":::"
+    assert r"**Our numbers.** Peak 42% \[38, 46\] at step 300, \|Δσ\|/σ\_max 0.1." in body
+    assert "**Rule.** differ when \\> 2 half-widths" in body
+    for verdict, (sign, colour) in tables.VERDICT_STYLE.items():  # every verdict has its own look
+        other = Verdict(claim="c", statement="s", verdict=verdict, reason="r", rule="x")
+        assert pages.VerdictBlock(other)._repr_markdown_().startswith(f":::{{dropdown}} {{bdg-{colour}}}`{sign} ")
+    assert len({style for style in tables.VERDICT_STYLE.values()}) == len(tables.VERDICT_STYLE)
+
+
+def test_quoted_glue_names_reads_roles_and_md_blocks():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "A {glue:text}`peak:.1f` and {glue:md}`note`.\n\n```{glue:md} verdict_x\n:format: myst\n```\n")])
+    assert pages.quoted_glue_names(nb) == {"peak", "note", "verdict_x"}
+
+
+def test_the_scoreboard_counts_each_papers_verdicts_and_links_each_claim_to_its_page():
+    from sftrl.claims.scoreboard import ClaimRow
+
+    def row(key, paper, verdict, page):
+        return ClaimRow(key=key, paper=paper, figure=f"Figure {page[1]}", page=page, statement=f"claim <{key}>",
+                        paper_value="", ours="", verdict=verdict, rule="")
+
+    rows = [row("a", "A", "reproduced", "01_x"), row("b", "A", "mixed across seeds", "02_y"),
+            row("c", "B", "not reproduced", "06_z")]
+    html = tables.Scoreboard(rows)._repr_html_()
+    assert "Of paper A&#x27;s 2 claims, 1 reproduced, 0 partly, 0 not reproduced and 1 mixed across seeds." in html
+    assert "Of paper B&#x27;s 1 claims, 0 reproduced, 0 partly and 1 not reproduced." in html
+    assert html.count("<li>") == 3 and 'href="figures/01_x.html">Figure 1</a>' in html
+    assert "claim &lt;a&gt;" in html and "sd-bg-info" in html and "± mixed across seeds" in html
+
+
+def test_every_code_line_of_the_book_fits_the_page():
+    """88 characters fit the content column (book/_static/sftrl.css; `make check-site`
+    measures it): code cells and the fenced code of the prose, notebooks and pages alike."""
+    import jupytext
+
+    long = []
+    sources = [(f, jupytext.read(f).cells) for f in sorted((paths.ROOT / "notebooks").glob("*.py"))]
+    sources += [(f, [nbformat.v4.new_markdown_cell(f.read_text())]) for f in sorted((paths.ROOT / "book").glob("*.md"))]
+    for f, cells in sources:
+        for c in cells:
+            fenced = False
+            for line in c.source.splitlines():
+                if c.cell_type == "markdown" and line.lstrip().startswith("```"):
+                    fenced = not fenced
+                    continue
+                if (c.cell_type == "code" or fenced) and len(line) > 88:
+                    long.append(f"{f.name}: {len(line)}: {line[:60]}")
+    assert long == []
 
 
 def test_whole_book_settings_reach_only_the_notebooks_that_declare_them(tmp_path, monkeypatch):

@@ -561,6 +561,9 @@ def test_plot_helpers_return_figures(close_figures):
     fig, axes = pm.plot_consistency_images(img, title="layer 0")
     assert isinstance(fig, Figure) and len(axes) == 5
     assert axes[4].images[0].get_array().shape[1] <= 512
+    fig.canvas.draw()  # two maps to a row, each wide enough on the page to show its stripes
+    assert min(ax.get_position().width for ax in axes) > 0.3
+    assert len({round(ax.get_position().x0, 2) for ax in axes}) == 2
     outs = [
         pm.plot_sparsity_bars({"rl": {"q": 0.9, "k": 0.8}, "sft": {"q": 0.1, "k": 0.05}}, paper=0.92),
         pm.plot_consistency_vs_chance({"q": 0.3, "down": 0.2}, {"q": 0.1, "down": 0.05}),

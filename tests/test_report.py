@@ -213,7 +213,7 @@ def test_tables_and_counts():
     assert scoreboard.counts_sentence(rows[:3]) == "Of paper A's 3 claims, 1 reproduced, 1 partly and 1 not reproduced."
     table = tables.claims_table(rows)
     assert len(table.rows) == 5 and table.columns[1] == "verdict"
-    assert table.rows[1][:2] == [f"{registry.CLAIMS[1].statement} (Figure 1)", "partly"]
+    assert table.rows[1][:2] == [f"{registry.CLAIMS[1].statement} (Figure 1)", "◐ partly"]  # the verdict with its sign
     assert "<table" in table._repr_html_()
     assert len(tables.claims_table(rows, paper="A").rows) == 5 and tables.claims_table(rows, paper="B").rows == []
     with pytest.raises(SftrlError, match="unknown paper"):

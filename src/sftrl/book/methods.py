@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -312,10 +313,15 @@ def _entries(path: Path, stamp: tuple[int, int] | None, cfg: StudyConfig | None)
     return rows
 
 
+def _settings(overrides: Mapping[str, Any] | None) -> str:
+    """A row's overrides as one cell, lists spaced so the cell wraps within the column."""
+    return re.sub(r",(?=\S)", ", ", cell(overrides or "none"))
+
+
 def _tried_row(entry: Mapping[str, Any]) -> list[str]:
     """One study-log entry (as :func:`sftrl.claims.study_log.summarise` writes it) as table cells."""
     if entry.get("made") == NOT_RUN:  # declared in the study, not yet in its log
-        return [f"{entry['name']} ({NOT_RUN})", str(entry.get("why", "")), cell(entry.get("overrides") or "none"),
+        return [f"{entry['name']} ({NOT_RUN})", str(entry.get("why", "")), _settings(entry.get("overrides")),
                 "not yet run: `make study` runs it", "not run", "not run", "not run"]
     sft = (f"OOD {entry['peak_ood']:.1f}% at step {entry['peak_step']} → {entry['ood_end']:.1f}% at "
            f"{entry['end_step']}; ID {entry['id_at_peak']:.1f}% → {entry['id_end']:.1f}%")
@@ -337,7 +343,7 @@ def _tried_row(entry: Mapping[str, Any]) -> list[str]:
     made = entry.get("made", EARLIER_CODE)
     if made in (LIVE, EARLIER_CODE):
         name += f" ({made})"
-    return [name, str(entry.get("why", "")), cell(entry.get("overrides") or "none"), sft, ood, idd, verdict]
+    return [name, str(entry.get("why", "")), _settings(entry.get("overrides")), sft, ood, idd, verdict]
 
 
 def tried_table(path: Path = TRIED, cfg: StudyConfig | None = None) -> Table | None:

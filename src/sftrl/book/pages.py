@@ -35,19 +35,52 @@ def glued_values(nb) -> dict[str, object]:
 
 
 def quoted_glue_names(nb) -> set[str]:
-    """The names a notebook's prose quotes as ``{glue:text}`name``` or ``{glue:md}`name```
-    (format specs dropped): each must be among :func:`glued_values` for the page to build."""
-    return {m.split(":")[0] for cell in nb.cells if cell.cell_type == "markdown"
-            for m in re.findall(r"\{glue:(?:text|md)\}`([^`]+)`", cell.source)}
+    """The names a notebook's prose quotes, as a role (``{glue:text}`name```,
+    ``{glue:md}`name```; format specs dropped) or as a ``{glue:md}`` block: each must be
+    among :func:`glued_values` for the page to build."""
+    pattern = r"\{glue:(?:text|md)\}`([^`]+)`|```\{glue:md\}\s+(\S+)"
+    return {(role or block).split(":")[0] for cell in nb.cells if cell.cell_type == "markdown"
+            for role, block in re.findall(pattern, cell.source)}
+
+
+def _myst_text(text: str) -> str:
+    """``text`` with MyST's markup characters escaped, so a number or a formula prints as written."""
+    return re.sub(r"([\\`*_\[\]{}<>#|])", r"\\\1", text)
+
+
+class VerdictBlock:
+    """A verdict as a page shows it: a badge and the claim's statement, with the numbers and
+    the rule folded in a dropdown (MyST, sphinx-design). Its plain text is the verdict's
+    sentence, so :func:`glued_values` reads back what it always did.
+
+    In a notebook's prose: a ``{glue:md}`` block with ``:format: myst``, after
+    :func:`glue_verdicts`."""
+
+    def __init__(self, verdict: Any) -> None:
+        self.verdict = verdict
+
+    def _repr_markdown_(self) -> str:
+        v = self.verdict
+        from sftrl.book.tables import VERDICT_STYLE, marked
+
+        badge = VERDICT_STYLE.get(v.verdict, ("", "secondary"))[1]
+        reason = v.reason[:1].upper() + v.reason[1:]
+        return (f":::{{dropdown}} {{bdg-{badge}}}`{marked(v.verdict)}` {_myst_text(v.statement)}\n"
+                f":class-container: sftrl-verdict\n\n"
+                f"**Our numbers.** {_myst_text(reason)}.\n\n**Rule.** {_myst_text(v.rule)}\n:::\n")
+
+    def __repr__(self) -> str:
+        return self.verdict.sentence
 
 
 def glue_verdicts(verdicts: Any) -> None:
     """In a notebook: glue each verdict (a mapping claim -> :class:`sftrl.claims.rules.Verdict`)
-    as ``verdict_<claim>`` (its sentence) and ``verdict_<claim>_short`` (its one word)."""
+    as ``verdict_<claim>`` (a :class:`VerdictBlock`; its text is the verdict's sentence) and
+    ``verdict_<claim>_short`` (its one word)."""
     from myst_nb import glue
 
     for claim, verdict in verdicts.items():
-        glue(f"verdict_{claim}", verdict.sentence, display=False)
+        glue(f"verdict_{claim}", VerdictBlock(verdict), display=False)
         glue(f"verdict_{claim}_short", verdict.verdict, display=False)
 
 

@@ -9,9 +9,15 @@ HTML page in headless Chromium and reports, per page:
 - every ``<img>`` has a non-zero natural size once loaded;
 - every internal link resolves: its target answers 200 and its ``#anchor`` exists there;
 - no notebook output or pasted value shows a bare object repr, a warning, a traceback or
-  stderr, and no output is a long raw log (:data:`LONG_LOG_LINES` lines or more).
+  stderr, and no output is a long raw log (:data:`LONG_LOG_LINES` lines or more);
+- nothing is wider than the content column: no table, code block or output overflows it,
+  nor scrolls sideways inside it, and the page itself does not scroll sideways (measured in
+  the laid-out page, :data:`WINDOW`);
+- no table shows ``NaN`` or ``nan``, and no table has an unlabeled index column (pandas'
+  blank top-left header);
+- every figure image in an output is shown at least :data:`MIN_FIGURE_WIDTH` pixels wide.
 
-Each figure page (``figures/*.html``) is also saved as a full-page screenshot.
+Every page is also saved as a full-page screenshot, for review.
 
 Chromium is driven over ``--remote-debugging-pipe``: the DevTools protocol as
 NUL-terminated JSON on file descriptors 3 and 4, so neither chromedriver nor a websocket
@@ -55,6 +61,9 @@ STRAY_OUTPUT = re.compile(
 LONG_LOG_LINES = 50
 #: the browser's window: a laptop screen, so screenshots look like what a reader sees
 WINDOW = (1280, 900)
+#: the narrowest a figure image in an output may be shown (CSS pixels): below it, a
+#: reader cannot see the per-row and per-column structure a page asks them to look for
+MIN_FIGURE_WIDTH = 480
 #: the tallest screenshot kept (pixels); longer pages are cut there
 MAX_SCREENSHOT_HEIGHT = 20000
 #: Chromium's flags: headless, no sandbox (root in a container), nothing phoned home
@@ -85,13 +94,57 @@ _PAGE_PROBE = r"""
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(done => {
     i.addEventListener("load", done); i.addEventListener("error", done); setTimeout(done, 10000);
   })));
+  await Promise.all(imgs.map(i => i.decode().catch(() => null)));  // painted in the screenshot too
   // what a reader reads in outputs and pasted values (a table's <style> is not text)
   const text = el => {
     const c = el.cloneNode(true);
     c.querySelectorAll("style, script").forEach(s => s.remove());
     return c.textContent;
   };
+  // the content column, and what is wider than it or scrolls sideways inside it
+  const column = document.querySelector("article.bd-article") || document.querySelector("article")
+    || document.querySelector("main") || document.body;
+  const col = column.getBoundingClientRect();
+  const label = el => {
+    const t = (el.textContent || el.getAttribute("src") || "").replace(/\s+/g, " ").trim();
+    return el.tagName.toLowerCase() + (t ? ": " + t.slice(0, 60) : "");
+  };
+  const wide = [], flagged = [];  // the outermost element of each defect, reported once
+  for (const el of column.querySelectorAll("table, pre, img, .cell_output, .output, .pasted-text, .table-wrapper")) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || flagged.some(f => f.contains(el))) continue;
+    const before = wide.length;
+    const sideways = el.scrollWidth - el.clientWidth;
+    if (r.right > col.right + 1 || r.left < col.left - 1) {
+      wide.push({what: label(el), width: Math.round(r.width), column: Math.round(col.width), how: "wider"});
+    } else if (sideways > 1 && getComputedStyle(el).overflowX !== "visible") {
+      wide.push({what: label(el), width: Math.round(el.scrollWidth), column: Math.round(el.clientWidth),
+                 how: "scrolls"});
+    }
+    if (wide.length > before) flagged.push(el);
+  }
+  const tables = Array.from(column.querySelectorAll("table")).map(t => {
+    const head = t.querySelector("thead tr, tr");
+    const first = head ? head.querySelector("th, td") : null;
+    const cells = Array.from(t.querySelectorAll("td, th")).map(c => c.textContent.trim());
+    return {
+      header: head ? Array.from(head.children).map(c => c.textContent.trim()).slice(0, 4) : [],
+      nan: cells.filter(c => /(^|[^A-Za-z])nan([^A-Za-z]|$)/i.test(c)).slice(0, 3),
+      blank_index: !!first && first.tagName === "TH" && first.textContent.trim() === ""
+        && t.querySelectorAll("tbody tr").length > 0 && !!t.querySelector("tbody tr > th:first-child"),
+    };
+  });
+  const figures = Array.from(column.querySelectorAll(".cell_output img, .output img")).map(i => ({
+    src: i.currentSrc || i.src, shown: Math.round(i.getBoundingClientRect().width), natural: i.naturalWidth,
+  }));
+  // the page itself must not scroll sideways (a wide element can widen the column too)
+  const page = {width: document.documentElement.scrollWidth, window: window.innerWidth,
+                column: [Math.round(col.left), Math.round(col.right), column.scrollWidth - column.clientWidth],
+                widest: Array.from(column.querySelectorAll("table, pre, img, div"))
+                  .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+                  .slice(-1).map(label)};
   return {
+    wide, tables, figures, page,
     title: document.title.trim(),
     images: imgs.map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth, height: i.naturalHeight})),
     links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
@@ -380,10 +433,6 @@ def site_pages(site: Path) -> list[str]:
     )
 
 
-def _is_figure_page(rel: str) -> bool:
-    return rel.startswith("figures/")
-
-
 def _check_link(url: str, base: str, fetcher: Fetcher) -> str | None:
     """None when the internal link resolves (file 200, anchor present), else the reason."""
     target, _, fragment = url.partition("#")
@@ -453,7 +502,29 @@ def check_page(browser: Browser, session: str, server: SiteServer, fetcher: Fetc
             report.problems.append(f"an output is a long raw log ({text.count(chr(10))} lines): {text.strip()[:80]!r}")
     for text in page["stderr"]:
         report.problems.append(f"stderr shown on the page: {text.strip()[:120]!r}")
-    if screenshots is not None and _is_figure_page(rel):
+    # the page or the column as a whole, when no element in it was found too wide
+    left, right, inner = page["page"]["column"]
+    if page["wide"]:
+        pass
+    elif page["page"]["width"] > page["page"]["window"] + 1:
+        report.problems.append(f"the page scrolls sideways ({page['page']['width']} px > the window's "
+                               f"{page['page']['window']} px): {page['page']['widest']}")
+    elif left < 0 or right > page["page"]["window"] + 1 or inner > 1:
+        report.problems.append(f"the content column does not fit the window (from {left} px to {right} px, "
+                               f"{inner} px wider inside; the window is {page['page']['window']} px)")
+    for el in page["wide"]:
+        verb = "is wider than" if el["how"] == "wider" else "scrolls sideways in"
+        report.problems.append(f"{el['what']!r} {verb} the content column ({el['width']} px > {el['column']} px)")
+    for table in page["tables"]:
+        if table["nan"]:
+            report.problems.append(f"table {table['header']} shows NaN: {table['nan']}")
+        if table["blank_index"]:
+            report.problems.append(f"table {table['header']} has an unlabeled index column")
+    for img in page["figures"]:
+        if img["natural"] and img["shown"] < MIN_FIGURE_WIDTH:
+            report.problems.append(f"figure {img['src'].removeprefix(server.base)!r} is shown {img['shown']} px "
+                                   f"wide (at least {MIN_FIGURE_WIDTH} px)")
+    if screenshots is not None:
         shot = screenshots / (rel.removesuffix(".html") + ".png")
         try:
             browser.screenshot(session, shot)
@@ -509,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sftrl.book.site_check", description=__doc__.splitlines()[0])
     parser.add_argument("site", type=Path, help="the built html folder, e.g. _build/html")
     parser.add_argument("--screenshots", type=Path, default=None,
-                        help="folder for figure-page screenshots (default: SITE/../screenshots)")
+                        help="folder for the pages' screenshots (default: SITE/../screenshots)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole check (default 300)")
     args = parser.parse_args(argv)
     screenshots = args.screenshots or args.site.resolve().parent / "screenshots"

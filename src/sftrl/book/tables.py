@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,19 +38,28 @@ class Table:
             raise SftrlError(f"table rows {bad} do not have {len(self.columns)} cells")
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
-                  **kwargs: Any) -> Table:
-        """A table of dict rows (``columns``: which keys, in order; default the first row's),
-        numbers to three significant digits and a missing or NaN value as "—"."""
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *,
+                  headers: Mapping[str, str] | None = None,
+                  formats: Mapping[str, Callable[[Any], str]] | None = None,
+                  missing: str = "not measured", **kwargs: Any) -> Table:
+        """A table of dict rows: ``columns`` picks the keys, in order (default: the first
+        row's); ``headers`` names them for a reader (default: the key); ``formats`` writes
+        a column's values (default :func:`cell`: three significant digits). A missing or
+        NaN value shows as "—", and a footnote says what "—" means (``missing``)."""
         cols = list(columns if columns is not None else (rows[0] if rows else {}))
-        return cls(cols, [[cell(r.get(c)) for c in cols] for r in rows], **kwargs)
+        headers, formats = headers or {}, formats or {}
+        body = [[MISSING if _absent(r.get(c)) else formats.get(c, cell)(r.get(c)) for c in cols] for r in rows]
+        table = cls([headers.get(c, c) for c in cols], body, **kwargs)
+        if any(MISSING in row for row in body):
+            table.notes.append(f"{MISSING}: {missing}.")
+        return table
 
     def _repr_html_(self) -> str:
         esc = html.escape
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
         body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in self.rows)
         cap = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
-        notes = "".join(f"<p><small>{esc(n)}</small></p>" for n in self.notes)
+        notes = "".join(f'<p class="sftrl-table-note">{esc(n)}</p>' for n in self.notes)
         return f'<table class="dataframe table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'
 
     def _repr_markdown_(self) -> str:
@@ -66,12 +75,63 @@ class Table:
         return "\n".join(([self.caption] if self.caption else []) + lines + self.notes)
 
 
+#: how a page marks each verdict at a glance: a sign for text, and sphinx-design's badge
+#: colour (the figure pages' dropdowns, the landing page's scoreboard)
+VERDICT_STYLE: dict[str, tuple[str, str]] = {
+    "reproduced": ("✓", "success"), "partly": ("◐", "warning"), "not reproduced": ("✗", "danger"),
+    "mixed across seeds": ("±", "info"), "not evaluated": ("–", "secondary"),
+}
+
+
+def marked(verdict: str) -> str:
+    """A verdict with its sign, e.g. ``"✓ reproduced"``."""
+    return f"{VERDICT_STYLE.get(verdict, ('?',))[0]} {verdict}"
+
+
+def badge_html(verdict: str) -> str:
+    """A verdict as sphinx-design's badge, in HTML (for a pasted block)."""
+    colour = VERDICT_STYLE.get(verdict, ("", "secondary"))[1]
+    return (f'<span class="sd-sphinx-override sd-badge sd-bg-{colour} sd-bg-text-{colour}">'
+            f"{html.escape(marked(verdict))}</span>")
+
+
+@dataclass
+class Scoreboard:
+    """The landing page's answer to "did it reproduce?": per paper, the count of each
+    verdict, then one line per claim with its badge, linking to its figure page.
+
+    Glued by the claims page (``scoreboard``) and pasted into the book's first page with
+    ``{glue}`` and ``:doc:``, which carries HTML across pages."""
+
+    rows: list[ClaimRow]
+    link_prefix: str = "figures/"
+    """Where the figure pages are, seen from the page that shows the scoreboard."""
+
+    def _repr_html_(self) -> str:
+        from sftrl.claims.scoreboard import counts_sentence
+
+        esc, out = html.escape, ['<div class="sftrl-scoreboard">']
+        for paper in PAPERS:
+            sel = [r for r in self.rows if r.paper == paper]
+            if not sel:
+                continue
+            out.append(f"<p><strong>{esc(counts_sentence(sel))}</strong></p><ul>")
+            for r in sel:
+                out.append(f'<li>{badge_html(r.verdict)} {esc(r.statement)} '
+                           f'(<a href="{self.link_prefix}{r.page}.html">{esc(r.figure)}</a>)</li>')
+            out.append("</ul>")
+        return "".join(out) + "</div>"
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{marked(r.verdict)}: {r.statement} ({r.figure})" for r in self.rows)
+
+
 def claims_table(rows: Sequence[ClaimRow], paper: str | None = None) -> Table:
     """The claims page's table (one paper's rows when ``paper`` is given): the claim and
     its figure, the verdict, the paper's number and ours."""
     if paper is not None and paper not in PAPERS:
         raise SftrlError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
-    body = [[f"{r.statement} ({r.figure})", r.verdict, r.paper_value, r.ours]
+    body = [[f"{r.statement} ({r.figure})", marked(r.verdict), r.paper_value, r.ours]
             for r in rows if paper is None or r.paper == paper]
     notes = ["Ours: the numbers the verdict was decided on; accuracies with their 95% Wilson interval in brackets."]
     return Table(["claim", "verdict", f"paper {paper}'s number" if paper else "the paper's number", "ours"], body,
@@ -86,14 +146,22 @@ def rules_table(rows: Sequence[ClaimRow]) -> Table:
 
 def verdict_table(verdicts: Sequence[Verdict]) -> Table:
     """Each claim, its verdict, the numbers it was decided on, and the rule (a figure page's last table)."""
-    rows = [[v.statement, v.verdict, v.reason, v.rule] for v in verdicts]
+    rows = [[v.statement, marked(v.verdict), v.reason, v.rule] for v in verdicts]
     return Table(["claim", "verdict", "our numbers", "rule"], rows)
+
+
+#: what a table shows for a missing or undefined value (never "NaN")
+MISSING = "—"
+
+
+def _absent(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
 
 
 def cell(x: Any) -> str:
     """One value as a table cell: a float to three significant digits, NaN or None as "—"."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "—"
+    if _absent(x):
+        return MISSING
     if isinstance(x, float):
         return f"{x:.3g}"
     if isinstance(x, Mapping):
@@ -112,3 +180,45 @@ def setting_text(x: Any) -> str:
     if isinstance(x, (tuple, list)):
         return ", ".join(setting_text(v) for v in x)
     return str(x)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _role(x: str) -> str:
+    return {"rl": "RL", "sft": "SFT"}.get(x, x)
+
+
+def checkpoints_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """Figure 6's checkpoints (:func:`sftrl.experiments.masks_study.describe_inputs`): each
+    run's label and kind, its reward over training, the share of prompts with no learning
+    signal; the checkpoint folders in a footnote."""
+    shown = [{**r, "reward_end": (r.get("reward_end"), r.get("reward_end_se"))} for r in rows]
+    table = Table.from_rows(
+        shown, ["label", "role", "reward_start", "reward_end", "no_signal"],
+        headers={"label": "run", "role": "kind", "reward_start": "mean reward, first quarter",
+                 "reward_end": "mean reward, last quarter (± s.e.)", "no_signal": "prompts with no signal"},
+        formats={"role": _role, "reward_start": lambda x: f"{x:+.2f}", "no_signal": _pct,
+                 "reward_end": lambda m: (MISSING if _absent(m[0]) else f"{m[0]:+.2f}"
+                                          + ("" if _absent(m[1]) else f" ± {m[1]:.2f}"))},
+        missing="no reward is logged for SFT, or for a checkpoint a reader named")
+    table.notes.append("Checkpoint folders: "
+                       + "; ".join(f"{r['label']}: {r['checkpoint']}" for r in rows) + ".")
+    return table
+
+
+def regime_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """The regime sweep of the geometry page (:func:`sftrl.experiments.figure7.regime_table`):
+    per kind, learning rate and weight dtype, the bf16 update sparsity and the principal and
+    low-magnitude overlaps against chance."""
+    dtypes = {"float32": "fp32 master, rounded to bf16", "bfloat16": "bf16 throughout"}
+    return Table.from_rows(
+        rows, ["role", "lr", "dtype", "sparsity", "principal_ratio", "low_ratio"],
+        headers={"role": "kind", "lr": "learning rate", "dtype": "weights", "sparsity": "bf16 sparsity",
+                 "principal_ratio": "principal overlap / chance", "low_ratio": "low-magnitude overlap / chance"},
+        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: dtypes.get(x, x), "sparsity": _pct,
+                 "principal_ratio": lambda x: f"{x:.2f}", "low_ratio": lambda x: f"{x:.2f}"},
+        missing="no entry was updated, so an overlap against chance is undefined",
+        notes=["Sparsity: the share of entries whose bf16 value did not change. An overlap ratio of 1 is "
+               "chance (the run's update density); above 1, the run updates that region more than chance."])

@@ -43,28 +43,40 @@ def plot_consistency_images(
     *,
     title: str | None = None,
     max_side: int = 512,
+    columns: int = 2,
 ) -> tuple[Figure, np.ndarray]:
-    """A row of consistency maps (e.g. one layer's q, k, v, o, down) with one colour bar.
+    """Consistency maps (e.g. one layer's q, k, v, o, down), ``columns`` to a row, with one
+    colour bar: each map wide enough on the page to show its row and column stripes.
 
     ``images``: panel title -> 2-D per-entry update frequency in [0, 1]
-    (:func:`sftrl.weights.masks.update_consistency`); rows are output units, columns input features.
+    (:func:`sftrl.weights.masks.update_consistency`); rows are output units, columns input
+    features. Returns the figure and the maps' axes, in the order of ``images``.
     """
     if not images:
         raise SftrlError("plot_consistency_images needs at least one image")
+    if columns < 1:
+        raise SftrlError(f"columns={columns}: must be at least 1")
     n = len(images)
-    fig, axes = plt.subplots(
-        1, n, figsize=(PAGE_WIDTH, max(2.6, PAGE_WIDTH / n * 1.4)), squeeze=False,
+    ncols = min(n, columns)
+    nrows = -(-n // ncols)
+    fig, grid = plt.subplots(
+        nrows, ncols, figsize=(PAGE_WIDTH, nrows * PAGE_WIDTH / ncols * 0.78), squeeze=False,
         layout="constrained",
     )
-    axes = axes[0]
+    cells = grid.ravel()
+    axes = cells[:n]
+    for ax in cells[n:]:
+        ax.set_visible(False)
     mappable = None
-    for ax, (name, image) in zip(axes, images.items(), strict=True):
+    for i, (ax, (name, image)) in enumerate(zip(axes, images.items(), strict=True)):
         a = pool_image(image, max_side)
         mappable = ax.imshow(a, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
         ax.set_title(str(name))
-        ax.set_xlabel("input")
         ax.grid(False)
-    axes[0].set_ylabel("output")
+        if i % ncols == 0:
+            ax.set_ylabel("output unit")
+        if i >= n - ncols:
+            ax.set_xlabel("input feature")
     fig.colorbar(mappable, ax=list(axes), label="fraction of runs", shrink=0.9)
     if title:
         fig.suptitle(title)

@@ -459,8 +459,9 @@ def models_table(rows: Sequence[Mapping[str, object]]):
     """:func:`sftrl.experiments.models.describe_models` rows as a table."""
     from sftrl.book.plots.training import Table
 
-    return Table(["model", "checkpoint", "taken at"],
-                 [[str(r["label"]), str(r["checkpoint"]), str(r["training"])] for r in rows])
+    folders = "; ".join(f"{r['label']}: {r['checkpoint']}" for r in rows)
+    return Table(["model", "taken at"], [[str(r["label"]), str(r["training"])] for r in rows],
+                 notes=[f"Checkpoint folders: {folders}."] if rows else [])
 
 
 def _pct_text(x: float, digits: int = 1) -> str:

@@ -2,7 +2,7 @@
 
 The counting is done by :mod:`sftrl.task.game` (the exact solver, cached by value multiset) and the
 grading by :mod:`sftrl.task.verifier`; this module only summarises their results for the page:
-small tables (pandas DataFrames, which the book renders as HTML), a dict of the numbers the
+small tables (:class:`sftrl.book.tables.Table`), a dict of the numbers the
 prose quotes (glued by the notebook), and two figures that return ``(fig, ax)``.
 
 Usage: ``from sftrl.book.plots import task as task_plots; fig, ax = task_plots.plot_solvable(task_plots.hand_groups())``
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 import numpy as np
-import pandas as pd
 
 from sftrl.book.plots import COLORS, PAGE_WIDTH
+from sftrl.book.tables import Table
 from sftrl.task.game import (
     FACES,
     ID_RULE,
@@ -111,14 +111,11 @@ def hand_groups() -> list[HandGroup]:
     ]
 
 
-def rules_table(rules: Sequence[Rule] = (ID_RULE, OOD_RULE)) -> pd.DataFrame:
+def rules_table(rules: Sequence[Rule] = (ID_RULE, OOD_RULE)) -> Table:
     """One row per rule, one column per card rank: the value the card is worth."""
     labels = {"id": "ID (training)", "ood": "OOD (test only)"}
-    return pd.DataFrame(
-        [[rule.value(rank) for rank in RANKS] for rule in rules],
-        index=[labels.get(rule.name, rule.name) for rule in rules],
-        columns=list(RANKS),
-    )
+    return Table(["rule", *RANKS], [[labels.get(rule.name, rule.name), *(str(rule.value(rank)) for rank in RANKS)]
+                                    for rule in rules])
 
 
 def canonical_key(hand: Sequence[str]) -> tuple[int, ...]:
@@ -130,7 +127,7 @@ def _shortest(solutions: Sequence[str]) -> str:
     return min(solutions, key=lambda s: (len(s), s)) if solutions else "no solution"
 
 
-def example_table(hands: Sequence[Sequence[str]], rules: Sequence[Rule] = (ID_RULE, OOD_RULE)) -> pd.DataFrame:
+def example_table(hands: Sequence[Sequence[str]], rules: Sequence[Rule] = (ID_RULE, OOD_RULE)) -> Table:
     """Each hand's values, number of distinct solutions and shortest solution under each rule."""
     rows = []
     for cards in hands:
@@ -142,7 +139,7 @@ def example_table(hands: Sequence[Sequence[str]], rules: Sequence[Rule] = (ID_RU
             row[f"{rule.name.upper()} solutions"] = len(solutions)
             row[f"{rule.name.upper()} example"] = _shortest(solutions)
         rows.append(row)
-    return pd.DataFrame(rows).set_index("cards")
+    return Table.from_rows(rows)
 
 
 def example_hands(n: int, *, seed: int) -> list[Hand]:
@@ -171,18 +168,15 @@ def rule_blind_outcomes(hands: Sequence[Hand] | None = None) -> Counter[str]:
     return outcomes
 
 
-def flip_table() -> pd.DataFrame:
+def flip_table() -> Table:
     """Face-card hands cross-tabulated by solvable under ID (rows) and under OOD (columns)."""
     face_hands = [h for h in all_hands(ID_RULE, solvable=False) if _has_face(h)]
     id_ok = [c > 0 for c in _counts(face_hands, ID_RULE)]
     ood_ok = [c > 0 for c in _counts(face_hands, OOD_RULE)]
     cells = Counter(zip(id_ok, ood_ok))
     names = {True: "solvable", False: "unsolvable"}
-    return pd.DataFrame(
-        [[cells[(i, o)] for o in (True, False)] for i in (True, False)],
-        index=[f"ID rule: {names[i]}" for i in (True, False)],
-        columns=[f"OOD rule: {names[o]}" for o in (True, False)],
-    )
+    return Table(["face-card hands", *(f"OOD rule: {names[o]}" for o in (True, False))],
+                 [[f"ID rule: {names[i]}", *(f"{cells[(i, o)]:,d}" for o in (True, False))] for i in (True, False)])
 
 
 def float_value(formula: str) -> float | None:
@@ -217,7 +211,7 @@ def printable(text: str, limit: int = ANSWER_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def verifier_table(cards: str = "3 3 8 8", rule: Rule = ID_RULE, cases=VERIFIER_CASES) -> pd.DataFrame:
+def verifier_table(cards: str = "3 3 8 8", rule: Rule = ID_RULE, cases=VERIFIER_CASES) -> Table:
     """Grade each case's answer for ``cards``: outcome, shaped and 1/0 reward, message."""
     values = rule.values(parse_hand(cards.split()))
     rows = []
@@ -232,7 +226,7 @@ def verifier_table(cards: str = "3 3 8 8", rule: Rule = ID_RULE, cases=VERIFIER_
                 "verifier's message": printable(verdict.message, limit=200),
             }
         )
-    return pd.DataFrame(rows).set_index("answer")
+    return Table.from_rows(rows)
 
 
 def summary(groups: Sequence[HandGroup], blind: Counter[str]) -> dict[str, int | float]:
