@@ -384,7 +384,7 @@ def test_the_figure_notebook_reads_any_checkpoints_and_glues_the_librarys_number
     for key in ("rl_sparsity", "sft_sparsity", "in_all", "in_all_expected", "jaccard", "rl_principal", "rl_low"):
         assert glued[key] == pytest.approx(n[key]), key
     for v in claims.figure6(SimpleNamespace(numbers=n)):  # the claims page's rules, on the page
-        assert glued[f"verdict_{v.claim}"] == v.sentence
+        assert glued[f"verdict_{v.claim}"] == pages.VerdictBlock(v)._repr_markdown_()  # as the page shows it
     assert "3 RL checkpoints and 1 SFT checkpoints" in glued["inputs_sentence"]
 
 
