@@ -61,9 +61,9 @@ class VerdictBlock:
 
     def _repr_markdown_(self) -> str:
         v = self.verdict
-        from sftrl.book.tables import VERDICT_STYLE, marked
+        from sftrl.book.tables import badge_colour, marked
 
-        badge = VERDICT_STYLE.get(v.verdict, ("", "secondary"))[1]
+        badge = badge_colour(v.verdict)
         reason = v.reason[:1].upper() + v.reason[1:]
         return (f":::{{dropdown}} {{bdg-{badge}}}`{marked(v.verdict)}` {_myst_text(v.statement)}\n"
                 f":class-container: sftrl-verdict\n\n"

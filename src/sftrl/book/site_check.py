@@ -504,12 +504,10 @@ def check_page(browser: Browser, session: str, server: SiteServer, fetcher: Fetc
         report.problems.append(f"stderr shown on the page: {text.strip()[:120]!r}")
     # the page or the column as a whole, when no element in it was found too wide
     left, right, inner = page["page"]["column"]
-    if page["wide"]:
-        pass
-    elif page["page"]["width"] > page["page"]["window"] + 1:
+    if not page["wide"] and page["page"]["width"] > page["page"]["window"] + 1:
         report.problems.append(f"the page scrolls sideways ({page['page']['width']} px > the window's "
                                f"{page['page']['window']} px): {page['page']['widest']}")
-    elif left < 0 or right > page["page"]["window"] + 1 or inner > 1:
+    elif not page["wide"] and (left < 0 or right > page["page"]["window"] + 1 or inner > 1):
         report.problems.append(f"the content column does not fit the window (from {left} px to {right} px, "
                                f"{inner} px wider inside; the window is {page['page']['window']} px)")
     for el in page["wide"]:

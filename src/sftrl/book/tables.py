@@ -88,9 +88,19 @@ def marked(verdict: str) -> str:
     return f"{VERDICT_STYLE.get(verdict, ('?',))[0]} {verdict}"
 
 
+def badge_colour(verdict: str) -> str:
+    """The sphinx-design badge colour of a verdict (``"secondary"`` for an unknown one)."""
+    return VERDICT_STYLE.get(verdict, ("", "secondary"))[1]
+
+
+def folders_note(folders: Sequence[tuple[str, str]]) -> str:
+    """A table's footnote naming each row's checkpoint folder: ``(label, folder)`` pairs."""
+    return "Checkpoint folders: " + "; ".join(f"{label}: {folder}" for label, folder in folders) + "."
+
+
 def badge_html(verdict: str) -> str:
     """A verdict as sphinx-design's badge, in HTML (for a pasted block)."""
-    colour = VERDICT_STYLE.get(verdict, ("", "secondary"))[1]
+    colour = badge_colour(verdict)
     return (f'<span class="sd-sphinx-override sd-badge sd-bg-{colour} sd-bg-text-{colour}">'
             f"{html.escape(marked(verdict))}</span>")
 
@@ -203,8 +213,7 @@ def checkpoints_table(rows: Sequence[Mapping[str, Any]]) -> Table:
                  "reward_end": lambda m: (MISSING if _absent(m[0]) else f"{m[0]:+.2f}"
                                           + ("" if _absent(m[1]) else f" ± {m[1]:.2f}"))},
         missing="no reward is logged for SFT, or for a checkpoint a reader named")
-    table.notes.append("Checkpoint folders: "
-                       + "; ".join(f"{r['label']}: {r['checkpoint']}" for r in rows) + ".")
+    table.notes.append(folders_note([(r["label"], r["checkpoint"]) for r in rows]))
     return table
 
 

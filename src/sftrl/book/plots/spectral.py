@@ -459,9 +459,10 @@ def models_table(rows: Sequence[Mapping[str, object]]):
     """:func:`sftrl.experiments.models.describe_models` rows as a table."""
     from sftrl.book.plots.training import Table
 
-    folders = "; ".join(f"{r['label']}: {r['checkpoint']}" for r in rows)
+    from sftrl.book.tables import folders_note
+
     return Table(["model", "taken at"], [[str(r["label"]), str(r["training"])] for r in rows],
-                 notes=[f"Checkpoint folders: {folders}."] if rows else [])
+                 notes=[folders_note([(str(r["label"]), str(r["checkpoint"])) for r in rows])] if rows else [])
 
 
 def _pct_text(x: float, digits: int = 1) -> str:
