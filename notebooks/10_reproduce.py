@@ -166,6 +166,17 @@ reproduce.profile_table("cpu", "gpu")
 #     --out spectra.csv
 # ```
 #
+# Paper B's own questions for a base and one or more runs from it: update sparsity in the
+# bitwise and the tolerance form, the share of the principal and the low-magnitude
+# weights updated beside chance, spectral drift and, for two or more runs, their
+# consistency against the independence baseline; one matrix at a time, with one
+# matrix's consistency image (`ckpt/rl2`: a second RL run of the same base):
+#
+# ```bash
+# .venv/bin/python -m sftrl masks ckpt/base ckpt/rl ckpt/rl2 --kinds q,k,v,o,down \
+#     --by kind --image 14.o consistency-14-o.png --out masks.csv
+# ```
+#
 # The figure pages take checkpoints as parameters too. The update-mask page needs the base
 # and at least two RL checkpoints trained from it (for the consistency across runs), and
 # optionally SFT checkpoints; the spectral pages take the four models of paper A:

@@ -99,7 +99,7 @@ def test_spectra_other_bad_options(ckpts, tmp_path, capsys):
         assert main(["spectra", str(ckpts["base"]), str(ckpts["perturbed"]), *extra]) == 2
         assert message in capsys.readouterr().err
     assert main(["spectra", str(ckpts["base"]), str(tmp_path / "missing")]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "neither a local folder nor a hub id" in capsys.readouterr().err
 
 
 def test_spectra_as_a_subprocess(ckpts, tmp_path):
