@@ -45,7 +45,7 @@ EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
 # `make figure NB=x ARGS="-p key value"`: ARGS go to notebook x only
 nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
 
-.PHONY: help venv test test-fast book smoke-book figure check-site browser base study bench clean list-notebooks FORCE
+.PHONY: help venv test test-fast book smoke-book figure check-site browser base study readme bench clean list-notebooks FORCE
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=cpu|smoke|gpu  MODEL=<hub id or folder>  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
@@ -87,6 +87,10 @@ base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pr
 
 study: $(STAMP)  ## rerun the small-model study (the default under 3 SFT seeds, and its variants); writes book/study/tried.json
 	$(PY) -m sftrl.claims.study_log
+	$(PY) -m sftrl.book.readme
+
+readme: $(STAMP)  ## redraw the README's scoreboard and figure from the committed study log
+	$(PY) -m sftrl.book.readme
 
 bench: $(STAMP)  ## time the pipeline's stages and the book build on this machine
 	OMP_NUM_THREADS=2 $(PY) bench/pipeline.py

@@ -476,3 +476,28 @@ def test_the_reproduce_page_quotes_the_snapshot_it_is_given(tmp_path):
                    if o.get("output_type") == "stream")
     assert "sft_lr: Optional[float] (default None)" in text  # the worked example's parameter list, printed live
     assert nbformat.validate(nb) is None
+
+
+@pytest.mark.parametrize("x, lo, hi, text", [
+    (0.393, 0.301, 0.488, "39% [30%, 49%]"),  # a 9-point half-width: whole percents
+    (0.128, 0.099, 0.165, "12.8% [9.9%, 16.5%]"),  # 3.3 points: two significant digits, one decimal
+    (0.848, 0.803, 0.883, "85% [80%, 88%]"),  # 4 points
+    (0.5, 0.499, 0.5011, "50.00% [49.90%, 50.11%]"),  # tight: at most two decimals
+    (0.25, 0.25, 0.25, "25.0% [25.0%, 25.0%]"),  # no spread: one decimal
+])
+def test_an_accuracy_is_written_to_the_precision_its_interval_supports(x, lo, hi, text):
+    assert tables.pct_interval(x, lo, hi) == text
+
+
+def test_a_change_keeps_its_sign_and_its_interval_precision():
+    assert tables.points_interval(0.022, -0.001, 0.044) == "+2.2 points [-0.1, +4.4]"
+    assert tables.points_interval(-0.004, -0.09, 0.08) == "+0 points [-9, +8]"  # never "-0"
+    assert tables.pct_interval(float("nan"), 0.1, 0.2) == tables.MISSING
+
+
+def test_a_table_with_a_missing_value_explains_the_dash():
+    t = tables.Table(["model", "OOD"], [["SFT", tables.MISSING], ["RL", "12%"]])
+    assert t.notes and t.notes[0].startswith(tables.MISSING)
+    own = tables.Table.from_rows([{"m": "SFT", "ood": None}], missing="the SFT run has no RL")
+    assert own.notes == [f"{tables.MISSING}: the SFT run has no RL."]  # one footnote, the caller's
+    assert tables.Table(["a"], [["1"]]).notes == []

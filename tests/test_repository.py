@@ -53,3 +53,39 @@ def test_the_citation_file_cites_the_project_and_every_paper_of_the_bibliography
         families = [a.split(",")[0].strip() for a in _plain(entry["author"]).split(" and ")]
         assert [a["family-names"] for a in ref["authors"]] == families  # ... and its authors, in order
         assert str(ref["year"]) == entry["year"] and ref["url"] == entry["url"]
+
+
+def test_the_readme_opens_with_the_scoreboard_and_the_two_commands():
+    text = (ROOT / "README.md").read_text()
+    scoreboard, setup = text.index("## Did it reproduce?"), text.index("## Set-up: two commands")
+    assert scoreboard < setup < text.index("## Rerunning one figure")
+    assert "make book" in text[setup:] and "make test" in text[setup:]
+
+
+def test_the_readme_quotes_what_the_committed_study_log_renders():
+    from sftrl.book import readme
+
+    assert readme.is_stale() == [], "run `make readme`"
+    block = readme.current_block((ROOT / "README.md").read_text())
+    for row in readme.seed_rows(readme.read_log()):  # every seed row's verdict is on the page
+        assert f"SFT seed {row['sft_seed']}" in block
+        assert row["made_by"]["commit"][:7] in block
+
+
+def test_a_changed_log_makes_the_readme_stale_until_rewritten(tmp_path):
+    import json
+
+    from sftrl.book import readme
+
+    log = json.loads((ROOT / "book" / "study" / "tried.json").read_text())
+    page, figure = tmp_path / "README.md", tmp_path / "rl_window.png"
+    page.write_text((ROOT / "README.md").read_text())
+    readme.draw_rl_window(log, figure)
+    assert readme.is_stale(log, page, figure) == []
+    row = readme.seed_rows(log)[0]
+    row["verdicts"]["ood_rise_and_decline"]["verdict"] = "partly"
+    row["rl"][0]["ood_start"] += 1.0
+    assert len(readme.is_stale(log, page, figure)) == 2  # the block and the figure both disagree
+    readme.write(log, page, figure)
+    assert readme.is_stale(log, page, figure) == []
+    assert "◐ partly" in readme.current_block(page.read_text())

@@ -155,7 +155,7 @@ def test_rl_window_over_seeds_averages_distinct_runs(smoke):
     from sftrl.book.plots import training as training_plots
 
     table = training_plots.recovery_table(rows)
-    per_seed = table.columns.index("per seed (%)")
+    per_seed = table.columns.index("per seed, %")
     assert [len(r[per_seed].split(", ")) for r in table.rows] == [2, 2]
     assert "RL seeds per start: 2" in table.notes[0]
     fig, ax = training_plots.plot_recovery(curve, rows)

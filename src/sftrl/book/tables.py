@@ -36,6 +36,8 @@ class Table:
         bad = [i for i, r in enumerate(self.rows) if len(r) != len(self.columns)]
         if bad:
             raise SftrlError(f"table rows {bad} do not have {len(self.columns)} cells")
+        if any(MISSING in row for row in self.rows) and not any(n.startswith(MISSING) for n in self.notes):
+            self.notes.append(f"{MISSING}: no value (not measured, or not defined for that row).")
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *,
@@ -49,10 +51,9 @@ class Table:
         cols = list(columns if columns is not None else (rows[0] if rows else {}))
         headers, formats = headers or {}, formats or {}
         body = [[MISSING if _absent(r.get(c)) else formats.get(c, cell)(r.get(c)) for c in cols] for r in rows]
-        table = cls([headers.get(c, c) for c in cols], body, **kwargs)
         if any(MISSING in row for row in body):
-            table.notes.append(f"{MISSING}: {missing}.")
-        return table
+            kwargs["notes"] = [*kwargs.get("notes", []), f"{MISSING}: {missing}."]
+        return cls([headers.get(c, c) for c in cols], body, **kwargs)
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -166,6 +167,46 @@ MISSING = "—"
 
 def _absent(x: Any) -> bool:
     return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def interval_decimals(lo: float, hi: float) -> int:
+    """How many decimals a percentage with the 95% interval ``[lo, hi]`` (fractions) supports.
+
+    The half-width, in percentage points, keeps one significant digit, or two when its
+    leading digits are 100-354 (the Particle Data Group's rounding of a measurement to its
+    uncertainty); between 0 and 2 decimals. A degenerate interval keeps one decimal.
+    """
+    half = 50 * (hi - lo)
+    if not math.isfinite(half) or half <= 0:
+        return 1
+    exp = math.floor(math.log10(half))
+    lead = half / 10 ** (exp - 2)  # the three leading digits, 100 <= lead < 1000
+    return min(2, max(0, -exp + (1 if lead < 355 or lead >= 950 else 0)))
+
+
+def interval_text(x: float, lo: float, hi: float, *, signed: bool = False, unit: str = "") -> str:
+    """A fraction with its 95% interval, in percent (or percentage points), at the precision
+    the interval supports (:func:`interval_decimals`): ``(0.393, 0.301, 0.488)`` ->
+    ``'39 [30, 49]'``; ``unit`` follows each number (``"%"``), ``signed`` writes the sign
+    (a change; never "-0"). A missing value is "—"."""
+    if _absent(x):
+        return MISSING
+    d = interval_decimals(lo, hi)
+    sign = "+" if signed else ""
+    a, b, c = (f"{round(100 * v, d) + 0.0:{sign}.{d}f}{unit}" for v in (x, lo, hi))  # + 0.0: never "-0"
+    return f"{a} [{b}, {c}]"
+
+
+def pct_interval(x: float, lo: float, hi: float) -> str:
+    """An accuracy with its 95% interval: ``(0.393, 0.301, 0.488)`` -> ``'39% [30%, 49%]'``."""
+    return interval_text(x, lo, hi, unit="%")
+
+
+def points_interval(x: float, lo: float, hi: float) -> str:
+    """A signed change in percentage points with its interval:
+    ``(0.022, -0.001, 0.044)`` -> ``'+2.2 points [-0.1, +4.4]'``."""
+    text = interval_text(x, lo, hi, signed=True)
+    return text if text == MISSING else text.replace(" [", " points [", 1)
 
 
 def cell(x: Any) -> str:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from sftrl.errors import SftrlError
 from sftrl.weights.masks import pool_image
-from sftrl.book.plots import COLORS, PAGE_WIDTH
+from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
 
 #: fallback colours (Okabe-Ito, not used by COLORS' roles) for labels with no role
 _EXTRA = ("#56B4E9", "#F0E442", "#009E73", "#CC79A7", "#000000")
@@ -131,7 +131,7 @@ def plot_sparsity_bars(
         ax.axhline(paper, color=COLORS["paper"], ls=":", lw=1, label="paper")
     ax.set_ylim(0, 1)
     ax.set_ylabel("update sparsity (1 - updated / total)")
-    ax.legend()
+    legend_below(ax)
     return fig, ax
 
 
@@ -156,7 +156,7 @@ def plot_consistency_vs_chance(
     }
     _grouped_bars(ax, groups, series, [COLORS["rl"], COLORS["chance"]])
     ax.set_ylabel(ylabel)
-    ax.legend()
+    legend_below(ax)
     return fig, ax
 
 
@@ -187,7 +187,7 @@ def plot_jaccard_vs_chance(
     ax.plot([0, hi], [0, hi], color=COLORS["chance"], ls="--", label="chance")
     ax.set_xlabel("Jaccard of independent masks")
     ax.set_ylabel("observed Jaccard")
-    ax.legend()
+    legend_below(ax)
     return fig, ax
 
 
@@ -215,7 +215,7 @@ def plot_overlap_vs_chance(
             color=COLORS["chance"], lw=2, label="chance (update density)" if k == 0 else None,
         )
     ax.set_ylabel("|update ∩ region| / |region|")
-    ax.legend()
+    legend_below(ax)
     return fig, ax
 
 
@@ -240,7 +240,7 @@ def plot_drift_angle(
         ax.set_xlabel("layer")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
-    axes[0].legend()
+    legend_below(axes[0])
     return fig, axes
 
 
@@ -330,7 +330,7 @@ def plot_regime(rows: Sequence[Mapping[str, object]]) -> tuple[Figure, np.ndarra
         else:
             ax.axhline(1.0, color=COLORS["chance"], lw=1, ls=":")
             ax.set_ylim(bottom=0)
-    axes[0].legend(fontsize=7)
+    legend_below(axes[0], ncol=4)
     return fig, axes
 
 
@@ -349,9 +349,9 @@ def plot_geometry(groups: Mapping[str, Mapping[str, float]], *, ax: Axes | None 
     colors = [COLORS["rl"], _EXTRA[0], _EXTRA[2], COLORS["chance"]]
     _grouped_bars(ax, list(groups), series, colors)
     ax.set_ylabel("Jaccard with the original run's mask")
-    ax.set_ylim(0, 1.3)  # headroom: the legend sits above the bars, which reach 1
+    ax.set_ylim(0, 1.05)
     ax.set_yticks(np.linspace(0, 1, 6))
-    ax.legend(fontsize=7, loc="upper center", ncol=2)
+    legend_below(ax, ncol=2)
     return fig, ax
 
 
@@ -367,7 +367,7 @@ def plot_reward_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float]
                 label=_PROBE_LABELS.get(mask, mask))
     ax.set_xlabel("RL step")
     ax.set_ylabel("mean reward")
-    ax.legend(fontsize=7)
+    legend_below(ax, ncol=4)
     return fig, ax
 
 
@@ -389,5 +389,5 @@ def plot_probe_accuracy(rows: Sequence[Mapping[str, object]], *, ax: Axes | None
     ax.set_xticks(x, [_PROBE_LABELS.get(m, m) for m in masks_], fontsize=8)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
-    ax.legend()
+    legend_below(ax)
     return fig, ax

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from sftrl.errors import SftrlError
-from sftrl.book.plots import COLORS, PAGE_WIDTH
+from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
 
 #: Okabe-Ito colours not taken by a role, for labels without one
 _FALLBACK = ("#56B4E9", "#F0E442", "#000000", "#999999")
@@ -79,7 +79,7 @@ def plot_grouped_bars(
         ax.bar(pos, v, width, yerr=err, capsize=2, color=role_color(label, i), label=label)
     ax.set_xticks(x, list(groups))
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    legend_below(ax)
     return fig, ax
 
 
@@ -389,16 +389,18 @@ def plot_accuracy_bars(rows: Sequence[Mapping[str, object]], *, ax: Axes | None 
 # tables (HTML in a notebook, through sftrl.book.plots.training.Table)
 # --------------------------------------------------------------------------------------------
 def _ci(row: Mapping[str, object], split: str) -> str:
-    from sftrl.claims.rules import pct
+    from sftrl.book.tables import pct_interval
 
     lo, hi = row[f"{split}_ci"]  # type: ignore[misc]
-    return f"{pct(float(row[split]))} [{pct(lo)}, {pct(hi)}]"  # type: ignore[arg-type]
+    return pct_interval(float(row[split]), lo, hi)  # type: ignore[arg-type]
 
 
 def _pct_or_na(x: object) -> str:
     from sftrl.claims.rules import pct
 
-    return pct(float(x)) if x is not None else "n/a"  # type: ignore[arg-type]
+    from sftrl.book.tables import MISSING
+
+    return pct(float(x)) if x is not None else MISSING  # type: ignore[arg-type]
 
 
 def accuracy_table(rows: Sequence[Mapping[str, object]], *, recovery: bool = True, caption: str = ""):
@@ -466,11 +468,15 @@ def models_table(rows: Sequence[Mapping[str, object]]):
 
 
 def _pct_text(x: float, digits: int = 1) -> str:
-    return "n/a" if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
+    from sftrl.book.tables import MISSING
+
+    return MISSING if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
 
 
 def _deg_text(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else (f"{x:.2f}°" if x >= 0.01 or x == 0 else f"{x:.1e}°")
+    from sftrl.book.tables import MISSING
+
+    return MISSING if not np.isfinite(x) else (f"{x:.2f}°" if x >= 0.01 or x == 0 else f"{x:.1e}°")
 
 
 def fig2_paper_table(numbers: Mapping[str, float]):

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 import numpy as np
 
-from sftrl.book.plots import COLORS, PAGE_WIDTH
+from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
 from sftrl.book.tables import Table
 from sftrl.task.game import (
     FACES,
@@ -313,9 +313,8 @@ def plot_solution_counts(
             label=f"{g.label} ({len(solved):,} solvable, median {statistics.median(solved):g})",
         )
     ax.set_xticks(x, names)
-    ax.set_ylim(0, 1.3 * ax.get_ylim()[1])  # room for the legend above the bars
     ax.set_xlabel("distinct solutions of a hand")
     ax.set_ylabel("% of solvable hands")
-    ax.legend(loc="upper left")
     fig.tight_layout()
+    legend_below(ax, ncol=1)
     return fig, ax

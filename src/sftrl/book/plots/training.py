@@ -26,7 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator, PercentFormatter
 from matplotlib.transforms import offset_copy
 
-from sftrl.book.plots import COLORS, PAGE_WIDTH
+from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
 from sftrl.book.tables import Table
 from sftrl.claims import papers
 from sftrl.errors import SftrlError
@@ -51,7 +51,9 @@ def by_split(rows: Rows, split: str) -> list[dict[str, Any]]:
 
 
 def _ci_text(acc: float, ci: Sequence[float]) -> str:
-    return f"{pct(acc)} [{pct(ci[0])}, {pct(ci[1])}]"
+    from sftrl.book.tables import pct_interval
+
+    return pct_interval(acc, ci[0], ci[1])
 
 
 def _row_at(window: Rows, step: int) -> dict[str, Any] | None:
@@ -94,24 +96,24 @@ def _seeds_text(r: dict[str, Any], key: str) -> str:
     return ", ".join(f"{100 * v:.1f}" for v in vals) if len(vals) > 1 else ""
 
 
-def _change_text(gain: float, ci: Sequence[float] | None) -> str:
-    text = f"{100 * gain + 0.0:+.1f} points"
-    return text if ci is None else f"{text} [{100 * ci[0] + 0.0:+.1f}, {100 * ci[1] + 0.0:+.1f}]"
-
-
 def recovery_table(window: Rows) -> Table:
     """One row per RL start: OOD and ID before and after RL (the mean over seeds, with its
-    interval, and each seed's OOD), OOD change and recovery."""
-    columns = ["RL from SFT step", "OOD at start", "OOD after RL (mean)", "per seed (%)", "OOD change (paired CI)",
-               "recovery", "OOD, first attempt: start → RL", "ID at start", "ID after RL (mean)"]
+    interval, and each seed's OOD), OOD change and recovery; units in the headers."""
+    from sftrl.book.tables import MISSING, interval_text
+
+    columns = ["RL from SFT step", "OOD at start, % [95% CI]", "OOD after RL, % (mean) [95% CI]", "per seed, %",
+               "OOD change, points [paired 95% CI]", "recovery", "OOD first attempt, %: start → RL",
+               "ID at start, %", "ID after RL, % (mean) [95% CI]"]
     rows = []
     for r in sorted(window, key=lambda r: r["from_step"]):
         rec = f"{100 * r['recovery']:.0f}%" if math.isfinite(r["recovery"]) else "n/a"
-        rows.append([str(r["from_step"]), _ci_text(r["ood_start"], r["ood_start_ci"]),
-                     _ci_text(r["ood_rl"], r["ood_rl_ci"]), _seeds_text(r, "ood_rl_seeds") or "one seed",
-                     _change_text(r["ood_gain"], r.get("ood_gain_paired_ci")), rec,
-                     f"{pct(r['ood_start_1'])} → {pct(r['ood_rl_1'])}",
-                     pct(r["id_start"]), _ci_text(r["id_rl"], r["id_rl_ci"])])
+        paired = r.get("ood_gain_paired_ci")
+        change = (interval_text(r["ood_gain"], *paired, signed=True) if paired is not None else
+                  f"{100 * r['ood_gain'] + 0.0:+.1f}" if math.isfinite(r["ood_gain"]) else MISSING)
+        rows.append([str(r["from_step"]), interval_text(r["ood_start"], *r["ood_start_ci"]),
+                     interval_text(r["ood_rl"], *r["ood_rl_ci"]), _seeds_text(r, "ood_rl_seeds") or "one seed",
+                     change, rec, f"{100 * r['ood_start_1']:.1f} → {100 * r['ood_rl_1']:.1f}",
+                     f"{100 * r['id_start']:.1f}", interval_text(r["id_rl"], *r["id_rl_ci"])])
     n_seeds = sorted({len(r.get("runs") or [None]) for r in window})
     notes = [f"RL seeds per start: {'/'.join(map(str, n_seeds))}. Intervals are 95% Wilson intervals over the "
              "evaluation hands (for the mean, of the mean count); the per-seed column shows the spread between "
@@ -167,11 +169,6 @@ def _check_curve(curve: Rows) -> None:
         raise SftrlError("the SFT curve needs rows for both splits, 'id' and 'ood'")
 
 
-def _legend_below(ax: Axes, ncol: int = 4) -> None:
-    """The legend under the axes, so the plot keeps the page's full width."""
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize="small")
-
-
 def _mark_peak(ax: Axes, peak: Peak, *, label: bool = True) -> None:
     ax.axvline(peak.step, color=COLORS["ood"], ls=":", lw=1.2, zorder=1,
                label=f"OOD peak (step {peak.step})" if label else None)
@@ -215,7 +212,7 @@ def plot_accuracy(curve: Rows, *, peak: Peak | None = None, format_errors: bool 
     ax.set_ylim(-0.03, 1.03)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("share of hands (95% CI)")
-    _legend_below(ax, ncol=2)
+    legend_below(ax, ncol=2)
     return fig, ax
 
 
@@ -242,7 +239,7 @@ def plot_losses(curve: Rows, *, peak: Peak | None = None):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_locator(NullLocator())
     ax.set_ylabel("answer loss (nats per token)")
-    _legend_below(ax)
+    legend_below(ax, ncol=4)
     return fig, ax
 
 
@@ -293,7 +290,7 @@ def plot_recovery(curve: Rows, window: Rows, *, peak: Peak | None = None):
     ax.set_ylim(-0.01, min(1.05, top * 1.25 + 0.02))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("OOD accuracy")
-    _legend_below(ax, ncol=2)
+    legend_below(ax, ncol=2)
     return fig, ax
 
 
@@ -324,7 +321,7 @@ def plot_forgetting(curve: Rows, *, peak: Peak | None = None):
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("OOD first attempts")
-    _legend_below(ax, ncol=3)
+    legend_below(ax, ncol=3)
     return fig, ax
 
 
@@ -351,5 +348,5 @@ def plot_mechanism(window: Rows):
         a.set_xlabel("RL started from SFT step")
         a.set_ylim(0, 1.02)
         a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    _legend_below(bx, ncol=1)
+    legend_below(bx, ncol=1)
     return fig, (ax, bx)
