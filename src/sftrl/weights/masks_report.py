@@ -198,25 +198,23 @@ def report(
 
 
 def by_group(rows: Sequence[NamedTuple], by: str) -> list[dict]:
-    """Rows merged per (run, type) or (run, layer): entry-weighted means of the shares,
-    plain means over matrices of the drift and the angle (``by``: "kind" or "layer")."""
+    """Rows merged per (run, type) or (run, layer) through :func:`masks.aggregate_rows`:
+    entry-weighted means of the shares, plain means over matrices of the drift and the
+    angle (``by``: "kind" or "layer")."""
     if by not in ("kind", "layer"):
         raise SftrlError(f"group by 'kind' or 'layer', got {by!r}")
     unweighted = {"drift", "angle"}
-    groups: dict[tuple, list] = {}
+    runs: dict[str, list] = {}
     for row in rows:
-        groups.setdefault((getattr(row, "run", ""), getattr(row, by)), []).append(row)
+        runs.setdefault(getattr(row, "run", ""), []).append(row)
     merged = []
-    for (run, group), members in groups.items():
-        first = members[0]._asdict()
-        entry = {"run": run, "layer": None, "kind": "all", "shape": None, "n": sum(m.n for m in members)}
-        entry[by] = group
-        for field_name, value in first.items():
-            if field_name in entry or not isinstance(value, float):
-                continue
-            value_rows = [(getattr(m, field_name), 1 if field_name in unweighted else m.n) for m in members]
-            value_rows = [(x, w) for x, w in value_rows if not math.isnan(x)]
-            weight = sum(w for _, w in value_rows)
-            entry[field_name] = sum(x * w for x, w in value_rows) / weight if weight else math.nan
-        merged.append(entry)
+    for run, members in runs.items():
+        fields = [f for f, v in members[0]._asdict().items() if isinstance(v, float)]
+        means = {f: masks.aggregate_rows(members, by=by, value=f, weighted=f not in unweighted) for f in fields}
+        for group in dict.fromkeys(getattr(m, by) for m in members):
+            entry = {"run": run, "layer": None, "kind": "all", "shape": None,
+                     "n": sum(m.n for m in members if getattr(m, by) == group)}
+            entry[by] = group
+            entry |= {f: means[f].get(group, math.nan) for f in fields}
+            merged.append(entry)
     return merged

@@ -25,6 +25,7 @@ from matplotlib.ticker import PercentFormatter
 
 from sftrl.errors import SftrlError
 from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
+from sftrl.book.tables import MISSING, pct_interval
 
 #: Okabe-Ito colours not taken by a role, for labels without one
 _FALLBACK = ("#56B4E9", "#F0E442", "#000000", "#999999")
@@ -389,16 +390,12 @@ def plot_accuracy_bars(rows: Sequence[Mapping[str, object]], *, ax: Axes | None 
 # tables (HTML in a notebook, through sftrl.book.plots.training.Table)
 # --------------------------------------------------------------------------------------------
 def _ci(row: Mapping[str, object], split: str) -> str:
-    from sftrl.book.tables import pct_interval
-
     lo, hi = row[f"{split}_ci"]  # type: ignore[misc]
     return pct_interval(float(row[split]), lo, hi)  # type: ignore[arg-type]
 
 
 def _pct_or_na(x: object) -> str:
     from sftrl.claims.rules import pct
-
-    from sftrl.book.tables import MISSING
 
     return pct(float(x)) if x is not None else MISSING  # type: ignore[arg-type]
 
@@ -468,14 +465,10 @@ def models_table(rows: Sequence[Mapping[str, object]]):
 
 
 def _pct_text(x: float, digits: int = 1) -> str:
-    from sftrl.book.tables import MISSING
-
     return MISSING if not np.isfinite(x) else f"{100 * x:.{digits}f}%"
 
 
 def _deg_text(x: float) -> str:
-    from sftrl.book.tables import MISSING
-
     return MISSING if not np.isfinite(x) else (f"{x:.2f}°" if x >= 0.01 or x == 0 else f"{x:.1e}°")
 
 

@@ -27,7 +27,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocat
 from matplotlib.transforms import offset_copy
 
 from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
-from sftrl.book.tables import Table
+from sftrl.book.tables import MISSING, Table, interval_text, pct_interval
 from sftrl.claims import papers
 from sftrl.errors import SftrlError
 from sftrl.fmt import pct
@@ -51,8 +51,6 @@ def by_split(rows: Rows, split: str) -> list[dict[str, Any]]:
 
 
 def _ci_text(acc: float, ci: Sequence[float]) -> str:
-    from sftrl.book.tables import pct_interval
-
     return pct_interval(acc, ci[0], ci[1])
 
 
@@ -99,8 +97,6 @@ def _seeds_text(r: dict[str, Any], key: str) -> str:
 def recovery_table(window: Rows) -> Table:
     """One row per RL start: OOD and ID before and after RL (the mean over seeds, with its
     interval, and each seed's OOD), OOD change and recovery; units in the headers."""
-    from sftrl.book.tables import MISSING, interval_text
-
     columns = ["RL from SFT step", "OOD at start, % [95% CI]", "OOD after RL, % (mean) [95% CI]", "per seed, %",
                "OOD change, points [paired 95% CI]", "recovery", "OOD first attempt, %: start → RL",
                "ID at start, %", "ID after RL, % (mean) [95% CI]"]
