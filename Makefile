@@ -18,6 +18,14 @@ PROFILE ?= cpu
 # a local folder, passed as parameter `model_base`; e.g. make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
 MODEL ?=
 model_arg := $(if $(MODEL),--model-base $(MODEL))
+# LAUNCHER (optional): a command prefix that runs each training job of `make runs`, e.g.
+#   LAUNCHER="accelerate launch --multi_gpu --num_processes 8" (DDP through accelerate; add
+#   --config_file for DeepSpeed ZeRO or FSDP), or "srun python" on a cluster; empty: this Python.
+LAUNCHER ?=
+LAUNCH := $(if $(strip $(LAUNCHER)),$(LAUNCHER),$(PY))
+# the launcher's process count (its --num_processes), checked against every batch before any job
+NPROC := $(shell printf '%s\n' '$(LAUNCHER)' | sed -n 's/.*--num_processes[= ]\([0-9][0-9]*\).*/\1/p')
+run_args = --profile $(PROFILE) $(if $(MODEL),--set model_base=$(MODEL))
 ifeq ($(PROFILE),cpu)
 PATH_OUTPUT := .
 OUT := _build
@@ -45,10 +53,10 @@ EXECUTED := $(NOTEBOOKS:%=$(STAGE)/figures/%.ipynb)
 # `make figure NB=x ARGS="-p key value"`: ARGS go to notebook x only
 nb_args = $(if $(filter $(1),$(NB)),$(ARGS))
 
-.PHONY: help venv test test-fast book smoke-book figure check-site browser base study readme bench clean list-notebooks FORCE
+.PHONY: help venv test test-fast book smoke-book figure runs check-site browser base study readme bench clean list-notebooks FORCE
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=cpu|smoke|gpu  MODEL=<hub id or folder>  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
+	@echo "  variables: PROFILE=cpu|smoke|chat-smoke|gpu  MODEL=<hub id or folder>  LAUNCHER=\"accelerate launch ...\"  NB=<notebook>  ARGS=\"-p key value ...\"  (notebooks: $(NOTEBOOKS))"
 
 venv: $(STAMP)  ## create .venv and install the project (torch 2.13.0 pinned with trl/transformers)
 $(STAMP): pyproject.toml
@@ -68,6 +76,14 @@ book: $(SITE_STAMP)  ## execute the out-of-date notebooks (papermill), then buil
 
 smoke-book:  ## the book with PROFILE=smoke, in _build/smoke (what the tests check)
 	@$(MAKE) --no-print-directory book PROFILE=smoke
+
+# Every run the book reads, computed outside the notebooks, one `python -m sftrl train job`
+# each (under LAUNCHER when given): the notebooks of a later `make book` only read them.
+runs: $(STAMP)  ## train every run the book reads: make runs PROFILE=gpu MODEL=<id> LAUNCHER="accelerate launch ..."
+	@jobs="$$($(PY) -m sftrl train plan $(run_args) $(if $(NPROC),--processes $(NPROC)))" || exit $$?; \
+	n=$$(echo $$jobs | wc -w); i=0; \
+	for job in $$jobs; do i=$$((i+1)); echo "runs: [$$i/$$n] $$job"; \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(LAUNCH) -m sftrl train job $$job $(run_args) >/dev/null || exit $$?; done
 
 figure:  ## rerun one notebook with overrides and rebuild: make figure NB=00_the_task ARGS="-p seed 7"
 	@test -n "$(NB)" || { echo "error: say which notebook: make figure NB=<name> ARGS=\"-p key value\"; notebooks: $(NOTEBOOKS)" >&2; exit 2; }

@@ -29,7 +29,7 @@ from sftrl.book.plots import task as task_plots
 from sftrl.book.plots import use_style
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu" (same counts in each)
+profile: str = "cpu"  # "smoke", "chat-smoke", "cpu", "gpu" (same counts in each)
 seed: int = 42  # draws the example hands
 n_examples: int = 4  # example hands shown under both rules
 

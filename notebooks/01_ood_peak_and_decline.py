@@ -43,7 +43,7 @@ from sftrl.claims import papers, rules, seeds
 from sftrl.experiments import figure1
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size: "smoke", "chat-smoke", "cpu" or "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 sft_steps: Optional[int] = None  # SFT length in optimizer steps (None: the profile's)
 sft_lr: Optional[float] = None  # SFT learning rate (None: the profile's)

@@ -41,7 +41,7 @@ from sftrl.claims import papers, seeds
 from sftrl.experiments import figure2
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size: "smoke", "chat-smoke", "cpu" or "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 base: Optional[str] = None  # base checkpoint, folder or hub id (None: the pipeline's)
 sft_peak: Optional[str] = None  # SFT checkpoint at the OOD peak (None: the pipeline's)

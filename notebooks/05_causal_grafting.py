@@ -40,7 +40,7 @@ from sftrl.claims import papers, seeds
 from sftrl.experiments import figure5
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size: "smoke", "chat-smoke", "cpu" or "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 base: Optional[str] = None  # base checkpoint (None: the pipeline's; only listed here)
 sft_peak: Optional[str] = None  # SFT OOD peak (None: the pipeline's; only listed here)

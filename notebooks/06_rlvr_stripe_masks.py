@@ -38,7 +38,7 @@ from sftrl.claims import papers, rules
 from sftrl.experiments import figure6
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size: "smoke", "chat-smoke", "cpu" or "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 base_path: Optional[str] = None  # runs' start checkpoint; None: pipeline's RL start
 rl_paths: Optional[str] = None  # comma-separated RL checkpoints, 2+; None: the K runs

@@ -37,7 +37,7 @@ from sftrl.claims import rules
 from sftrl.experiments import figure7
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size: "smoke", "chat-smoke", "cpu" or "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 start_step: int = -1  # SFT step all runs start from; -1: where the main RL model starts
 study_steps: Optional[int] = None  # optimizer steps/run (None: profile's study budget)

@@ -34,7 +34,7 @@ from sftrl.book import pages, tables
 from sftrl.claims import papers, rules, scoreboard, seeds
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size whose results are judged: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size judged: "smoke", "chat-smoke", "cpu" or "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 
 # %%

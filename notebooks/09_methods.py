@@ -26,7 +26,7 @@ from sftrl.claims import papers, seeds, study_log
 from sftrl.book import methods, pages
 
 # %% tags=["parameters"]
-profile: str = "cpu"  # run size whose settings are described: "smoke", "cpu" or "gpu"
+profile: str = "cpu"  # run size described: "smoke", "chat-smoke", "cpu", "gpu"
 model_base: Optional[str] = None  # base model: HF id or folder (None: the profile's)
 
 # %%

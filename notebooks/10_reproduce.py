@@ -138,11 +138,81 @@ reproduce.profile_table("cpu", "gpu")
 # {glue:text}`gpu_sft_steps` steps of {glue:text}`gpu_sft_batch` sequences is about
 # {glue:text}`gpu_sft_minutes:.0f` minutes of compute on one H100, assuming
 # {glue:text}`assumed_tokens` tokens per example and {glue:text}`assumed_utilisation:.0%`
-# of the GPU's bf16 peak. RL is bound by sampling: {glue:text}`gpu_rl_steps` steps of up to
-# {glue:text}`gpu_rl_tokens` generated tokens at an assumed {glue:text}`assumed_decode_s`
-# s per decoding step of the whole batch is about {glue:text}`gpu_rl_minutes:.0f` minutes
+# of the GPU's bf16 peak. RL is bound by sampling: {glue:text}`gpu_rl_steps` steps of
+# episodes of up to {glue:text}`gpu_rl_attempts` attempts of {glue:text}`gpu_rl_tokens`
+# generated tokens, at an assumed {glue:text}`assumed_decode_s` s per decoding step of the
+# whole batch, is about {glue:text}`gpu_rl_minutes:.0f` minutes
 # per run, and Figure 1 runs {glue:text}`gpu_rl_runs` of them; the evaluations of every
-# checkpoint and the mask study's runs come on top.
+# checkpoint and the mask study's runs come on top. The same estimates per stage, for
+# two sizes of the model family:
+
+# %%
+reproduce.estimate_table(gpu)
+
+# %% [markdown]
+# ## Training outside the notebooks, on one GPU or many
+#
+# A page trains the runs it reads when it first needs them, which suits a laptop. At paper
+# scale, compute every run first, where the GPUs are, with `make runs`: it trains each run
+# the book reads (SFT, every RL run of Figure 1's window, the mask study's and the probe's
+# runs) through `python -m sftrl train job NAME`, and a later `make book` finds them all
+# in `data/runs/` and only reads them. `python -m sftrl train plan` lists the jobs. A
+# finished run is never trained twice, and a killed one resumes.
+#
+# `LAUNCHER` is any command prefix that runs each job: with `accelerate launch`, every job
+# trains on several GPUs through accelerate and trl's own distributed support (DDP; give
+# accelerate a DeepSpeed ZeRO or FSDP config file instead for models that do not fit one
+# GPU). Only the main process writes a run's folder, and the others wait for it. The
+# batches in the settings are per step, for all processes together, so a launch trains the
+# same runs as one GPU; a process count that does not divide a batch is refused before any
+# job starts.
+#
+# ```bash
+# # one GPU
+# make runs PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
+# make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
+#
+# # the 8 GPUs of one node, DDP through accelerate
+# make runs PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct \
+#     LAUNCHER="accelerate launch --multi_gpu --num_processes 8"
+# make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
+#
+# # DeepSpeed ZeRO or FSDP: accelerate's own config file (accelerate config writes one)
+# make runs PROFILE=gpu MODEL=Qwen/Qwen2.5-7B-Instruct \
+#     LAUNCHER="accelerate launch --config_file zero3.yaml"
+# ```
+#
+# On a Slurm cluster, one job on one node calls the same targets (the evaluations in `make
+# book` want the GPU too):
+#
+# ```bash
+# #!/bin/bash
+# #SBATCH --job-name=sftrl
+# #SBATCH --nodes=1
+# #SBATCH --gpus-per-node=8
+# #SBATCH --cpus-per-task=32
+# #SBATCH --time=24:00:00
+# cd "$SLURM_SUBMIT_DIR"
+# make runs PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct \
+#     LAUNCHER="accelerate launch --multi_gpu --num_processes 8"
+# make book PROFILE=gpu MODEL=Qwen/Qwen2.5-1.5B-Instruct
+# ```
+#
+# On a CPU, accelerate starts several processes only with `--multi_gpu` (they then talk
+# over gloo): `accelerate launch --num_processes 2` alone starts one. The tests train the
+# smoke profile's SFT run that way, with two processes. These settings of the gpu profile
+# do nothing on a CPU:
+
+# %%
+reproduce.gpu_only_table()
+
+# %% [markdown]
+# The chat path itself (the papers' JSON answer through a chat template, SFT with the loss
+# on the assistant's tokens only, multi-turn RL with the verifier's feedback, evaluation
+# with up to five attempts, the spectral and mask analyses) runs on a CPU with the
+# `chat-smoke` profile: a tiny Qwen2-style model the project builds with its own
+# tokenizer and chat template, loaded like a hub model. `make book PROFILE=chat-smoke`
+# builds every page on it in `_build/chat-smoke/`.
 #
 # ## The spectral and mask analyses on any checkpoints
 #
@@ -203,6 +273,7 @@ pages.glue_all({
     "gpu_sft_minutes": estimates["sft_minutes"],
     "gpu_rl_steps": gpu.rl.steps,
     "gpu_rl_tokens": gpu.rl.max_completion_length,
+    "gpu_rl_attempts": gpu.rl.attempts,
     "gpu_rl_minutes": estimates["rl_minutes_per_run"],
     "gpu_rl_runs": int(estimates["rl_runs"]),
     "assumed_tokens": int(reproduce.GPU_ASSUMPTIONS["tokens_per_example"]),

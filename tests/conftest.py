@@ -46,3 +46,13 @@ def smoke_book(tmp_path_factory) -> SimpleNamespace:
     data = tmp_path_factory.mktemp("smoke-book-data")
     proc = _make("smoke-book", data=data)
     return SimpleNamespace(build=SMOKE_BUILD, site=SMOKE_BUILD / "html", data=data, output=proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def chat_smoke_book(tmp_path_factory) -> SimpleNamespace:
+    """The whole book on the chat path (``make book PROFILE=chat-smoke``: the tiny Qwen2-style
+    chat model), built once per test session into ``_build/chat-smoke/_build``."""
+    data = tmp_path_factory.mktemp("chat-smoke-book-data")
+    proc = _make("book", "PROFILE=chat-smoke", data=data, timeout=2400)
+    build = ROOT / "_build" / "chat-smoke" / "_build"
+    return SimpleNamespace(build=build, site=build / "html", data=data, output=proc.stdout)

@@ -207,8 +207,11 @@ def test_every_code_line_of_the_book_fits_the_page():
 
 
 def test_whole_book_settings_reach_only_the_notebooks_that_declare_them(tmp_path, monkeypatch):
+    from sftrl.training import train
+
     seen = {}
     monkeypatch.setattr(book, "execute", lambda nb, out, given, name, changed: seen.__setitem__(name, given))
+    monkeypatch.setattr(train, "check_base", lambda cfg: None)  # "some/model" is never reached here
     book.run("00_the_task", tmp_path / "a.ipynb", profile="smoke", model_base="some/model")
     assert seen["00_the_task"] == {"profile": "smoke"}  # the task page trains nothing
     book.run("02_singular_value_stability", tmp_path / "b.ipynb", profile="gpu", model_base="some/model")
@@ -353,7 +356,7 @@ def test_smoke_book_builds_rebuilds_nothing_when_unchanged_and_figure_overrides_
     text = _page_text(page)
     assert "There are 1,820 distinct hands" in text  # a glued number, formatted by the prose
     assert "# Parameters" not in text  # papermill's injected cell is not on the page
-    assert '# run size: "smoke", "cpu" or "gpu"' in text  # the parameters cell is, with meanings
+    assert '# "smoke", "chat-smoke", "cpu", "gpu"' in text  # the parameters cell is, with meanings
 
     # nothing changed: nothing re-executes, the site is not rebuilt, and it is quick
     before = (executed.stat().st_mtime_ns, page.stat().st_mtime_ns)

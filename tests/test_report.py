@@ -380,8 +380,17 @@ def test_gpu_estimates_are_computed_from_the_stated_assumptions():
     longer = reproduce.gpu_estimates(config.profile("gpu", sft_steps=2 * gpu.sft.steps))
     assert longer["sft_minutes"] == pytest.approx(2 * e["sft_minutes"])
     assert e["rl_runs"] == len(gpu.rl_from_steps) * gpu.rl_seeds
+    single = reproduce.gpu_estimates(config.profile("gpu", rl_attempts=1))  # an episode's attempts cost time
+    assert e["rl_minutes_per_run"] == pytest.approx(gpu.rl.attempts * single["rl_minutes_per_run"])
     with pytest.raises(SftrlError, match="no parameter count"):
         reproduce.gpu_estimates(config.profile("gpu", model_base="someone/unknown-model"))
+    table = reproduce.estimate_table(gpu)  # one row per model and stage, marked as estimates
+    assert len(table.rows) == 3 * len(reproduce.HUB_PARAMS)
+    assert all("estimate" in c for c in table.columns[2:]) and table.notes[0].startswith("Estimates, not measurements")
+    bigger = [r for r in table.rows if r[0].startswith("Qwen2.5-1.5B") and r[1].startswith("SFT")][0]
+    smaller = [r for r in table.rows if r[0].startswith("Qwen2.5-0.5B") and r[1].startswith("SFT")][0]
+    assert float(bigger[2]) > float(smaller[2]) and float(bigger[3]) > float(smaller[3])
+    assert [r[0] for r in reproduce.gpu_only_table().rows] == list(config.GPU_ONLY)
 
 
 def test_the_committed_base_is_described_from_its_record(monkeypatch):

@@ -1,4 +1,4 @@
-"""Run configurations and the three profiles: ``smoke``, ``cpu`` and ``gpu``.
+"""Run configurations and the four profiles: ``smoke``, ``chat-smoke``, ``cpu`` and ``gpu``.
 
 Every training run is described completely by one of the dataclasses below; the run's
 identity (its folder under ``data/runs/``) is a hash of that description, so asking for the
@@ -11,6 +11,9 @@ Profiles
 --------
 ``smoke``
     A tiny model pretrained in seconds; used by the tests and the smoke build of the book.
+``chat-smoke``
+    The smoke budget on the chat path: the project's tiny Qwen2-style chat model (built
+    locally, loaded as a hub model is), the papers' JSON answer through its chat template.
 ``cpu``
     The default of ``make book``: the committed small base (``data/base``), SFT and RL
     sized to finish on a 2-core CPU.
@@ -37,6 +40,9 @@ MAX_ATTEMPTS = 10
 FEEDBACK_MODES = ("verifier", "bare")
 #: an RL episode's reward: the sum of paper C's shaped turn rewards, or 1/0 for success
 REWARD_MODES = ("shaped", "binary")
+#: ``model_base`` of the project's tiny Qwen2-style chat model (a Hugging Face folder built on
+#: first use by :mod:`sftrl.training.tiny_chat`): the chat path end to end without a hub
+TINY_CHAT_BASE = "tiny-chat"
 
 
 # --------------------------------------------------------------------------- validation
@@ -203,7 +209,8 @@ class ModelSpec(_Section):
 
     base: str = "small"
     """``"small"``: the project's own pretrained base (``data/base`` for the cpu profile,
-    or a fresh pretraining run for smoke); otherwise a local path or Hugging Face hub id."""
+    or a fresh pretraining run for smoke); ``"tiny-chat"``: the project's tiny Qwen2-style
+    chat model (:data:`TINY_CHAT_BASE`); otherwise a local folder or Hugging Face hub id."""
     hidden_size: int = 128
     """Width of the small model (ignored for a Hugging Face base)."""
     intermediate_size: int = 512
@@ -465,7 +472,32 @@ def _gpu() -> StudyConfig:
     )
 
 
-PROFILES = {"smoke": _smoke, "cpu": _cpu, "gpu": _gpu}
+def _chat_smoke() -> StudyConfig:
+    # the smoke budget on the chat path: the tiny Qwen2-style model through its chat template and
+    # the papers' JSON answer (45-57 tokens); SFT long and fast enough that sampled answers are
+    # sometimes well-formed, rollouts cool enough that a group's rewards differ (GRPO's gradient)
+    smoke = _smoke()
+    return replace(smoke, profile="chat-smoke",
+                   model=ModelSpec(base=TINY_CHAT_BASE, answer_format="chat"),
+                   sft=replace(smoke.sft, steps=60, lr=1e-2, checkpoints=(20, 40, 60)),
+                   rl=replace(smoke.rl, temperature=0.5, max_completion_length=64),
+                   eval=replace(smoke.eval, max_hands=16, max_new_tokens=64, batch_size=64),
+                   rl_from_steps=(20, 40, 60))
+
+
+PROFILES = {"smoke": _smoke, "chat-smoke": _chat_smoke, "cpu": _cpu, "gpu": _gpu}
+
+#: the gpu profile's settings that do nothing on a CPU, and why (the Reproduce page lists them)
+GPU_ONLY: dict[str, str] = {
+    "bf16 mixed precision": "the trainers' bf16 autocast (TrainingArguments.bf16) is switched on only on a CUDA "
+                            "device, since trl on a CPU needs bf16=False; the weights still load in model_dtype",
+    "device = auto": "picks CUDA where there is one; on a CPU it is the CPU, as device = cpu",
+    "gradient checkpointing": "no profile switches it on: the models that train on a CPU hold their activations "
+                              "easily; at 7B scale, an FSDP launch turns it on from its accelerate config file "
+                              "(fsdp_activation_checkpointing)",
+    "device map": "never used: a launch places one copy of the model on each process's device (accelerate), "
+                  "and the analyses stream one tensor at a time, so no model is split across devices by hand",
+}
 
 #: flat override names -> (section, field); e.g. ``sft_lr`` -> ``cfg.sft.lr``
 _SECTIONS = ("model", "pretrain", "sft", "rl", "eval")

@@ -175,6 +175,10 @@ def check_values(given: dict[str, Any], declared: dict[str, dict[str, str]]) -> 
     if isinstance(start, int):
         config.check_kept("start_step", [start], cfg.sft.steps, cfg.sft.checkpoints,
                           minus_one="where the book's main RL model starts")
+    if given.get("model_base") is not None:  # a model the page cannot reach fails here, not in its kernel
+        from sftrl.training import train
+
+        train.check_base(cfg)
 
 
 def overrides(given: dict[str, Any], declared: dict[str, dict[str, str]]) -> dict[str, Any]:

@@ -97,8 +97,10 @@ def base_facts(cfg: StudyConfig) -> dict[str, Any]:
         "tie_word_embeddings": bool(getattr(c, "tie_word_embeddings", False)),
         "pretrain_seconds": math.nan, "pretrain_run": "", "pretrain_note": "",
     }
-    if cfg.model.base != "small":
-        facts["source"] = "hub"
+    if cfg.model.base == config.TINY_CHAT_BASE:
+        facts.update(source="tiny-chat", path=cfg.model.base)  # a folder under data/: named, not located
+    elif cfg.model.base != "small":
+        facts.update(source="hub", path=cfg.model.base)  # as the reader named it
     elif Path(path) == paths.BASE:
         record = base_record() or {}
         facts.update(source="committed", pretrain_seconds=float(record.get("seconds", math.nan)),
@@ -125,6 +127,12 @@ def duration(seconds: float) -> str:
 def model_sentences(facts: Mapping[str, Any]) -> dict[str, str]:
     """``model_intro`` and ``vocab_sentence`` of the Methods page, for the small base or a
     hub model (``facts`` from :func:`base_facts`)."""
+    if facts["source"] == "tiny-chat":
+        return {"model_intro": "This profile fine-tunes the project's tiny Qwen2-style chat model (`tiny-chat`, "
+                               "random weights, built by sftrl.training.tiny_chat to prove the chat path), a decoder",
+                "vocab_sentence": f"Its byte-level BPE tokenizer, trained on the task's own text, has "
+                                  f"{facts['vocab_size']:,} tokens, and it answers in the papers' JSON format through "
+                                  "its ChatML chat template."}
     if facts["source"] == "hub":
         return {"model_intro": f"This profile fine-tunes {facts['path']}, a pretrained decoder",
                 "vocab_sentence": f"Its tokenizer has {facts['vocab_size']:,} tokens, and it answers in the papers' "
@@ -141,7 +149,7 @@ def pretrain_sentence(facts: Mapping[str, Any]) -> str:
     """Where the base came from and how long its pretraining took, as one sentence
     (``facts`` from :func:`base_facts`)."""
     seconds = facts.get("pretrain_seconds", math.nan)
-    if facts["source"] == "hub":
+    if facts["source"] in ("hub", "tiny-chat"):
         return f"this profile fine-tunes {facts['path']} instead, which needs no pretraining here."
     took = duration(seconds) if math.isfinite(seconds) else "an unrecorded time"
     if facts["source"] == "committed":

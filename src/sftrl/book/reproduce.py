@@ -124,8 +124,8 @@ GPU_ASSUMPTIONS: dict[str, float] = {
 }
 
 
-#: parameter counts of hub models the gpu profile names (from their model cards)
-HUB_PARAMS: dict[str, float] = {"Qwen/Qwen2.5-0.5B-Instruct": 0.49e9}
+#: parameter counts of hub models the Reproduce page estimates for (from their model cards)
+HUB_PARAMS: dict[str, float] = {"Qwen/Qwen2.5-0.5B-Instruct": 0.49e9, "Qwen/Qwen2.5-1.5B-Instruct": 1.54e9}
 
 
 def gpu_estimates(cfg: StudyConfig, n_params: float | None = None) -> dict[str, float]:
@@ -133,7 +133,9 @@ def gpu_estimates(cfg: StudyConfig, n_params: float | None = None) -> dict[str, 
 
     ``model_state_gb``: weights, gradients and optimizer states (activations come on top);
     ``sft_minutes``: 6 x parameters x training tokens at the assumed utilisation;
-    ``rl_minutes_per_run``: decoding-bound, steps x completion length x one decoding step.
+    ``rl_minutes_per_run``: decoding-bound, steps x an episode's tokens (attempts x the
+    token budget of one) x one decoding step of the whole batch (the verifier's turns are
+    prefilled, not decoded).
     SftrlError when the model's size is unknown.
     """
     a = GPU_ASSUMPTIONS
@@ -142,6 +144,40 @@ def gpu_estimates(cfg: StudyConfig, n_params: float | None = None) -> dict[str, 
         raise SftrlError(f"no parameter count known for {cfg.model.base!r}; pass n_params")
     tokens = cfg.sft.steps * cfg.sft.batch_size * a["tokens_per_example"]
     sft_s = 6 * n * tokens / (a["peak_bf16_flops"] * a["utilisation"])
-    rl_s = cfg.rl.steps * cfg.rl.max_completion_length * a["decode_step_s"]
+    rl_s = cfg.rl.steps * cfg.rl.attempts * cfg.rl.max_completion_length * a["decode_step_s"]
     return {"n_params": float(n), "model_state_gb": n * a["bytes_per_param"] / 1e9, "sft_minutes": sft_s / 60,
             "rl_minutes_per_run": rl_s / 60, "rl_runs": float(len(cfg.rl_from_steps) * cfg.rl_seeds)}
+
+
+def estimate_table(cfg: StudyConfig, models: tuple[str, ...] = tuple(HUB_PARAMS)) -> Table:
+    """:func:`gpu_estimates` of ``cfg``'s stages for each hub model, one row per model and
+    stage: memory of the model state per GPU and minutes on one GPU (estimates, and the
+    notes say how they were made)."""
+    rows = []
+    for model in models:
+        e = gpu_estimates(cfg, HUB_PARAMS[model])
+        name = f"{model.split('/')[-1]} ({e['n_params'] / 1e9:.2g} B)"
+        rows += [[name, f"SFT, {cfg.sft.steps} steps", f"{e['model_state_gb']:.0f}", f"{e['sft_minutes']:.0f}"],
+                 [name, f"one RL run, {cfg.rl.steps} steps", f"{e['model_state_gb']:.0f}",
+                  f"{e['rl_minutes_per_run']:.0f}"],
+                 [name, f"Figure 1's {e['rl_runs']:.0f} RL runs", f"{e['model_state_gb']:.0f}",
+                  f"{e['rl_minutes_per_run'] * e['rl_runs']:.0f}"]]
+    a = GPU_ASSUMPTIONS
+    return Table(["model", "stage", "model state per GPU, GB (estimate)", "minutes on one GPU (estimate)"], rows,
+                 notes=["Estimates, not measurements: no GPU was available to this build. Memory is the weights, "
+                        f"gradients and AdamW states at {a['bytes_per_param']:g} bytes per parameter, activations "
+                        "and the rollouts' KV cache on top. SFT time is 6 x parameters x tokens at "
+                        f"{a['utilisation']:.0%} of an H100's bf16 peak, {a['tokens_per_example']:g} tokens per "
+                        f"example; RL time is steps x {cfg.rl.attempts} attempts x {cfg.rl.max_completion_length} "
+                        f"tokens per attempt x {a['decode_step_s']:g} s per decoding step of the whole batch, "
+                        "whatever the model's size (a guess).",
+                        "Under a launcher with N GPUs (DDP), each GPU holds the same model state and trains 1/N "
+                        "of every batch, so the minutes divide by about N; DeepSpeed ZeRO or FSDP also divide the "
+                        "state."])
+
+
+def gpu_only_table() -> Table:
+    """The gpu profile's settings that do nothing on a CPU, and why (:data:`sftrl.config.GPU_ONLY`)."""
+    from sftrl import config
+
+    return Table(["setting", "on a CPU"], [[k, v] for k, v in config.GPU_ONLY.items()])

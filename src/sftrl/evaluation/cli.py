@@ -37,7 +37,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate every kept checkpoint of a run (training it if missing)",
                        description="ID and OOD accuracy of each kept checkpoint, one JSON line each (cached).")
     p.add_argument("stage", choices=["sft", "rl"])
-    p.add_argument("--profile", default="cpu", help="smoke | cpu | gpu (default: cpu)")
+    p.add_argument("--profile", default="cpu", help=f"{' | '.join(config.PROFILES)} (default: cpu)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a setting, e.g. sft_lr=3e-4 (repeatable)")
     p.add_argument("--from-step", type=int, help="RL: the SFT checkpoint step it started from")

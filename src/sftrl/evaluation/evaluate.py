@@ -184,7 +184,7 @@ def generate(
             new = out[:, enc["input_ids"].shape[1]:].tolist()
             for i, row in zip(idx, new):
                 cut = next((j for j, t in enumerate(row) if t in eos_set), len(row))
-                completions[i] = tokenizer.decode(row[:cut], skip_special_tokens=True).strip()
+                completions[i] = tokenizer.decode(row[:cut], skip_special_tokens=True)
     return completions
 
 

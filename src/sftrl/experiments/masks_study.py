@@ -152,6 +152,8 @@ _STUDY_PROFILES: dict[str, MaskStudyConfig] = {
     "gpu": MaskStudyConfig(steps=100, prompts_per_step=32, checkpoints=(10, 25, 50, 100), lr=1e-6,
                            regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6),
 }
+#: the chat path's smoke profile has the smoke budget
+_STUDY_PROFILES["chat-smoke"] = _STUDY_PROFILES["smoke"]
 
 
 def study_config(profile: str, **overrides: Any) -> MaskStudyConfig:

@@ -89,11 +89,17 @@ def halves(hands: Sequence[game.Hand], rule: game.Rule, seed: int) -> tuple[list
     return _by_values(hands, rule, 0.5, seed + 3)
 
 
+def _completion(fmt: AnswerFormat, hand: game.Hand, rule: game.Rule, formula: str, strict: bool) -> str:
+    # trl concatenates prompt and completion *strings*: the compact format's leading space
+    # keeps the word-level tokens apart. A chat answer starts its own turn, with no space, as
+    # the model then writes it: an attempt's tokens are those of the text the episode keeps
+    answer = fmt.answer(hand, rule, formula, strict=strict)
+    return " " + answer if fmt.name == "compact" else answer
+
+
 def _example(fmt: AnswerFormat, hand: game.Hand, rule: game.Rule, formula: str, strict: bool,
              tokenizer=None) -> dict[str, str]:
-    # trl concatenates prompt and completion *strings*: the leading space keeps the
-    # word-level tokens apart (a chat format's answer starts its own turn anyway)
-    return {"prompt": fmt.prompt(hand, rule, tokenizer), "completion": " " + fmt.answer(hand, rule, formula, strict=strict)}
+    return {"prompt": fmt.prompt(hand, rule, tokenizer), "completion": _completion(fmt, hand, rule, formula, strict)}
 
 
 def sft_examples(cfg: SFTConfig, fmt: AnswerFormat, hands: Sequence[game.Hand], tokenizer=None
@@ -176,7 +182,7 @@ def revision_example(fmt: AnswerFormat, hand: game.Hand, rule: game.Rule, formul
     ep = Episode(fmt, hand, rule, attempts=n_wrong + 1)
     for _ in range(n_wrong):
         ep.step(wrong_attempt(rng.choice(list(WRONG_KINDS)), fmt, hand, rule, rng))
-    return {"prompt": ep.context, "completion": " " + fmt.answer(hand, rule, formula, strict=strict)}
+    return {"prompt": ep.context, "completion": _completion(fmt, hand, rule, formula, strict)}
 
 
 def pretrain_examples(cfg: PretrainConfig, fmt: AnswerFormat, s: Splits) -> list[dict[str, str]]:

@@ -329,8 +329,9 @@ class ChatFormat:
         the cue for the assistant's reply.
 
         With a chat-template ``tokenizer`` the turns are rendered by the template (the part
-        after a one-message conversation and the completion); otherwise, or when the template
-        does not extend that prefix, the feedback is plain text between blank lines.
+        after a one-message conversation and the completion, which a template may trim of
+        surrounding whitespace); otherwise, or when the template does not extend that prefix,
+        the feedback is plain text between blank lines.
         """
         text = feedback(verdict, mode)
         if tokenizer is not None and getattr(tokenizer, "chat_template", None):
@@ -338,8 +339,9 @@ class ChatFormat:
             base = tokenizer.apply_chat_template(first, add_generation_prompt=True, tokenize=False)
             turns = first + [{"role": "assistant", "content": completion}, {"role": "user", "content": text}]
             full = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
-            if full.startswith(base + completion):
-                return full[len(base) + len(completion):]
+            for shown in (completion, completion.strip()):
+                if full.startswith(base + shown):
+                    return full[len(base) + len(shown):]
         return f"\n\n{text}\n\n"
 
     def retry_prompt(self, prompt: str, completion: str, verdict: Verdict, *, tokenizer: Any = None,

@@ -1,5 +1,6 @@
-"""Training: the small model, runs on disk keyed by their configuration, and the three stages
-(pretraining, SFT and RL with trl's trainers).
+"""Training: the small model, the tiny chat model, runs on disk keyed by their configuration,
+several processes training one run, and the three stages (pretraining, SFT and RL with trl's
+trainers).
 
-``model``, ``runs`` < ``train``; ``cli`` adds ``python -m sftrl train``.
+``model``, ``tiny_chat``, ``launch`` < ``runs`` < ``train``; ``cli`` adds ``python -m sftrl train``.
 """

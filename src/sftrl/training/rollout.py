@@ -191,7 +191,7 @@ def _play_batch(model: Any, tokenizer: Any, fmt: AnswerFormat, batch: list[Rollo
         for i, r in enumerate(live):
             row, lp = tokens[i, :n_new].tolist(), logps[i, :n_new].tolist()
             cut = next((j for j, tok in enumerate(row) if tok in eos), len(row))
-            text = tokenizer.decode(row[:cut], skip_special_tokens=True).strip()
+            text = tokenizer.decode(row[:cut], skip_special_tokens=True)  # unstripped: the text of its tokens
             verdict = r.episode.step(text)
             if r.episode.done:  # the last attempt keeps its end-of-sequence token
                 end = min(cut + 1, len(row))

@@ -35,6 +35,7 @@ from typing import Any
 from sftrl import paths
 from sftrl.errors import SftrlError
 from sftrl.identity import config_hash
+from sftrl.training import launch
 
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 STAGES = ("pretrain", "sft", "rl")
@@ -130,7 +131,14 @@ class Run:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive lock on the run, so two processes never train it at once."""
+        """Hold an exclusive lock on the run, so two trainings never make it at once.
+
+        Under a launcher (:mod:`sftrl.training.launch`) the processes of one launch train
+        the run together: the main one holds the lock for all of them, the others take none.
+        """
+        if not launch.is_main():
+            yield
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)

@@ -18,14 +18,16 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,13 @@ import torch
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
-from sftrl import paths
+from sftrl import config, paths
 from sftrl.task import corpus
 from sftrl.task import game
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.task.prompts import compact_context, get_format
+from sftrl.training import launch
 from sftrl.training.runs import Run, append_jsonl
 from sftrl.identity import checkpoint_identity
 from sftrl.provenance import code_key, record
@@ -125,6 +128,8 @@ class _PruneResumeState(TrainerCallback):
     """Keep optimizer state only in the newest checkpoint: older ones are for analysis."""
 
     def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:  # one process of a launch tidies the folder
+            return control
         ckpts = sorted(Path(args.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         for old in ckpts[:-1]:
             for name in _RESUME_ONLY:
@@ -158,9 +163,25 @@ def _quiet(trainer) -> None:
     trainer.remove_callback(PrinterCallback)
 
 
+@contextlib.contextmanager
+def _held(run: Run) -> Iterator[bool]:
+    """The run held for training: yields whether it still needs it.
+
+    One process holds the run's lock (the main one, under a launcher: see
+    :mod:`sftrl.training.launch`), finds whether another training finished it meanwhile,
+    writes its configuration and removes checkpoints a killed process left half-written.
+    Every process of the launch waits for that, so all of them see the same folder.
+    """
+    with run.lock():
+        if launch.is_main() and not run.is_done:
+            run.prepare()
+            run.remove_incomplete_checkpoints()
+        launch.barrier()
+        yield not run.is_done
+
+
 def _train(trainer, run: Run) -> int:
     """Train, resuming from the newest complete checkpoint; return the step resumed from."""
-    run.remove_incomplete_checkpoints()
     last = run.last_checkpoint()
     if last is not None and not (last / "optimizer.pt").exists():
         last = None  # an older checkpoint without optimizer state cannot be resumed exactly
@@ -173,28 +194,51 @@ def _train(trainer, run: Run) -> int:
 def _finish(run: Run, trainer, t0: float, steps: int, resumed_from: int,
             extra: dict[str, Any] | None = None) -> None:
     final = run.dir / f"checkpoint-{steps}"
-    if not (final / "trainer_state.json").exists():
-        trainer.save_model(str(final))  # the last step is always kept
-        trainer.state.save_to_json(str(final / "trainer_state.json"))
-    seconds = round(time.time() - t0, 1)
-    # wall time since the run's folder was made, across kills and resumptions
-    wall = round(time.time() - (run.dir / "config.json").stat().st_mtime, 1)
-    run.mark_done({"steps": steps, "seconds": seconds, "wall_seconds": wall, "resumed_from": resumed_from,
-                  "checkpoints": sorted(run.checkpoints()), **(extra or {})})
-    _say(f"{run.id}: {steps} steps in {seconds} s, {len(run.checkpoints())} checkpoints kept")
+    launch.barrier()
+    missing = not (final / "trainer_state.json").exists()  # the same answer in every process
+    launch.barrier()
+    if missing:
+        trainer.save_model(str(final))  # the last step is always kept (every process: a sharded model saves together)
+        if launch.is_main():
+            trainer.state.save_to_json(str(final / "trainer_state.json"))
+    if launch.is_main():
+        seconds = round(time.time() - t0, 1)
+        # wall time since the run's folder was made, across kills and resumptions
+        wall = round(time.time() - (run.dir / "config.json").stat().st_mtime, 1)
+        run.mark_done({"steps": steps, "seconds": seconds, "wall_seconds": wall, "resumed_from": resumed_from,
+                      "processes": launch.world_size(), "checkpoints": sorted(run.checkpoints()), **(extra or {})})
+        _say(f"{run.id}: {steps} steps in {seconds} s, {len(run.checkpoints())} checkpoints kept")
+    launch.barrier()  # the others return once the run is marked done
 
 
 def load(name_or_path: str | Path, cfg: StudyConfig):
-    """``(model, tokenizer)`` of a checkpoint or hub id, in ``cfg``'s dtype on ``cfg``'s device."""
+    """``(model, tokenizer)`` of a checkpoint or hub id, in ``cfg``'s dtype on ``cfg``'s device
+    (on the CPU under a launcher: the trainer places each process's copy on its own device)."""
     from sftrl.training.model import load_model
 
     quiet_libraries()
-    return load_model(name_or_path, dtype=_dtype(cfg.model.dtype), device=device_of(cfg))
+    device = "cpu" if launch.world_size() > 1 else device_of(cfg)
+    return load_model(name_or_path, dtype=_dtype(cfg.model.dtype), device=device)
 
 
-def _check_format(cfg: StudyConfig) -> None:
-    """The small base's format and context fit the configured episodes (before any work)."""
+def check_inputs(cfg: StudyConfig, processes: int | None = None) -> None:
+    """What a stage needs before any work, each refusal one SftrlError naming the setting:
+
+    * the launch's processes (``processes``, default this launch's) divide every batch
+      the stages share out over them (:mod:`sftrl.training.launch`);
+    * a Hugging Face base is a model folder or a hub id this machine can reach, with a chat
+      template when the answer format is ``"chat"`` (:func:`check_base`);
+    * the small base speaks the compact format, in a context long enough for the episodes.
+    """
+    r = cfg.rl
+    batches = {"sft_batch_size": cfg.sft.batch_size,
+               "rl_prompts_per_step x rl_num_generations": r.prompts_per_step * r.num_generations}
+    if cfg.model.base == "small":
+        batches["pretrain_batch_size"] = cfg.pretrain.batch_size
+    for name, batch in batches.items():
+        launch.check_divides(name, batch, processes)
     if cfg.model.base != "small":
+        check_base(cfg)
         return
     if cfg.model.answer_format != "compact":
         raise SftrlError("the small base speaks only the compact format; use answer_format='compact'")
@@ -206,6 +250,56 @@ def _check_format(cfg: StudyConfig) -> None:
                 f"model_context={cfg.model.context} is too short for {name}_attempts={attempts} of "
                 f"{tokens} tokens each: an episode can need {need} positions; raise model_context or "
                 f"lower {name}_attempts")
+
+
+def base_source(cfg: StudyConfig) -> str | Path:
+    """A Hugging Face base's folder or hub id: :data:`sftrl.config.TINY_CHAT_BASE` is the
+    project's tiny chat model, built on first use under ``data/`` in a folder named by the
+    digest of the code that builds it (:mod:`sftrl.training.tiny_chat`)."""
+    if cfg.model.base == config.TINY_CHAT_BASE:
+        from sftrl.provenance import code_digest
+        from sftrl.training import tiny_chat
+
+        quiet_libraries()  # no "writing model shards" bar on a page
+        # one folder per version of the code that builds it: a changed builder builds anew
+        return tiny_chat.ensure(paths.DATA / f"{config.TINY_CHAT_BASE}-{code_digest('sftrl.training.tiny_chat')}")
+    return cfg.model.base
+
+
+def check_base(cfg: StudyConfig) -> None:
+    """SftrlError naming ``model_base`` unless it is a model folder or a hub id this machine
+    can reach (its configuration loads), and, under ``model_answer_format="chat"``, its
+    tokenizer has a chat template (checked once per process)."""
+    _check_base(str(base_source(cfg)), cfg.model.answer_format == "chat")
+
+
+@functools.lru_cache(maxsize=None)
+def _check_base(source: str, chat: bool) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    from sftrl.training.model import WEIGHT_FILES
+
+    quiet_libraries()
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file() or not any((folder / f).is_file() for f in WEIGHT_FILES):
+            raise SftrlError(f"model_base={source!r} is a folder without a Hugging Face model in it "
+                             f"(config.json and {' or '.join(WEIGHT_FILES)})")
+    else:
+        try:
+            AutoConfig.from_pretrained(source)
+        except (OSError, ValueError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise SftrlError(f"model_base={source!r} is neither a model folder nor a hub id this machine can "
+                             f"reach ({reason})") from None
+    if chat:
+        try:
+            template = getattr(AutoTokenizer.from_pretrained(source), "chat_template", None)
+        except (OSError, ValueError) as err:
+            raise SftrlError(f"model_base={source!r}: its tokenizer does not load ({err})") from None
+        if not template:
+            raise SftrlError(f"model_base={source!r} has no chat template, which model_answer_format='chat' "
+                             "needs: use an instruct/chat model, or model_answer_format='compact'")
 
 
 # --------------------------------------------------------------------------- pretraining
@@ -241,16 +335,16 @@ def pretrain(cfg: StudyConfig) -> Run:
 
     if cfg.model.base != "small":
         raise SftrlError(f"pretraining applies to the small base only, not {cfg.model.base!r}")
-    _check_format(cfg)
+    check_inputs(cfg)
     run = pretrain_run(cfg)
     if run.is_done:
         return run
     setup_torch(cfg.threads)
     p = cfg.pretrain
-    with run.lock():
-        if run.is_done:
+    batch = launch.per_process("pretrain_batch_size", p.batch_size)
+    with _held(run) as todo:
+        if not todo:
             return run
-        run.prepare()
         t0 = time.time()
         tokenizer = build_tokenizer()
         model = build_model(_small_model_config(cfg), tokenizer, seed=p.seed)
@@ -258,7 +352,7 @@ def pretrain(cfg: StudyConfig) -> Run:
         data = Dataset.from_list(corpus.pretrain_examples(p, fmt, corpus.splits(cfg.split_seed)))
         keep = sorted({*range(250, p.steps, 250), p.steps})
         args = SFTConfig(**_common_args(cfg, run, steps=p.steps, lr=p.lr, seed=p.seed),
-                         per_device_train_batch_size=p.batch_size, warmup_steps=p.warmup_steps,
+                         per_device_train_batch_size=batch, warmup_steps=p.warmup_steps,
                          lr_scheduler_type="cosine", completion_only_loss=True, max_length=cfg.model.context,
                          dataset_num_proc=None,
                          # revision transcripts are 2-4x a single answer: batch like lengths together
@@ -273,14 +367,18 @@ def pretrain(cfg: StudyConfig) -> Run:
 def base_checkpoint(cfg: StudyConfig) -> str | Path:
     """Where SFT starts: a Hugging Face id/path, the committed base, or a pretraining run."""
     if cfg.model.base != "small":
-        return cfg.model.base
-    committed = committed_base_config()
-    wanted = {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
-              "split_seed": cfg.split_seed}
-    if committed is not None and committed == json.loads(json.dumps(wanted)):
+        return base_source(cfg)
+    if committed_base_config() == base_identity(cfg):
         return paths.BASE
     run = pretrain(cfg)
     return run.checkpoint(cfg.pretrain.steps)
+
+
+def base_identity(cfg: StudyConfig) -> dict[str, Any]:
+    """What identifies the small base ``cfg`` pretrains (as the committed base records it):
+    its architecture, its pretraining and the hand split."""
+    return json.loads(json.dumps({"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
+                                  "split_seed": cfg.split_seed}))
 
 
 def committed_base_config() -> dict[str, Any] | None:
@@ -302,9 +400,7 @@ def freeze_base(cfg: StudyConfig) -> Path:
         if f.is_file() and f.name not in (*_RESUME_ONLY, "training_args.bin") and not f.name.startswith("rng_state"):
             shutil.copy2(f, tmp / f.name)
     summary = run.summary()
-    meta = {"config": {"model": _model_identity(cfg), "pretrain": dataclasses.asdict(cfg.pretrain),
-                       "split_seed": cfg.split_seed},
-            "run": run.id, "seconds": summary.get("wall_seconds", summary["seconds"]),
+    meta = {"config": base_identity(cfg), "run": run.id, "seconds": summary.get("wall_seconds", summary["seconds"]),
             "made_by": record("sftrl.training.train")}
     (tmp / "sftrl_base.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if paths.BASE.exists():
@@ -331,23 +427,23 @@ def sft(cfg: StudyConfig, start: str | Path | None = None) -> Run:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    _check_format(cfg)
+    check_inputs(cfg)
     run = sft_run(cfg, start)
     if run.is_done:
         return run
     setup_torch(cfg.threads)
     s = cfg.sft
-    with run.lock():
-        if run.is_done:
+    batch = launch.per_process("sft_batch_size", s.batch_size)
+    with _held(run) as todo:
+        if not todo:
             return run
-        run.prepare()
         t0 = time.time()
         model, tokenizer = load(base_checkpoint(cfg) if start is None else start, cfg)
         fmt = get_format(cfg.model.answer_format)
         examples = corpus.sft_examples(s, fmt, corpus.splits(cfg.split_seed).sft,
                                        tokenizer if fmt.name == "chat" else None)
         args = SFTConfig(**_common_args(cfg, run, steps=s.steps, lr=s.lr, seed=s.seed),
-                         per_device_train_batch_size=s.batch_size, warmup_steps=s.warmup_steps,
+                         per_device_train_batch_size=batch, warmup_steps=s.warmup_steps,
                          lr_scheduler_type="constant_with_warmup", completion_only_loss=True,
                          max_length=512)
         keep = sorted({*s.checkpoints, s.steps} - {0})
@@ -424,7 +520,7 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
 
     from sftrl.training.rollout import episode_reward, rollout_func
 
-    _check_format(cfg)
+    check_inputs(cfg)
     r = cfg.rl
     if r.steps < 1 or r.num_generations < 2:
         raise SftrlError(f"RL needs steps >= 1 and num_generations >= 2, got {r.steps} and {r.num_generations}")
@@ -434,10 +530,11 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
     if run.is_done:
         return run
     setup_torch(cfg.threads)
-    with run.lock():
-        if run.is_done:
+    # one step's episodes (prompts x group) for the whole launch, shared out evenly
+    batch = launch.per_process("rl_prompts_per_step x rl_num_generations", r.prompts_per_step * r.num_generations)
+    with _held(run) as todo:
+        if not todo:
             return run
-        run.prepare()
         t0 = time.time()
         model, tokenizer = load(start, cfg)
         model = model.to(_dtype(r.dtype))
@@ -447,7 +544,7 @@ def rl(cfg: StudyConfig, from_step: int) -> Run:
         rows = corpus.rl_prompts(fmt, hands, game.ID_RULE, tokenizer if fmt.name == "chat" else None)
         episode_tokens = r.attempts * (r.max_completion_length + 32)  # attempts and verifier turns
         args = GRPOConfig(**_common_args(cfg, run, steps=r.steps, lr=r.lr, seed=r.seed),
-                          per_device_train_batch_size=r.prompts_per_step * r.num_generations,
+                          per_device_train_batch_size=batch,
                           num_generations=r.num_generations, beta=r.beta, temperature=r.temperature,
                           max_completion_length=episode_tokens, lr_scheduler_type="constant",
                           warmup_steps=0)
