@@ -419,6 +419,11 @@ class StudyConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def main_rl_step(self) -> int:
+        """The SFT step the book's main RL model starts from (``rl_main_from``; -1 = the end of SFT)."""
+        return self.sft.steps if self.rl_main_from < 0 else self.rl_main_from
+
 
 def validate(cfg: StudyConfig) -> None:
     """The one validation step of a configuration, run when it is made: every setting

@@ -274,7 +274,7 @@ def checkpoints(cfg: StudyConfig) -> Checkpoints:
     """
     run = train.sft(cfg)
     peak = ood_peak(sft_curve(cfg))
-    rl_from = cfg.sft.steps if cfg.rl_main_from < 0 else cfg.rl_main_from
+    rl_from = cfg.main_rl_step
     rl_run = train.rl(cfg, rl_from)
     peak_path = train.base_checkpoint(cfg) if peak.step == 0 else run.checkpoint(peak.step)
     return Checkpoints(base=train.base_checkpoint(cfg), sft_peak=peak_path, sft_end=run.checkpoint(cfg.sft.steps),

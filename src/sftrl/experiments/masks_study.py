@@ -219,7 +219,7 @@ def start_step(cfg: StudyConfig, scfg: MaskStudyConfig) -> int:
     """The SFT step all runs start from, checked against the steps SFT keeps."""
     step = scfg.start_step
     if step < 0:
-        step = cfg.sft.steps if cfg.rl_main_from < 0 else cfg.rl_main_from
+        step = cfg.main_rl_step
     kept = {0, cfg.sft.steps, *cfg.sft.checkpoints}
     if step not in kept:
         raise SftrlError(f"start_step {step} is not a kept SFT checkpoint; kept: {sorted(kept)}")

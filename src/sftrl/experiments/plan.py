@@ -61,8 +61,7 @@ def jobs(cfg: StudyConfig) -> dict[str, Job]:
     if cfg.model.base == "small" and train.committed_base_config() != train.base_identity(cfg):
         out["pretrain"] = lambda: train.pretrain(cfg)
     add("sft", "sft", cfg, 0, lambda: train.sft(cfg))
-    main_from = cfg.sft.steps if cfg.rl_main_from < 0 else cfg.rl_main_from
-    for step in (*cfg.rl_from_steps, main_from):
+    for step in (*cfg.rl_from_steps, cfg.main_rl_step):
         for i in range(cfg.rl_seeds if step in cfg.rl_from_steps else 1):
             c = figure1.seeded(cfg, i)
             add(f"rl-from-{step}-seed-{i}", "rl", c, step, lambda c=c, step=step: train.rl(c, step))

@@ -34,6 +34,7 @@ from sftrl.errors import SftrlError
 from sftrl.task import game
 from sftrl.task.prompts import ChatFormat, feedback, grade
 from sftrl.task.verifier import verify_formula
+from sftrl.training.model import save_checkpoint
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 #: Qwen2's ChatML template: a default system turn, every message as one turn, the assistant cue
@@ -120,10 +121,7 @@ def build(folder: Path, *, hidden_size: int = 32, intermediate_size: int = 64, n
     model.generation_config.eos_token_id = [turn_end, text_end]  # either ends a completion
     model.generation_config.pad_token_id = text_end
     model.generation_config.bos_token_id = text_end
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_checkpoint(model, tokenizer, folder)
 
 
 def ensure(folder: Path, **shape: int) -> Path:
