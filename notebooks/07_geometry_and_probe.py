@@ -17,8 +17,9 @@
 # each step small, the pretrained model's geometry steers small steps away from the
 # principal directions, and bf16 precision rounds the smallest updates away, which makes
 # the off-principal bias look like sparsity. This page tests the gates on the project's own
-# model with three experiments that need training: a sweep over the RL learning rate and
-# the weight dtype (precision), the same RL run from a function-preservingly permuted start
+# model with four experiments that need training: a sweep over the RL learning rate and
+# the weight dtype (precision), the same sweep over training length (precision against
+# accumulation), the same RL run from a function-preservingly permuted or rotated start
 # (geometry), and RL restricted by gradient masks to off-principal, principal or random
 # entries (the probe). Every run starts from the SFT checkpoint of
 # {doc}`the previous page <06_rlvr_stripe_masks>`, and every sentence that judges a result
@@ -33,7 +34,7 @@ from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.book.plots import masks as mask_plots
 from sftrl.book.plots import use_style
-from sftrl.claims import rules
+from sftrl.claims import papers, rules
 from sftrl.experiments import figure7
 
 # %% tags=["parameters"]
@@ -47,10 +48,12 @@ eta: float = 0.0  # updated if |new-old| > eta max(|old|,|new|) in bf16; 0: any 
 alpha: float = 0.05  # fraction of a matrix in its principal and low-magnitude regions
 k_frac: float = 0.2  # rank of the principal reconstruction, as a fraction of the rank
 permute_seed: int = 1  # seed of the MLP hidden-unit permutations
+rotate_seed: int = 1  # seed of the per-head rotations of the attention value spaces
 probe_alpha: float = 0.2  # fraction of each block matrix the probe's mask lets RL train
 probe_rank: float = 0.2  # rank fraction of the probe's principal reconstruction
 probe_lr: Optional[float] = None  # learning rate of the probe runs (None: profile's)
 probe_steps: Optional[int] = None  # optimizer steps of probe runs (None: study_steps)
+length_from: str = "log"  # length study: "log" (make study's snapshot) or "run" (now)
 
 # %%
 use_style()
@@ -59,8 +62,9 @@ set_matplotlib_formats("png")
 cfg = config.profile(profile, model_base=model_base)
 d = figure7.data(cfg, start_step=start_step, study_steps=study_steps, study_lr=study_lr,
                  study_dtype=study_dtype, eta=eta, alpha=alpha, k_frac=k_frac,
-                 permute_seed=permute_seed, probe_alpha=probe_alpha,
-                 probe_rank=probe_rank, probe_lr=probe_lr, probe_steps=probe_steps)
+                 permute_seed=permute_seed, rotate_seed=rotate_seed,
+                 probe_alpha=probe_alpha, probe_rank=probe_rank, probe_lr=probe_lr,
+                 probe_steps=probe_steps, length_from=length_from)
 verdicts = rules.figure7(d)
 
 # %% [markdown]
@@ -84,21 +88,59 @@ fig
 tables.regime_table(d.regime)
 
 # %% [markdown]
-# ## Geometry: the same RL run from a permuted start
+# ## Precision and accumulation: sparsity against training length
 #
-# Permuting the hidden units of every MLP (rows of the gate and up projections, columns of
-# the down projection) changes nothing the model computes. The run below repeats the first
-# RL run of {doc}`the previous page <06_rlvr_stripe_masks>` from such a permuted start; its
-# update mask is then compared with the original run's, once mapped back through the
-# inverse permutation and once position by position as if nothing had been permuted. For
-# scale: the second run's mask (another seed) and independent random masks of the same
-# densities (chance). AdamW treats every entry alike and the sampled answers depend only on
-# what the model computes, so in exact arithmetic the permuted run is the original one with
-# its entries moved: mapped back, the masks should agree up to floating-point rounding. What
-# the test shows is whether the preferred entries travel with the model's parametrisation,
-# as paper B's geometry gate says, or stay at fixed positions. A rotation of the value space
-# would test more, since Adam is not rotation-equivariant; the pipeline does not run one
-# yet.
+# Two accounts of B's sparse RL masks make different predictions as training gets longer.
+# *Precision*: with Adam every step moves an entry by about the learning rate, and bf16 sees
+# the change only once the entry's total drift passes half a unit in its last place, which
+# for this model's start is {glue:text}`half_ulp_median:.2g` for the median weight
+# ({glue:text}`half_ulp_low:.2g` to {glue:text}`half_ulp_high:.2g` for the middle 80%).
+# *Accumulation*: noisy on-policy gradients flip sign from step to step, so RL's drift grows
+# like a random walk, as the square root of the steps, where SFT's consistent gradients make
+# it grow in proportion to them. If accumulation is the cause, RL and SFT at one learning
+# rate separate as the runs get longer. Each run below starts from the same checkpoint and
+# keeps a checkpoint at regular intervals. Left: the share of weights whose bf16 value still
+# equals the start's (paper B's RL figure dotted, {glue:text}`paper_rl_sparsity`); middle:
+# the share unchanged within each interval; right: the mean distance from the start, with
+# the slopes of a random walk and of consistent updates for reference.
+# {glue:text}`length_source`
+#
+# {glue:text}`length_sentence`
+
+# %%
+fig, axes = mask_plots.plot_length(d.length.runs,
+                                   paper=papers.get("fig6.rl_sparsity").value)
+fig
+
+# %%
+tables.length_table(d.length.runs)
+
+# %% [markdown]
+# ## Geometry: the same RL run from a permuted and from a rotated start
+#
+# Two changes of coordinates leave everything the model computes unchanged. Permuting the
+# hidden units of every MLP (rows of the gate and up projections, columns of the down
+# projection) moves entries without changing them. Rotating each key-value head's value
+# space by a random orthogonal matrix (rows of the value projection, the matching columns
+# of the output projection) mixes entries. The first RL run of
+# {doc}`the previous page <06_rlvr_stripe_masks>` is repeated from each changed start, and
+# its update mask is compared with the original run's, once mapped back to the original
+# coordinates and once position by position as if nothing had changed. For scale: the
+# second run's mask (another seed) and independent random masks of the same densities
+# (chance).
+#
+# The two changes test different things. AdamW treats every entry alike, and the sampled
+# answers depend only on what the model computes, so in exact arithmetic the permuted run is
+# the original one with its entries moved: mapped back, its masks agree up to rounding
+# whatever decides where RL writes. It is a control. A rotation mixes entries, so only the
+# update can be rotated back (the mask of the start plus that update is compared), and
+# Adam's per-entry step sizes are not rotation-equivariant, so the rotated run is a
+# different run. If RL's preferred entries are set by the model's geometry, as paper B
+# says, they move with the rotation: mapped back, the masks agree about as well as another
+# seed's, and left in place they fall to chance. If they are set by the coordinates
+# themselves, such as the size of Adam's per-entry steps against each weight's bf16
+# resolution, left in place they keep agreeing and mapped back they do not. The verdict is
+# judged on the rotated matrices.
 #
 # ```{glue:md} verdict_preferred_entries_follow_geometry
 # :format: myst
@@ -151,4 +193,8 @@ pages.glue_all({
     "steps": d.scfg.steps, "alpha_pct": 100 * alpha, "probe_lr": d.scfg.probe_lr,
     "probe_alpha_pct": 100 * d.scfg.probe_alpha,
     "regime_sentence": rules.regime_sentence(d.regime),
+    "length_sentence": rules.length_sentence(d.length.runs),
+    "length_source": d.length.source, "half_ulp_median": d.length.half_ulp["0.5"],
+    "half_ulp_low": d.length.half_ulp["0.1"], "half_ulp_high": d.length.half_ulp["0.9"],
+    "paper_rl_sparsity": papers.get("fig6.rl_sparsity").text(),
 }, verdicts)

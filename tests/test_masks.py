@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from sftrl.weights import masks as M
 from sftrl.errors import SftrlError
+from sftrl.book.plots import legend_covers_data
 from sftrl.book.plots import masks as pm
 
 Q0 = "model.layers.0.self_attn.q_proj.weight"
@@ -356,6 +357,105 @@ def test_update_ratios_over_steps(ckpts):
         M.update_ratios_over_steps(ckpts["base"], [], Q0)
 
 
+# --------------------------------------------------------------------------- length
+
+def test_extreme_fraction_matches_a_stable_sort_with_ties():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        n = int(torch.randint(1, 200, (1,), generator=g))
+        scores = torch.randint(0, 4, (n,), generator=g).float()  # many ties
+        alpha = 0.01 + 0.98 * float(torch.rand(1, generator=g))
+        for largest in (True, False):
+            ref = torch.zeros(n, dtype=torch.bool)
+            ref[torch.sort(scores, descending=largest, stable=True).indices[:M._n_selected(n, alpha)]] = True
+            assert torch.equal(M._extreme_fraction(scores, alpha, largest=largest), ref)
+
+
+def test_bf16_half_ulp_known_values():
+    w = torch.tensor([1.0, 1.5, 0.75, 0.0, -3.0])
+    assert M.bf16_half_ulp(w).tolist() == [2.0**-8, 2.0**-8, 2.0**-9, 0.0, 2.0**-7]
+    # just below half a unit rounds away, just above it changes the bf16 value
+    x = torch.full((1,), 1.0)
+    assert not M.bf16_update_mask(x, x + 0.9 * 2.0**-8).any()
+    assert M.bf16_update_mask(x, x + 1.1 * 2.0**-8).all()
+
+
+def test_sign_consistency_known_values():
+    up, down = torch.ones(3), -torch.ones(3)
+    assert M.sign_consistency([up, up, up, up]).tolist() == [1.0] * 3
+    assert M.sign_consistency([up, down, up, down]).tolist() == [0.0] * 3
+    assert M.sign_consistency([up, down, up]).tolist() == pytest.approx([1 / 3] * 3)
+    assert M.sign_consistency_expected(1) == 1.0
+    assert M.sign_consistency_expected(2) == 0.5  # +-, -+ give 0; ++, -- give 1
+    assert M.sign_consistency_expected(4) == 0.375
+    assert M.sign_consistency_expected(400) == pytest.approx(math.sqrt(2 / (math.pi * 400)), rel=0.01)
+    with pytest.raises(SftrlError, match="at least one"):
+        M.sign_consistency([])
+    with pytest.raises(SftrlError, match="positive"):
+        M.sign_consistency_expected(0)
+
+
+def test_drift_exponent_known_values():
+    steps = [1, 2, 4, 8, 16]
+    assert M.drift_exponent(steps, [3.0 * s for s in steps]) == pytest.approx(1.0)
+    assert M.drift_exponent(steps, [3.0 * s**0.5 for s in steps]) == pytest.approx(0.5)
+    assert M.drift_exponent(steps, [2.0] * 5) == pytest.approx(0.0)
+    assert math.isnan(M.drift_exponent([4], [1.0]))
+
+
+def _walk(root, name, signs, lr=1e-3):
+    """Checkpoints of a planted run: every weight moves by ``lr * signs[t]`` at step t."""
+    model = tiny_llama()
+    model.save_pretrained(root / f"{name}-0")
+    params = dict(model.named_parameters())
+    out = []
+    with torch.no_grad():
+        for t, sign in enumerate(signs, start=1):
+            for p in params.values():
+                p += lr * sign(p, t)
+            model.save_pretrained(root / f"{name}-{t}")
+            out.append((t, root / f"{name}-{t}"))
+    return root / f"{name}-0", out
+
+
+def test_length_summary_tells_a_random_walk_from_consistent_updates(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    n = 16
+    consistent = [lambda p, t: torch.ones_like(p)] * n
+    flipping = [lambda p, t: torch.randint(0, 2, p.shape, generator=g).float() * 2 - 1] * n
+    base, steps = _walk(tmp_path, "consistent", consistent)
+    c = M.length_summary(base, steps)
+    assert c.sign_consistency == pytest.approx(1.0)
+    assert c.drift_exponent == pytest.approx(1.0, abs=1e-3)
+    assert c.intervals == n and c.sign_consistency_chance == M.sign_consistency_expected(n)
+    base, steps = _walk(tmp_path, "walk", flipping)
+    w = M.length_summary(base, steps)
+    # the random-walk signature: sign consistency at chance, drift growing like sqrt(T)
+    assert w.sign_consistency == pytest.approx(w.sign_consistency_chance, rel=0.05)
+    assert w.drift_exponent == pytest.approx(0.5, abs=0.1)
+    assert w.moved_every_interval > 0.99
+    # the same per-step moves leave more entries unchanged in bf16 when they cancel
+    assert [r.step for r in w.rows] == list(range(1, n + 1))
+    assert w.rows[-1].sparsity > c.rows[-1].sparsity
+    assert w.rows[-1].below_half_ulp > c.rows[-1].below_half_ulp
+    # per-step moves are the same size in both runs, so their per-step sparsity agrees
+    assert w.rows[-1].step_sparsity == pytest.approx(c.rows[-1].step_sparsity, abs=0.05)
+
+
+def test_length_summary_of_an_unchanged_run_and_bad_input(tmp_path, ckpts):
+    s = M.length_summary(ckpts["base"], [(1, ckpts["same"]), (2, ckpts["same"])])
+    assert [r.sparsity for r in s.rows] == [1.0, 1.0]
+    assert [r.step_sparsity for r in s.rows] == [1.0, 1.0]
+    assert [r.drift for r in s.rows] == [0.0, 0.0] and s.moved_every_interval == 0.0
+    assert math.isnan(s.sign_consistency)
+    with pytest.raises(SftrlError, match="rise"):
+        M.length_summary(ckpts["base"], [(2, ckpts["same"]), (1, ckpts["same"])])
+    with pytest.raises(SftrlError, match="at least one"):
+        M.length_summary(ckpts["base"], [])
+    with pytest.raises(SftrlError, match="shape"):
+        M.length_summary(ckpts["base"], [(1, ckpts["same"]), (2, ckpts["wide"])])
+
+
 def test_checkpoint_mismatch_is_an_error(ckpts):
     with pytest.raises(SftrlError, match="shape"):
         M.checkpoint_update_masks(ckpts["base"], ckpts["wide"])
@@ -614,6 +714,16 @@ def test_study_plot_helpers_draw_what_they_are_given(close_figures):
     rows = [{"mask": m, "id": 0.8, "ood": 0.3, "id_ci": (0.7, 0.9), "ood_ci": (0.2, 0.4)} for m in ("start", "none")]
     fig, ax = pm.plot_probe_accuracy(rows)
     assert sorted(round(p.get_height(), 3) for p in ax.patches) == [0.3, 0.3, 0.8, 0.8]
-    for bad in (lambda: pm.plot_regime([]), lambda: pm.plot_geometry({}), lambda: pm.plot_probe_accuracy([])):
+    length = [{"role": role, "lr": lr, "dtype": dtype, "steps": [10, 20, 40], "sparsity": [0.9, 0.8, 0.7],
+               "step_sparsity": [0.9, 0.9, 0.9], "drift": [1e-5, 2e-5, 4e-5] if lr > 1e-6 else [0.0, 0.0, 0.0]}
+              for role in ("rl", "sft") for dtype in ("float32", "bfloat16") for lr in (1e-4, 1e-6)]
+    fig, axes = pm.plot_length(length, paper=0.92)
+    assert axes.shape == (2, 3)
+    assert [len(ax.lines) for ax in axes[0]] == [5, 4, 4]  # 4 runs (+ B's line; + 2 slopes, less 2 still runs)
+    assert sorted({tuple(line.get_xdata()) for ax in axes[:, 0] for line in ax.lines[:4]}) == [(10, 20, 40)]
+    assert axes[0, 2].get_xscale() == axes[0, 2].get_yscale() == "log"
+    assert not legend_covers_data(fig)
+    for bad in (lambda: pm.plot_regime([]), lambda: pm.plot_geometry({}), lambda: pm.plot_probe_accuracy([]),
+                lambda: pm.plot_length([])):
         with pytest.raises(SftrlError):
             bad()

@@ -142,7 +142,36 @@ def test_a_permuted_run_maps_back_exactly(tiny, tmp_path):
     assert groups["MLP (permuted)"]["mapped"] == 1.0
     assert groups["MLP (permuted)"]["unmapped"] < 0.9  # positions moved: agreement near chance
     assert groups["attention (not permuted)"]["unmapped"] == 1.0
-    assert claims.preferred_entries_follow_geometry(groups).verdict in ("reproduced", "partly")  # mapped back: equal
+    assert figure7.ROTATED not in groups  # no rotated run given
+
+
+def test_a_rotated_run_maps_back_through_its_update(tiny, tmp_path):
+    model, base, _, _ = tiny
+    rot = train.value_rotations(model, seed=3)
+    # the "original run" updates the low-magnitude half of every block matrix; the "rotated
+    # run" is the same update seen in the rotated model's coordinates (rotation is linear)
+    orig_state = planted(model, lambda W: W.abs() < W.abs().median())
+    start = {n: p.detach().clone() for n, p in model.state_dict().items()}
+    rot_start, rot_final = dict(start), dict(orig_state)
+    for layer, r in rot.items():
+        rot_start = masks.rotate_attention_values(rot_start, layer, r)
+        rot_final = masks.rotate_attention_values(rot_final, layer, r)
+    original = write_ckpt(tmp_path / "orig", model, orig_state)
+    rotated = write_ckpt(tmp_path / "rot", model, rot_final)
+    mapped, unmapped = figure7.rotated_masks(base, rotated, rot)
+    truth = masks.checkpoint_update_masks(base, original)
+    v0 = "model.layers.0.self_attn.v_proj.weight"
+    for name in truth:  # the update maps back up to rounding: the masks agree almost everywhere
+        if truth[name].any():
+            assert masks.jaccard(mapped[name], truth[name]) > 0.99, name
+        else:
+            assert not mapped[name].any(), name
+    assert masks.jaccard(unmapped[v0], truth[v0]) < 0.9  # rotated entries: positions no longer match
+    rows = figure7.rotation_rows(base, original, rotated, original, rot)
+    assert {r.kind for r in rows if r.permuted} == {"v", "o"}
+    groups = figure7.geometry_by_group([], rows)
+    assert groups[figure7.ROTATED]["mapped"] > 0.99
+    assert claims.preferred_entries_follow_geometry(groups).verdict in ("reproduced", "partly")
 
 
 def test_start_permutations_are_the_pipelines(tmp_path):
@@ -404,3 +433,26 @@ def test_the_mask_cache_misses_when_a_checkpoints_bytes_change_at_the_same_path_
     again = ms.analyse(base, runs, kinds=["q"])  # a cache keyed by path and mtime would return `first`
     assert again.sparsity["rl 0"] != first.sparsity["rl 0"]
     assert again.sparsity["rl 1"] == first.sparsity["rl 1"]
+
+
+def test_the_rotated_start_computes_what_the_start_computes():
+    """RL's rotated start (rotate_seed) changes v_proj and o_proj and nothing the model computes."""
+    from types import SimpleNamespace as NS
+
+    model = tiny_llama()
+    ids = torch.randint(0, 32, (2, 10), generator=torch.Generator().manual_seed(0))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with torch.no_grad():
+        logits = model(ids).logits
+    train._prepare_rl_model(model, NS(grad_mask="none", permute_seed=-1, rotate_seed=4))
+    after = dict(model.named_parameters())
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert changed and all(("v_proj" in n or "o_proj" in n) for n in changed)
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits, logits, atol=1e-5)
+    rot = train.value_rotations(model, 4)
+    assert set(rot) == {0, 1} and rot[0].shape[0] == model.config.num_key_value_heads
+    for layer, R in rot.items():  # the rotation maps back exactly
+        name = f"model.layers.{layer}.self_attn.v_proj.weight"
+        back = masks.unrotate_attention_values(after[name].detach(), "v", R)
+        assert torch.allclose(back, before[name], atol=1e-6)

@@ -145,12 +145,18 @@ def test_a_missing_input_is_named():
     ({"mapped": math.nan, "unmapped": math.nan, "other_seed": math.nan, "chance": math.nan}, "not reproduced"),
 ])
 def test_geometry_rule(g, expected):
-    assert claims.preferred_entries_follow_geometry({"MLP (permuted)": g}).verdict == expected
+    assert claims.preferred_entries_follow_geometry({claims.ROTATED: g}).verdict == expected
+    # the permutation is a control: it never decides the verdict, only shows in the reason
+    exact = {"mapped": 1.0, "unmapped": 0.1, "other_seed": 0.8, "chance": 0.1}
+    v = claims.preferred_entries_follow_geometry({claims.ROTATED: g, "MLP (permuted)": exact})
+    assert v.verdict == expected
+    assert ("control, MLP permutation: mapped back 1.000" in v.reason) == (not math.isnan(g["mapped"]))
 
 
-def test_geometry_rule_needs_permuted_matrices():
-    with pytest.raises(SftrlError, match="permuted"):
-        claims.preferred_entries_follow_geometry({})
+def test_geometry_rule_needs_rotated_matrices():
+    permuted_only = {"MLP (permuted)": {"mapped": 1.0, "unmapped": 0.1, "other_seed": 0.8, "chance": 0.1}}
+    with pytest.raises(SftrlError, match="rotated"):
+        claims.preferred_entries_follow_geometry(permuted_only)
 
 
 def _probe(rewards: dict[str, float], se: float = 0.02) -> list[dict]:

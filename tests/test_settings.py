@@ -45,6 +45,7 @@ BAD_PAGE_SETTINGS = [
     ("07_geometry_and_probe", "eta", -1.0, r"eta=-1.0: must be a number >= 0"),
     ("07_geometry_and_probe", "start_step", 15, r"start_step=15: must be -1 .* or kept SFT steps"),
     ("07_geometry_and_probe", "probe_steps", 0, r"probe_steps=0: must be an integer >= 1"),
+    ("07_geometry_and_probe", "length_from", "disk", r"length_from='disk' is not allowed; choose one of log, run"),
 ]
 
 

@@ -114,6 +114,7 @@ RULES: dict[str, Rule] = {
     "rl_checkpoints": COUNT, "rl_seed": NATURAL, "rl_dtype": DTYPES, "rl_hand_subset": ("all", "half0", "half1"),
     "rl_grad_mask": ("none", "off_principal", "principal", "random"), "rl_grad_mask_alpha": FRACTION,
     "rl_grad_mask_rank": FRACTION, "rl_permute_seed": Range(-1, integer=True),
+    "rl_rotate_seed": Range(-1, integer=True),
     "eval_max_hands": NATURAL, "eval_attempts": ATTEMPTS, "eval_feedback": FEEDBACK_MODES,
     "eval_batch_size": COUNT, "eval_max_new_tokens": COUNT, "eval_temperature": NONNEGATIVE,
     "eval_require_strict": ("True", "False"), "eval_seed": NATURAL,
@@ -129,8 +130,10 @@ ANALYSIS_RULES: dict[str, Rule] = {
     "probe_alpha": Range(0, 0.5, lo_open=True),  # off-principal and principal masks side by side
     "alpha": Range(0, 1, lo_open=True, hi_open=True), "eta": NONNEGATIVE, "layer": Range(-1, integer=True),
     "start_step": Range(-1, integer=True), "study_steps": COUNT, "probe_steps": COUNT, "study_lr": POSITIVE,
-    "probe_lr": POSITIVE, "study_dtype": DTYPES, "permute_seed": NATURAL, "layer_op": ("swap", "restore"),
+    "probe_lr": POSITIVE, "study_dtype": DTYPES, "permute_seed": NATURAL, "rotate_seed": NATURAL,
+    "layer_op": ("swap", "restore"),
     "fractions": PROBABILITY, "tail_fractions": FRACTION, "swap_fractions": FRACTION,
+    "length_from": ("log", "run"),  # the length study: make study's committed snapshot, or runs now
 }
 
 
@@ -351,6 +354,11 @@ class RLConfig(_Section):
     permute_seed: int = -1
     """If >= 0: permute every block's MLP hidden units (a function-preserving change of
     coordinates) before RL, with this seed (paper B's geometry disruption)."""
+    rotate_seed: int = -1
+    """If >= 0: rotate every kv head's value space (rows of ``v_proj``, columns of
+    ``o_proj``) by a random orthogonal matrix before RL, with this seed: a function-preserving
+    change of coordinates that, unlike a permutation, mixes entries, and to which Adam is not
+    equivariant (paper B's geometry disruption)."""
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("rl_little_spectral_drift", "B", "fig6",
               "RL barely moves the top of the spectrum (drift, principal angle); SFT moves it more"),
     ClaimSpec("preferred_entries_follow_geometry", "B", "fig7",
-              "RL's preferred entries follow the model's parametrisation (a permuted start moves them with it)"),
+              "RL's preferred entries follow the model's geometry (a rotated start moves them with it)"),
     ClaimSpec("off_principal_probe", "B", "fig7",
               "RL restricted to off-principal entries tracks dense RL; restricted to the principal ones it does "
               "worst"),

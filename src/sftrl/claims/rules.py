@@ -34,6 +34,7 @@ from typing import Any
 from sftrl.claims import registry
 from sftrl.errors import SftrlError
 from sftrl.experiments.figure1 import best_recovery, by_split, face_as_id_share, ood_peak, outcome_share
+from sftrl.experiments.figure7 import ROTATED
 from sftrl.fmt import pct, pts
 
 #: the three possible verdicts, strongest first
@@ -842,25 +843,34 @@ def rl_little_spectral_drift(n: Mapping[str, Any]) -> Verdict:
 
 
 def preferred_entries_follow_geometry(groups: Mapping[str, Mapping[str, float]]) -> Verdict:
-    """RL's preferred entries move with the model's parametrisation.
+    """RL's preferred entries move with the model's geometry, not with fixed positions.
 
-    Rule: the same RL run from a start whose MLP hidden units are permuted (a change of
-    coordinates that leaves the function unchanged); over the permuted MLP matrices, the mean
-    Jaccard index of its update mask with the original run's, mapped back through the
-    permutation and left in place, against another seed's mask and independent masks of the
-    same densities (chance). Reproduced when mapped back it agrees at least about as well as
-    another seed (no more than 10% less) and left in place it falls to within 10% of chance
-    or below; partly when one of the two holds; not reproduced when neither does, or when the
-    runs updated no MLP weight.
+    Rule: the same RL run from a start whose attention value spaces are rotated per head (a
+    change of coordinates that leaves the function unchanged, mixes entries, and to which
+    Adam, unlike SGD, is not equivariant); over the rotated value and output matrices, the
+    mean Jaccard index of its update mask with the original run's, once with its update
+    rotated back onto the start (mapped back) and once with its own mask left in place,
+    against another seed's mask and independent masks of the same densities (chance).
+    Reproduced when mapped back it agrees at least about as well as another seed (no more
+    than 10% less) and left in place it falls to within 10% of chance or below; partly when
+    one of the two holds; not reproduced when neither does, or when the runs updated no
+    value or output weight. The MLP permutation is reported beside it as a control: Adam
+    treats every entry alike, so a permuted run maps back exactly by construction.
     """
     fn, claim = preferred_entries_follow_geometry, "preferred_entries_follow_geometry"
-    g = groups.get("MLP (permuted)")
+    g = groups.get(ROTATED)
     if not g:
-        raise SftrlError("the geometry test has no permuted MLP matrices")
+        raise SftrlError("the geometry test has no rotated value or output matrices")
     if any(math.isnan(g[k]) for k in ("mapped", "unmapped", "other_seed", "chance")):
-        return _verdict(fn, claim, "not reproduced", "the runs updated no MLP weight, so there is nothing to compare")
-    reason = (f"MLP masks' Jaccard with the original run: permuted run mapped back {g['mapped']:.3f}, left in "
-              f"place {g['unmapped']:.3f}; another seed {g['other_seed']:.3f}, chance {g['chance']:.3f}")
+        return _verdict(fn, claim, "not reproduced", "the runs updated no value or output weight, so there is "
+                        "nothing to compare")
+    reason = (f"rotated value/output masks' Jaccard with the original run: update rotated back {g['mapped']:.3f}, "
+              f"mask left in place {g['unmapped']:.3f}; another seed {g['other_seed']:.3f}, chance "
+              f"{g['chance']:.3f}")
+    control = groups.get("MLP (permuted)")
+    if control and not math.isnan(control["mapped"]):
+        reason += (f" (control, MLP permutation: mapped back {control['mapped']:.3f}, left in place "
+                   f"{control['unmapped']:.3f})")
     travels = g["mapped"] >= (1 - NEAR) * g["other_seed"]
     falls = g["unmapped"] <= (1 + NEAR) * g["chance"]
     verdict = "reproduced" if travels and falls else "partly" if travels or falls else "not reproduced"
@@ -1021,3 +1031,89 @@ def regime_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
     if moved:
         return f"Wherever RL changed weights in the sweep, it changed more than half of them.{note}"
     return f"Nowhere in the sweep did RL change a weight: it had no learning signal.{note}"
+
+
+#: how much sparser than SFT (in share of weights) RL must stay after the longest run for the
+#: length study to call the two separated
+LENGTH_GAP = 0.10
+
+_WEIGHTS = {"float32": "fp32 masters", "bfloat16": "bf16 weights"}
+
+
+#: the share of entries that must move in every interval for a run's sign consistency to be
+#: judged (with weights stored in bf16 most entries stop moving, and the few left are no sample)
+MOVED_MIN = 0.5
+
+
+def _random_walk(row: Mapping[str, Any]) -> bool | None:
+    """Whether a run's sign consistency lies nearer a random walk's than an always-same-way
+    update's (None when fewer than :data:`MOVED_MIN` of the entries moved in every interval)."""
+    sc, chance = row.get("sign_consistency"), row.get("sign_consistency_chance")
+    if sc is None or chance is None or sc != sc or not row.get("moved_every_interval", 0.0) >= MOVED_MIN:
+        return None
+    return sc - chance < 1 - sc
+
+
+def length_sentence(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Where, if anywhere, RL's and SFT's bf16 sparsity separate with training length, and
+    whether the accumulation account (RL's updates a random walk, SFT's consistent) holds.
+
+    Per learning rate and weight dtype with both an RL and an SFT run
+    (:func:`sftrl.experiments.length_study.table`): RL is *separated* from SFT when, after
+    the longest run, it leaves at least :data:`LENGTH_GAP` more of the weights untouched than
+    SFT and the gap has grown since the first kept checkpoint. B's pattern is there when,
+    in addition, RL leaves at least half of the weights untouched and SFT fewer than half
+    (the rule of the claim ``rl_sparse_sft_dense``). A run's updates read as a random walk
+    when its mean sign consistency is nearer the random walk's value than 1; it is judged
+    only where at least :data:`MOVED_MIN` of the entries moved in every interval.
+    """
+    pairs: dict[tuple[float, str], dict[str, Mapping[str, Any]]] = {}
+    for r in runs:
+        pairs.setdefault((float(r["lr"]), str(r["dtype"])), {})[str(r["role"])] = r
+    pairs = {k: v for k, v in sorted(pairs.items(), key=lambda kv: (kv[0][1] != "float32", -kv[0][0]))
+             if {"rl", "sft"} <= set(v)}
+    if not pairs:
+        raise SftrlError("the length study needs an RL and an SFT run at the same learning rate and dtype")
+    where = lambda k: f"lr {k[0]:g} with {_WEIGHTS.get(k[1], k[1])}"  # noqa: E731
+    steps = max(int(p["rl"]["steps"][-1]) for p in pairs.values())
+    gaps = {k: (p["rl"]["sparsity"][0] - p["sft"]["sparsity"][0], p["rl"]["sparsity"][-1] - p["sft"]["sparsity"][-1])
+            for k, p in pairs.items()}
+    separated = [k for k, (g0, g1) in gaps.items() if g1 >= LENGTH_GAP and g1 > g0]
+    pattern = [k for k in separated if pairs[k]["rl"]["sparsity"][-1] >= 0.5 > pairs[k]["sft"]["sparsity"][-1]]
+    if pattern:
+        text = (f"B's pattern appears with length at {', '.join(where(k) for k in pattern)}: after "
+                + "; ".join(f"{int(pairs[k]['rl']['steps'][-1])} steps at {where(k)}, RL leaves "
+                            f"{pct(pairs[k]['rl']['sparsity'][-1])} of the weights untouched and SFT "
+                            f"{pct(pairs[k]['sft']['sparsity'][-1])}" for k in pattern) + ".")
+    elif separated:
+        text = ("RL stays sparser than SFT as training gets longer at "
+                + ", ".join(f"{where(k)} ({pct(pairs[k]['rl']['sparsity'][-1])} against "
+                            f"{pct(pairs[k]['sft']['sparsity'][-1])})" for k in separated)
+                + ", but not with RL sparse and SFT dense, as B reports.")
+    else:
+        k = max(gaps, key=lambda k: gaps[k][1])
+        text = (f"At no learning rate and length tried (up to {steps} steps) does RL stay sparser than SFT by "
+                f"{round(100 * LENGTH_GAP)} points or more: the largest gap at the end is {pts(gaps[k][1])} at {where(k)} "
+                f"(RL {pct(pairs[k]['rl']['sparsity'][-1])}, SFT {pct(pairs[k]['sft']['sparsity'][-1])}).")
+    walks = []
+    for k, p in pairs.items():
+        rl, sft = _random_walk(p["rl"]), _random_walk(p["sft"])
+        if rl is None or sft is None:
+            continue
+        walks.append((k, rl and not sft))
+    held = [k for k, ok in walks if ok]
+    if walks:
+        chance = pairs[walks[0][0]]["rl"]["sign_consistency_chance"]
+        detail = "; ".join(f"{where(k)}, RL {pairs[k]['rl']['sign_consistency']:.2f} and SFT "
+                           f"{pairs[k]['sft']['sign_consistency']:.2f}" for k, _ in walks)
+        text += (f" The mean sign consistency of each entry's updates (1 = always the same way, {chance:.2f} = a "
+                 f"random walk) is: {detail}.")
+        text += (f" The accumulation account (RL a random walk, SFT consistent) holds at "
+                 f"{', '.join(where(k) for k in held)}." if held else
+                 " At no setting are RL's updates a random walk while SFT's are consistent, so the accumulation "
+                 "account does not explain this model's masks.")
+    stuck = [k for k, p in pairs.items() if all(_random_walk(p[r]) is None for r in ("rl", "sft"))]
+    if stuck:
+        text += (f" At {', '.join(where(k) for k in stuck)}, fewer than {round(100 * MOVED_MIN)}% of the weights moved "
+                 f"in every interval, too few to judge how their updates accumulate.")
+    return text

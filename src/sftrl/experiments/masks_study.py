@@ -6,7 +6,8 @@ Two halves, compute once and plot many:
   (the *start*), K RL runs that differ in seed, data and recipe (:data:`VARIANTS`); an SFT
   contrast with the same step budget (:func:`sft_contrast`); the regime sweep over the RL
   learning rate and the weight storage dtype (:func:`regime_runs`); the same RL from a
-  function-preservingly permuted start (:func:`permuted_run`); and RL restricted by
+  function-preservingly permuted or rotated start (:func:`permuted_run`,
+  :func:`rotated_run`); and RL restricted by
   gradient masks, the off-principal probe (:func:`probe_runs`). The study's own budget is a
   :class:`MaskStudyConfig` (:func:`study_config` picks it per profile).
 - **Tables** (reading the runs, or any base / fine-tuned checkpoints a reader names): one
@@ -125,6 +126,8 @@ class MaskStudyConfig:
     """Weight dtypes of the regime sweep."""
     permute_seed: int = 1
     """Seed of the MLP hidden-unit permutations of the geometry disruption."""
+    rotate_seed: int = 1
+    """Seed of the per-head value rotations of the geometry disruption."""
     probe_masks: tuple[str, ...] = PROBE_MASKS
     """Gradient masks of the off-principal probe (``"none"`` = dense RL)."""
     probe_alpha: float = 0.2
@@ -136,6 +139,18 @@ class MaskStudyConfig:
     so it runs where RL learns at all)."""
     probe_steps: int | None = None
     """Optimizer steps of the probe runs (None: ``steps``)."""
+    length_lrs: tuple[float, ...] = (1e-4, 1e-5, 1e-6)
+    """Learning rates of the sparsity-against-length study (RL and SFT alike): a decade either
+    side of ``lr``. With Adam each step moves an entry by about the learning rate, so they sit
+    around the bf16 threshold of the weights (half a unit in the last place, ``|w| 2^-9`` to
+    ``|w| 2^-8``), which :mod:`sftrl.experiments.length_study` measures on the start."""
+    length_steps: int = 240
+    """Optimizer steps of each run of the length study."""
+    length_every: int = 20
+    """Steps between the length study's kept checkpoints: its per-step intervals."""
+    length_dtypes: tuple[str, ...] = ("float32", "bfloat16")
+    """Weight dtypes of the length study: fp32 master weights rounded to bf16 by the masks,
+    and weights stored and updated in bf16."""
 
 
 #: the study's budget per profile (smoke: seconds on a CPU, for tests and the smoke book)
@@ -143,14 +158,16 @@ _STUDY_PROFILES: dict[str, MaskStudyConfig] = {
     # the smoke model answers almost nothing right: a shaped reward on cooler samples (mostly
     # parseable, wrong answers) still gives GRPO a signal, so the smoke runs move weights
     "smoke": MaskStudyConfig(steps=4, prompts_per_step=4, checkpoints=(2, 4), lr=1e-4, reward="shaped",
-                             temperature=0.5, regime_lrs=(1e-4, 1e-6), probe_lr=1e-3),
+                             temperature=0.5, regime_lrs=(1e-4, 1e-6), probe_lr=1e-3,
+                             length_lrs=(1e-3, 1e-4, 1e-6), length_steps=4, length_every=1),
     # sized for the book's 2-core budget: five runs that differ in seed, data and recipe,
     # 20 steps each; the regime sweep at two learning rates around the runs' own
     "cpu": MaskStudyConfig(steps=20, checkpoints=(5, 10, 20),
                            variants=("seed 0", "seed 1", "data half 0", "data half 1", "KL 0.05"),
                            regime_lrs=(1e-4, 1e-6)),
     "gpu": MaskStudyConfig(steps=100, prompts_per_step=32, checkpoints=(10, 25, 50, 100), lr=1e-6,
-                           regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6),
+                           regime_lrs=(1e-5, 1e-6, 1e-7), probe_lr=1e-6, length_lrs=(1e-5, 1e-6, 1e-7),
+                           length_steps=500, length_every=50),
 }
 #: the chat path's smoke profile has the smoke budget
 _STUDY_PROFILES["chat-smoke"] = _STUDY_PROFILES["smoke"]
@@ -193,9 +210,12 @@ STUDY_RULES: dict[str, config.Rule] = {
     "attempts": config.RULES["rl_attempts"], "reward": config.RULES["rl_reward"],
     "temperature": config.RULES["rl_temperature"], "variants": tuple(VARIANTS),
     "regime_lrs": config.ANALYSIS_RULES["study_lr"], "regime_dtypes": config.ANALYSIS_RULES["study_dtype"],
-    "permute_seed": config.ANALYSIS_RULES["permute_seed"], "probe_masks": PROBE_MASKS,
+    "permute_seed": config.ANALYSIS_RULES["permute_seed"], "rotate_seed": config.ANALYSIS_RULES["rotate_seed"],
+    "probe_masks": PROBE_MASKS,
     "probe_alpha": config.ANALYSIS_RULES["probe_alpha"], "probe_rank": config.ANALYSIS_RULES["probe_rank"],
     "probe_lr": config.ANALYSIS_RULES["probe_lr"], "probe_steps": config.ANALYSIS_RULES["probe_steps"],
+    "length_lrs": config.ANALYSIS_RULES["study_lr"], "length_steps": config.ANALYSIS_RULES["study_steps"],
+    "length_every": config.ANALYSIS_RULES["study_steps"], "length_dtypes": config.ANALYSIS_RULES["study_dtype"],
 }
 
 
@@ -206,6 +226,12 @@ def check_study_config(scfg: MaskStudyConfig) -> None:
         value = getattr(scfg, f.name)
         if value is not None:
             config.check_value(f.name, value, STUDY_RULES[f.name])
+    for name in ("length_lrs", "length_dtypes"):
+        if not getattr(scfg, name):
+            raise SftrlError(f"{name} is empty: the length study needs at least one value")
+    if scfg.length_every > scfg.length_steps:
+        raise SftrlError(f"length_every ({scfg.length_every}) must not exceed length_steps ({scfg.length_steps}): "
+                         "the length study needs checkpoints along the run")
     if len(set(scfg.variants)) < 2:
         raise SftrlError(f"consistency needs at least two distinct RL variants, got {list(scfg.variants)}")
 
@@ -284,6 +310,11 @@ def permuted_config(cfg: StudyConfig, scfg: MaskStudyConfig) -> StudyConfig:
     return rl_config(cfg, scfg, permute_seed=scfg.permute_seed)
 
 
+def rotated_config(cfg: StudyConfig, scfg: MaskStudyConfig) -> StudyConfig:
+    """``"seed 0"`` from a start whose attention value spaces are rotated per head (``rotate_seed``)."""
+    return rl_config(cfg, scfg, rotate_seed=scfg.rotate_seed)
+
+
 def probe_configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, StudyConfig]:
     """The probe runs by gradient mask; they differ only in ``grad_mask``."""
     check_study_config(scfg)
@@ -324,6 +355,11 @@ def regime_runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[tuple[str, floa
 def permuted_run(cfg: StudyConfig, scfg: MaskStudyConfig) -> Run:
     """RL from the permuted start (trained if missing)."""
     return train.rl(permuted_config(cfg, scfg), start_step(cfg, scfg))
+
+
+def rotated_run(cfg: StudyConfig, scfg: MaskStudyConfig) -> Run:
+    """RL from the rotated start (trained if missing)."""
+    return train.rl(rotated_config(cfg, scfg), start_step(cfg, scfg))
 
 
 def probe_runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[str, Run]:

@@ -10,7 +10,7 @@ trains one (each under ``LAUNCHER`` in ``make runs``); a finished run returns at
 
 Names read as the book does: ``sft``, ``rl-from-<step>-seed-<i>`` (Figure 1's window and
 the main RL model), ``masks-rl-<variant>``, ``masks-sft``, ``regime-<role>-<lr>-<dtype>``,
-``geometry-permuted`` and ``probe-<mask>`` (Figures 6 and 7).
+``geometry-permuted``, ``geometry-rotated`` and ``probe-<mask>`` (Figures 6 and 7).
 
 Usage::
 
@@ -74,6 +74,7 @@ def jobs(cfg: StudyConfig) -> dict[str, Job]:
             (lambda c=c: train.sft(c, start=ms.start_checkpoint(cfg, scfg)))
         add(f"regime-{role}-{lr:g}-{dtype}", "rl" if role == "rl" else "sft-contrast", c, start, make)
     add("geometry-permuted", "rl", ms.permuted_config(cfg, scfg), start, lambda: ms.permuted_run(cfg, scfg))
+    add("geometry-rotated", "rl", ms.rotated_config(cfg, scfg), start, lambda: ms.rotated_run(cfg, scfg))
     for mask, c in ms.probe_configs(cfg, scfg).items():
         add(f"probe-{_slug(mask)}", "rl", c, start, lambda c=c: train.rl(c, start))
     return out

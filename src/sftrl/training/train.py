@@ -479,6 +479,17 @@ def mlp_permutations(model, seed: int) -> dict[int, torch.Tensor]:
     return {i: random_permutation(n, seed + i) for i in range(model.config.num_hidden_layers)}
 
 
+def value_rotations(model, seed: int) -> dict[int, torch.Tensor]:
+    """One reproducible set of per-kv-head value rotations per block, shape
+    ``(n_kv_heads, head_dim, head_dim)`` (paper B's geometry disruption, by rotation)."""
+    from sftrl.weights.masks import random_rotations
+
+    c = model.config
+    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    n_kv = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
+    return {i: random_rotations(n_kv, head_dim, seed + i) for i in range(c.num_hidden_layers)}
+
+
 def _prepare_rl_model(model, r) -> None:
     """Apply the RL variant's change of coordinates and gradient restriction, in place."""
     from sftrl.weights import masks
@@ -488,6 +499,9 @@ def _prepare_rl_model(model, r) -> None:
     if r.permute_seed >= 0:
         for layer, perm in mlp_permutations(model, r.permute_seed).items():
             masks.permute_mlp_hidden(model, layer, perm)
+    if r.rotate_seed >= 0:
+        for layer, rotations in value_rotations(model, r.rotate_seed).items():
+            masks.rotate_attention_values(model, layer, rotations)
     if r.grad_mask != "none":
         allowed = masks.make_gradient_masks(model, r.grad_mask, r.grad_mask_alpha, r.grad_mask_rank, seed=r.seed)
         masks.apply_gradient_masks(model, allowed)  # hooks live as long as the model

@@ -12,6 +12,10 @@ base / fine-tuned checkpoint pair:
   against :func:`jaccard_expected`, :func:`consistency_table`);
 - **row / column update ratios** and how they form over training
   (:func:`row_update_ratio`, :func:`col_update_ratio`, :func:`update_ratios_over_steps`);
+- **updates over training length**: cumulative and per-step sparsity, the sign consistency
+  of each entry's updates against a random walk's, and how the drift grows
+  (:func:`length_summary`, :func:`sign_consistency`, :func:`drift_exponent`,
+  :func:`bf16_half_ulp`, :func:`half_ulp_quantiles`);
 - **principal weights** (LIFT, arXiv 2506.00772) and low-magnitude weights, and the update
   mask's overlap with them against the random baseline (:func:`principal_mask`,
   :func:`low_magnitude_mask`, :func:`mask_overlap`);
@@ -424,6 +428,197 @@ def update_ratios_over_steps(
 
 
 # --------------------------------------------------------------------------------------
+# Updates over training: cumulative and per-step sparsity, sign consistency, drift growth
+# --------------------------------------------------------------------------------------
+#
+# Two accounts of why RL leaves bf16 weights untouched (arXiv 2511.08567, and issue notes
+# from arXiv 2602.03839): *precision* (an entry changes in bf16 only once its total drift
+# exceeds about half a unit in its last place, |w| 2^-9) and *accumulation* (noisy
+# on-policy gradients flip sign from step to step, so the drift grows like a random walk,
+# ~ lr sqrt(T), where consistent SFT gradients give ~ lr T). The statistics below read both
+# off one run's kept checkpoints W_0 (the start), W_1, ..., W_n:
+#
+# - cumulative sparsity: bf16 mask of W_t against W_0;
+# - per-step sparsity: bf16 mask of W_t against W_{t-1} (consecutive kept checkpoints);
+# - sign consistency: per entry, |sum_i sign(W_i - W_{i-1})| / n over the n intervals,
+#   1 for an entry that always moves one way, E|S_n|/n for independent fair signs;
+# - drift exponent: the slope of log mean|W_t - W_0| against log t; 1 for consistent
+#   updates, 1/2 for a random walk, 0 for an entry that oscillates in place.
+
+
+def bf16_half_ulp(W: torch.Tensor) -> torch.Tensor:
+    """Half a unit in the last place of each entry's bf16 value: the smallest change that
+    can alter the entry once rounded to bf16 (the *precision gate* of arXiv 2511.08567).
+
+    A bf16 number keeps 8 significant bits, so for ``2^e <= |w| < 2^(e+1)`` the unit is
+    ``2^(e-7)`` and half of it ``2^(e-8)``, between ``|w| 2^-9`` and ``|w| 2^-8``. Zeros get 0.
+    """
+    a = W.detach().to(torch.bfloat16).float().abs()
+    _, exponent = torch.frexp(a)  # a = m 2^exponent with 0.5 <= m < 1, so e = exponent - 1
+    return torch.where(a > 0, torch.ldexp(torch.ones_like(a), exponent - 9), torch.zeros_like(a))
+
+
+def half_ulp_quantiles(
+    checkpoint: PathLike | CheckpointReader,
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+    kinds: Iterable[str] | None = None,
+) -> dict[float, float]:
+    """Quantiles of :func:`bf16_half_ulp` over every matrix entry of a checkpoint: the
+    size a weight's total change must reach before bf16 sees it.
+
+    Exact and streamed: half units are powers of two, so counting entries per power gives
+    the quantiles without holding more than one matrix. Zeros (half unit 0) count too.
+    """
+    if not quantiles or not all(0.0 <= q <= 1.0 for q in quantiles):
+        raise SftrlError(f"quantiles must lie in [0, 1], got {list(quantiles)}")
+    reader = ckpt.as_reader(checkpoint)
+    counts: dict[float, int] = {}
+    for key in ckpt.select_keys(reader.keys(), kinds=None if kinds is None else tuple(kinds)):
+        values, n = torch.unique(bf16_half_ulp(reader.get(key.name)), return_counts=True)
+        for v, c in zip(values.tolist(), n.tolist()):
+            counts[v] = counts.get(v, 0) + c
+    total = sum(counts.values())
+    if total == 0:
+        raise SftrlError(f"{checkpoint} has no matrices to measure")
+    levels = sorted(counts)
+    out = {}
+    for q in quantiles:
+        rank, seen = q * (total - 1), 0
+        for v in levels:
+            seen += counts[v]
+            if seen > rank:
+                out[q] = v
+                break
+    return out
+
+
+def sign_consistency(deltas: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per entry, ``|sum_i sign(delta_i)| / n`` over ``n`` successive updates of one matrix.
+
+    ``deltas[i] = W_{i+1} - W_i`` between consecutive checkpoints. 1 = the entry always
+    moved the same way (consistent gradients, drift ~ T); for independent fair signs the
+    mean is :func:`sign_consistency_expected` (a random walk, drift ~ sqrt(T)); 0 = the
+    moves cancel. A zero delta counts as no move (sign 0).
+    """
+    if not deltas:
+        raise SftrlError("sign consistency needs at least one update")
+    total = torch.zeros(deltas[0].shape, dtype=torch.float32)
+    for i, d in enumerate(deltas):
+        _check_same_shape(deltas[0], d, f"update 0 and update {i}")
+        total += torch.sign(d.detach()).float()
+    return total.abs() / len(deltas)
+
+
+def sign_consistency_expected(n: int) -> float:
+    """``E|S_n| / n`` for ``S_n`` a sum of ``n`` independent fair signs: the mean
+    :func:`sign_consistency` of a random walk (about ``sqrt(2 / (pi n))`` for large ``n``)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SftrlError(f"n must be a positive number of updates, got {n!r}")
+    return sum(abs(2 * k - n) * math.comb(n, k) for k in range(n + 1)) / (n * 2.0**n)
+
+
+def drift_exponent(steps: Sequence[int], drifts: Sequence[float]) -> float:
+    """Least-squares slope of ``log drift`` against ``log step``: how the mean distance from
+    the start grows with training length (1 = consistent updates, 1/2 = random walk,
+    0 = bounded). Steps and drifts must be positive; NaN with fewer than two points."""
+    if len(steps) != len(drifts):
+        raise SftrlError(f"{len(steps)} steps but {len(drifts)} drifts")
+    pts = [(math.log(s), math.log(d)) for s, d in zip(steps, drifts) if s > 0 and d > 0]
+    if len(pts) < 2:
+        return float("nan")
+    x = torch.tensor([p[0] for p in pts], dtype=torch.float64)
+    y = torch.tensor([p[1] for p in pts], dtype=torch.float64)
+    xc = x - x.mean()
+    if float((xc * xc).sum()) == 0.0:
+        return float("nan")
+    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+
+
+class LengthRow(NamedTuple):
+    """One kept checkpoint of a run, pooled over the run's matrices (weighted by entries)."""
+
+    step: int  #: optimizer step of the checkpoint
+    sparsity: float  #: cumulative update sparsity, bf16 mask against the start
+    step_sparsity: float  #: per-step update sparsity, bf16 mask against the previous kept checkpoint
+    drift: float  #: mean |W_t - W_0| over entries (stored precision)
+    below_half_ulp: float  #: share of entries whose drift |W_t - W_0| is below bf16's half unit of W_0
+
+
+class LengthSummary(NamedTuple):
+    """How one run's updates accumulated over its kept checkpoints."""
+
+    rows: list[LengthRow]  #: one per kept checkpoint, in training order
+    sign_consistency: float  #: mean sign_consistency over entries that moved in every interval
+    sign_consistency_chance: float  #: sign_consistency_expected(intervals): a random walk's value
+    moved_every_interval: float  #: share of entries whose stored value changed in every interval
+    drift_exponent: float  #: drift_exponent over the kept checkpoints
+    intervals: int  #: number of intervals between consecutive kept checkpoints (start included)
+
+
+def length_summary(
+    base_path: PathLike,
+    steps: Sequence[tuple[int, PathLike]],
+    *,
+    eta: float | None = None,
+    kinds: Iterable[str] | None = None,
+) -> LengthSummary:
+    """Cumulative and per-step sparsity, sign consistency and drift growth of one run
+    (arXiv 2511.08567; the per-step form follows arXiv 2602.03839).
+
+    ``steps``: the run's kept checkpoints ``(step, path)`` in training order, after
+    ``base_path`` (its start). Streamed one matrix at a time: peak memory is one matrix of
+    every checkpoint. Names and shapes of every checkpoint are checked before any work.
+    """
+    _check_eta(eta)
+    if not steps:
+        raise SftrlError("length_summary needs at least one checkpoint after the start")
+    numbers = [int(s) for s, _ in steps]
+    if any(b <= a for a, b in zip([0, *numbers], numbers)):
+        raise SftrlError(f"checkpoint steps must rise from 1, got {numbers}")
+    readers = []
+    base = None
+    for _, path in steps:
+        base, ft, keys = _pair_keys(base_path if base is None else base, path, kinds)
+        readers.append(ft)
+    n_steps = len(steps)
+    kept = [0] * n_steps
+    kept_step = [0] * n_steps
+    drift = [0.0] * n_steps
+    below = [0] * n_steps
+    total = 0
+    moved_all = 0
+    consistency_sum = 0.0
+    for key in keys:
+        W0 = base.get(key.name)
+        half = bf16_half_ulp(W0)
+        prev = W0
+        deltas = []
+        for i, ft in enumerate(readers):
+            W = ft.get(key.name)
+            kept[i] += W.numel() - int(bf16_update_mask(W0, W, eta=eta).count_nonzero())
+            kept_step[i] += W.numel() - int(bf16_update_mask(prev, W, eta=eta).count_nonzero())
+            d = (W - W0).abs()
+            drift[i] += float(d.double().sum())
+            below[i] += int((d < half).count_nonzero())
+            deltas.append(W - prev)
+            prev = W
+        moved = torch.stack([x != 0 for x in deltas]).all(dim=0)
+        moved_all += int(moved.count_nonzero())
+        consistency_sum += float(sign_consistency(deltas)[moved].double().sum())
+        total += W0.numel()
+    rows = [LengthRow(s, kept[i] / total, kept_step[i] / total, drift[i] / total, below[i] / total)
+            for i, s in enumerate(numbers)]
+    return LengthSummary(
+        rows=rows,
+        sign_consistency=consistency_sum / moved_all if moved_all else float("nan"),
+        sign_consistency_chance=sign_consistency_expected(n_steps),
+        moved_every_interval=moved_all / total,
+        drift_exponent=drift_exponent(numbers, [r.drift for r in rows]),
+        intervals=n_steps,
+    )
+
+
+# --------------------------------------------------------------------------------------
 # Principal and low-magnitude weights
 # --------------------------------------------------------------------------------------
 
@@ -442,13 +637,18 @@ def _n_selected(numel: int, alpha: float) -> int:
 def _extreme_fraction(scores: torch.Tensor, alpha: float, *, largest: bool) -> torch.Tensor:
     """Bool mask of exactly round(alpha * n) entries with the largest/smallest scores.
 
-    A stable sort breaks ties by position, so the mask is deterministic and its density
-    is exact (which makes the random baseline of :func:`mask_overlap` exact too).
+    Ties at the threshold are broken by position (as a stable sort would), so the mask is
+    deterministic and its density is exact (which makes the random baseline of :func:`mask_overlap` exact too).
     """
     flat = scores.reshape(-1)
-    order = torch.sort(flat, descending=largest, stable=True).indices
-    mask = torch.zeros(flat.numel(), dtype=torch.bool)
-    mask[order[: _n_selected(flat.numel(), alpha)]] = True
+    n = flat.numel()
+    m = _n_selected(n, alpha)
+    # the m-th score in order, found by selection: no n-long index array of a full sort
+    t = torch.kthvalue(flat, n - m + 1 if largest else m).values
+    mask = flat > t if largest else flat < t
+    # entries tied at the threshold are taken in order of position, as a stable sort would
+    ties = (flat == t).nonzero().squeeze(1)
+    mask[ties[: m - int(mask.count_nonzero())]] = True
     return mask.reshape(scores.shape)
 
 

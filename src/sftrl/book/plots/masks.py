@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from sftrl.errors import SftrlError
 from sftrl.weights.masks import pool_image
@@ -334,16 +335,81 @@ def plot_regime(rows: Sequence[Mapping[str, object]]) -> tuple[Figure, np.ndarra
     return fig, axes
 
 
+#: line style per role in the length plot, and its colours per learning rate (no yellow)
+_ROLE_STYLE = {"rl": "-", "sft": "--"}
+_LR_COLORS = (_EXTRA[0], _EXTRA[2], _EXTRA[3], COLORS["base"])
+
+
+def plot_length(runs: Sequence[Mapping[str, object]], *, paper: float | None = None) -> tuple[Figure, np.ndarray]:
+    """Update sparsity against training length: one row of panels per weight dtype, one
+    line per run (colour: learning rate; solid RL, dashed SFT).
+
+    Columns: cumulative sparsity (each checkpoint against the start, with paper B's RL
+    sparsity ``paper`` dotted), per-step sparsity (each checkpoint against the previous
+    kept one), and the mean distance from the start on log-log axes, with reference slopes
+    1/2 (a random walk) and 1 (consistent updates) through the first point of the fastest run.
+
+    ``runs``: :func:`sftrl.experiments.length_study.table` rows (keys role, lr, dtype,
+    steps, sparsity, step_sparsity, drift).
+    """
+    if not runs:
+        raise SftrlError("plot_length needs at least one run")
+    dtypes = list(dict.fromkeys(str(r["dtype"]) for r in runs))
+    lrs = sorted({float(r["lr"]) for r in runs}, reverse=True)
+    color = {lr: _LR_COLORS[i % len(_LR_COLORS)] for i, lr in enumerate(lrs)}
+    fig, axes = plt.subplots(len(dtypes), 3, figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.33 * len(dtypes) + 0.4),
+                             layout="constrained", squeeze=False)
+    names = {"float32": "fp32 masters", "bfloat16": "bf16 weights"}
+    for row, dtype in zip(axes, dtypes, strict=True):
+        rs = [r for r in runs if str(r["dtype"]) == dtype]
+        for r in rs:
+            steps = [int(x) for x in r["steps"]]
+            style = dict(color=color[float(r["lr"])], ls=_ROLE_STYLE.get(str(r["role"]), ":"), marker=".", ms=3,
+                         label=f"{str(r['role']).upper()} lr {float(r['lr']):g}")
+            row[0].plot(steps, [float(x) for x in r["sparsity"]], **style)
+            row[1].plot(steps, [float(x) for x in r["step_sparsity"]], **style)
+            drift = [(s, float(d)) for s, d in zip(steps, r["drift"]) if float(d) > 0]
+            if drift:
+                row[2].plot(*zip(*drift), **style)
+        moving = [r for r in rs if float(r["drift"][0]) > 0]
+        if moving:
+            top = max(moving, key=lambda r: float(r["drift"][0]))
+            s0, d0, s1 = int(top["steps"][0]), float(top["drift"][0]), int(top["steps"][-1])
+            for power, ls in ((0.5, ":"), (1.0, "-.")):
+                row[2].plot([s0, s1], [d0, d0 * (s1 / s0) ** power], color=COLORS["chance"], ls=ls, lw=1,
+                            label=f"slope {power:g}")
+        row[2].set_xscale("log")
+        row[2].set_yscale("log")
+        if paper is not None:
+            row[0].axhline(paper, color=COLORS["paper"], ls=":", lw=1, label="paper B, RL")
+        row[2].xaxis.set_minor_formatter(NullFormatter())  # no crowded labels between the decades
+        row[0].set_title(names.get(dtype, dtype), fontsize="small", loc="left")
+        for ax, ylabel in zip(row, ("sparsity since start", "sparsity per interval", "mean |w - w0|")):
+            ax.set_ylabel(ylabel)
+        for ax in row[:2]:
+            ax.set_ylim(0, 1.02)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    handles: dict[str, object] = {}
+    for ax in axes.flat:  # one legend for every panel: legend_below's placement, over all axes' labels
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=4, fontsize="small",
+               frameon=False)
+    return fig, axes
+
+
 def plot_geometry(groups: Mapping[str, Mapping[str, float]], *, ax: Axes | None = None) -> tuple[Figure, Axes]:
-    """Jaccard of the original run's mask with the permuted run's (mapped back and not),
-    with another seed's run, and the chance level, per matrix group.
+    """Jaccard of the original run's mask with the run from a changed start (permuted or
+    rotated; mapped back and not), with another seed's run, and the chance level, per
+    matrix group.
 
     ``groups``: :func:`sftrl.experiments.figure7.geometry_by_group`.
     """
     if not groups:
         raise SftrlError("plot_geometry needs at least one group")
     fig, ax = _fig_ax(ax)
-    labels = {"mapped": "permuted run, mapped back", "unmapped": "permuted run, not mapped back",
+    labels = {"mapped": "changed start, mapped back", "unmapped": "changed start, left in place",
               "other_seed": "another seed", "chance": "chance"}
     series = {labels[k]: [groups[g].get(k, np.nan) for g in groups] for k in labels}
     colors = [COLORS["rl"], _EXTRA[0], _EXTRA[2], COLORS["chance"]]
