@@ -99,10 +99,15 @@ tables.regime_table(d.regime)
 # like a random walk, as the square root of the steps, where SFT's consistent gradients make
 # it grow in proportion to them. If accumulation is the cause, RL and SFT at one learning
 # rate separate as the runs get longer. Each run below starts from the same checkpoint and
-# keeps a checkpoint at regular intervals. Left: the share of weights whose bf16 value still
-# equals the start's (paper B's RL figure dotted, {glue:text}`paper_rl_sparsity`); middle:
-# the share unchanged within each interval; right: the mean distance from the start, with
-# the slopes of a random walk and of consistent updates for reference.
+# keeps a checkpoint at regular intervals; with fp32 master weights every setting runs
+# under several seeds (the table's seed column, the fainter lines). Left: the share of
+# weights whose bf16 value still equals the start's (paper B's RL figure dotted,
+# {glue:text}`paper_rl_sparsity`); middle: the share unchanged within each interval; right:
+# the mean distance from the start, with the slopes of a random walk and of consistent
+# updates for reference. Paper B compares released bf16 checkpoints; the public RL recipes
+# behind such checkpoints train with fp32 master weights under bf16 mixed precision and
+# save in bf16, so B's masks correspond to the top row (our reading of those recipes; B does
+# not state it). The bottom row shows what storing the weights in bf16 would do instead.
 # {glue:text}`length_source`
 #
 # {glue:text}`length_sentence`

@@ -4,6 +4,7 @@ reads it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -19,17 +20,21 @@ def test_configurations_are_the_regime_recipe_at_the_studys_lengths():
     cfg = config.profile("cpu")  # nothing is trained: configurations only
     scfg = ms.study_config("cpu")
     got = length_study.configs(cfg, scfg)
-    assert set(got) == {(role, lr, dtype) for role in ("rl", "sft") for lr in scfg.length_lrs
-                        for dtype in scfg.length_dtypes}
-    assert len(scfg.length_lrs) >= 3  # the issue's "at least three learning rates"
+    assert set(got) == {(role, lr, dtype, seed) for role in ("rl", "sft") for lr in scfg.length_lrs
+                        for dtype in scfg.length_dtypes for seed in range(3 if dtype == "float32" else 1)}
+    assert len(scfg.length_lrs) >= 3 and scfg.length_seeds >= 3  # the issue's three rates and seeds
     kept = length_study.kept_steps(scfg)
     assert kept == tuple(range(scfg.length_every, scfg.length_steps + 1, scfg.length_every))
-    for (role, lr, dtype), c in got.items():
+    for (role, lr, dtype, seed), c in got.items():
         stage = c.rl if role == "rl" else c.sft
         assert (stage.steps, stage.lr, stage.checkpoints) == (scfg.length_steps, lr, kept)
         assert (c.rl.dtype if role == "rl" else c.model.dtype) == dtype
+        # a seed changes the seed of the trained stage and nothing else
+        ref = got[(role, lr, dtype, 0)]
+        assert stage.seed == (ref.rl if role == "rl" else ref.sft).seed + seed
+        assert dataclasses.replace(stage, seed=0) == dataclasses.replace(ref.rl if role == "rl" else ref.sft, seed=0)
     # RL and SFT at one setting see as many sequences per step
-    rl, sft = got[("rl", 1e-5, "float32")], got[("sft", 1e-5, "float32")]
+    rl, sft = got[("rl", 1e-5, "float32", 0)], got[("sft", 1e-5, "float32", 0)]
     assert sft.sft.batch_size == rl.rl.prompts_per_step * rl.rl.num_generations
     assert length_study.kept_steps(ms.study_config("smoke", length_steps=7, length_every=3)) == (3, 6, 7)
 
@@ -65,6 +70,12 @@ def test_length_sentence_names_where_the_pattern_appears():
     assert rules.length_sentence(together).startswith("At no learning rate and length tried (up to 80 steps)")
     with pytest.raises(SftrlError, match="an RL and an SFT run"):
         rules.length_sentence(pattern[:1])
+    # with seeds, a separation must hold in every seed
+    seeded = [{**r, "seed": i} for r in separated for i in range(2)]
+    seeded.append({**_run("rl", 1e-5, [0.3, 0.1, 0.05], 0.9), "seed": 2})  # one RL seed as dense as SFT
+    text = rules.length_sentence(seeded)
+    assert text.startswith("At no learning rate and length tried (up to 80 steps) does RL stay sparser than SFT "
+                           "by 10 points or more in every seed") and "means over 3 seeds" in text
     # weights that stopped moving are no sample of how updates accumulate
     stuck = [{**r, "moved_every_interval": 0.02} for r in pattern[:2]]
     text = rules.length_sentence(stuck)
@@ -81,8 +92,8 @@ def test_the_study_runs_on_the_smoke_profile_and_its_snapshot_reads_back(tmp_pat
     assert length_study.main(["--profile", "smoke", "--out", str(out)]) == 0
     snap = length_study.read(out)
     assert snap["profile"] == "smoke" and length_study.is_current(snap)
-    assert {(r["role"], r["lr"]) for r in snap["runs"]} == {(ro, lr) for ro in ("rl", "sft")
-                                                           for lr in (1e-3, 1e-4, 1e-6)}
+    assert {(r["role"], r["lr"], r["seed"]) for r in snap["runs"]} == {(ro, lr, 0) for ro in ("rl", "sft")
+                                                                       for lr in (1e-3, 1e-4, 1e-6)}
     assert float(snap["half_ulp"]["0.1"]) <= float(snap["half_ulp"]["0.5"]) <= float(snap["half_ulp"]["0.9"])
     for r in snap["runs"]:
         assert r["steps"] == [1, 2, 3] and r["intervals"] == 3
@@ -111,8 +122,9 @@ def test_the_committed_snapshot_is_the_cpu_profiles_study():
     assert snap is not None, "book/study/length.json is committed; `make study` writes it"
     scfg = ms.study_config(snap["profile"])
     assert snap["profile"] == length_study.PROFILE
-    assert {(r["role"], r["lr"], r["dtype"]) for r in snap["runs"]} == {
-        (role, lr, dtype) for role in ("rl", "sft") for lr in scfg.length_lrs for dtype in scfg.length_dtypes}
+    assert {(r["role"], r["lr"], r["dtype"], r["seed"]) for r in snap["runs"]} == {
+        (role, lr, dtype, seed) for role in ("rl", "sft") for lr in scfg.length_lrs for dtype in scfg.length_dtypes
+        for seed in length_study.seeds(scfg, dtype)}
     assert all(r["steps"] == list(length_study.kept_steps(scfg)) for r in snap["runs"])
     data = figure7.length_data(config.profile("smoke"), ms.study_config("smoke"), "log")
     assert data.runs == snap["runs"] and "make study" in data.source
@@ -125,6 +137,6 @@ def test_length_table_reads_the_rows():
                                                           "moved_every_interval": 0.0, "drift_exponent": 1.0}]
     runs[0].update(moved_every_interval=0.5, drift_exponent=0.5)
     t = tables.length_table(runs)
-    assert t.columns[:4] == ["kind", "learning rate", "weights", "steps"]
-    assert t.rows[0][3:8] == ["20-80", "80.0%", "70.0%", "70.0%", "0.25 (0.20)"]
-    assert t.rows[1][7] == "—" and any("no entry moved in every interval" in n for n in t.notes)
+    assert t.columns[:5] == ["kind", "learning rate", "weights", "seed", "steps"]
+    assert t.rows[0][3:9] == ["0", "20-80", "80.0%", "70.0%", "70.0%", "0.25 (0.20)"]
+    assert t.rows[1][8] == "—" and any("no entry moved in every interval" in n for n in t.notes)

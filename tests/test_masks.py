@@ -723,6 +723,9 @@ def test_study_plot_helpers_draw_what_they_are_given(close_figures):
     assert sorted({tuple(line.get_xdata()) for ax in axes[:, 0] for line in ax.lines[:4]}) == [(10, 20, 40)]
     assert axes[0, 2].get_xscale() == axes[0, 2].get_yscale() == "log"
     assert not legend_covers_data(fig)
+    fig, axes = pm.plot_length([*length, {**length[0], "seed": 1}])  # a second seed: a line, no new legend entry
+    assert len(axes[0, 0].lines) == 5
+    assert len(fig.legends[0].get_texts()) == len({(r["role"], r["lr"]) for r in length}) + 2  # + two slopes
     for bad in (lambda: pm.plot_regime([]), lambda: pm.plot_geometry({}), lambda: pm.plot_probe_accuracy([]),
                 lambda: pm.plot_length([])):
         with pytest.raises(SftrlError):

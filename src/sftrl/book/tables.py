@@ -260,21 +260,21 @@ def checkpoints_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 
 def length_table(runs: Sequence[Mapping[str, Any]]) -> Table:
     """The length study of the geometry page (:func:`sftrl.experiments.length_study.table`):
-    per run, the bf16 sparsity after the first and the last kept checkpoint, the last
-    interval's, the sign consistency against a random walk's and the drift exponent."""
+    per run (and seed), the bf16 sparsity after the first and the last kept checkpoint, the
+    last interval's, the sign consistency against a random walk's and the drift exponent."""
     dtypes = {"float32": "fp32 master, rounded to bf16", "bfloat16": "bf16 throughout"}
-    rows = [{**r, "first": r["sparsity"][0], "last": r["sparsity"][-1], "last_step": r["step_sparsity"][-1],
+    rows = [{"seed": 0, **r, "first": r["sparsity"][0], "last": r["sparsity"][-1], "last_step": r["step_sparsity"][-1],
              "span": f"{r['steps'][0]}-{r['steps'][-1]}",
              "walk": (f"{r['sign_consistency']:.2f} ({r['sign_consistency_chance']:.2f})"
                       if r.get("sign_consistency") is not None else None)} for r in runs]
     return Table.from_rows(
-        rows, ["role", "lr", "dtype", "span", "first", "last", "last_step", "walk", "moved_every_interval",
+        rows, ["role", "lr", "dtype", "seed", "span", "first", "last", "last_step", "walk", "moved_every_interval",
                "drift_exponent"],
-        headers={"role": "kind", "lr": "learning rate", "dtype": "weights", "span": "steps",
+        headers={"role": "kind", "lr": "learning rate", "dtype": "weights", "seed": "seed", "span": "steps",
                  "first": "sparsity, first checkpoint", "last": "sparsity, last checkpoint",
                  "last_step": "sparsity, last interval", "walk": "sign consistency (random walk)",
                  "moved_every_interval": "moved every interval", "drift_exponent": "drift exponent"},
-        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: dtypes.get(x, x), "span": str,
+        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: dtypes.get(x, x), "seed": str, "span": str,
                  "first": _pct, "last": _pct, "last_step": _pct, "walk": str, "moved_every_interval": _pct,
                  "drift_exponent": lambda x: f"{x:.2f}"},
         missing="no entry moved in every interval, or the run did not move at all",

@@ -1045,74 +1045,88 @@ _WEIGHTS = {"float32": "fp32 masters", "bfloat16": "bf16 weights"}
 MOVED_MIN = 0.5
 
 
-def _random_walk(row: Mapping[str, Any]) -> bool | None:
-    """Whether a run's sign consistency lies nearer a random walk's than an always-same-way
-    update's (None when fewer than :data:`MOVED_MIN` of the entries moved in every interval)."""
-    sc, chance = row.get("sign_consistency"), row.get("sign_consistency_chance")
-    if sc is None or chance is None or sc != sc or not row.get("moved_every_interval", 0.0) >= MOVED_MIN:
+def _random_walk(rows: Sequence[Mapping[str, Any]]) -> tuple[bool, float] | None:
+    """Whether runs' mean sign consistency lies nearer a random walk's than an always-same-way
+    update's, and that mean, over the runs where at least :data:`MOVED_MIN` of the entries
+    moved in every interval (None when there is no such run)."""
+    judged = [r for r in rows if r.get("sign_consistency") is not None and not math.isnan(r["sign_consistency"])
+              and r.get("moved_every_interval", 0.0) >= MOVED_MIN]
+    if not judged:
         return None
-    return sc - chance < 1 - sc
+    sc = sum(float(r["sign_consistency"]) for r in judged) / len(judged)
+    return sc - float(judged[0]["sign_consistency_chance"]) < 1 - sc, sc
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
 
 
 def length_sentence(runs: Sequence[Mapping[str, Any]]) -> str:
     """Where, if anywhere, RL's and SFT's bf16 sparsity separate with training length, and
     whether the accumulation account (RL's updates a random walk, SFT's consistent) holds.
 
-    Per learning rate and weight dtype with both an RL and an SFT run
-    (:func:`sftrl.experiments.length_study.table`): RL is *separated* from SFT when, after
-    the longest run, it leaves at least :data:`LENGTH_GAP` more of the weights untouched than
-    SFT and the gap has grown since the first kept checkpoint. B's pattern is there when,
-    in addition, RL leaves at least half of the weights untouched and SFT fewer than half
-    (the rule of the claim ``rl_sparse_sft_dense``). A run's updates read as a random walk
-    when its mean sign consistency is nearer the random walk's value than 1; it is judged
-    only where at least :data:`MOVED_MIN` of the entries moved in every interval.
+    Per learning rate and weight dtype with RL and SFT runs
+    (:func:`sftrl.experiments.length_study.table`, one or more seeds each): RL is
+    *separated* from SFT when, after the longest run, it leaves on average at least
+    :data:`LENGTH_GAP` more of the weights untouched than SFT, the gap has grown since the
+    first kept checkpoint, and every RL seed is sparser than every SFT seed. B's pattern is
+    there when, in addition, RL leaves at least half of the weights untouched and SFT fewer
+    than half (the rule of the claim ``rl_sparse_sft_dense``). Updates read as a random walk
+    when the mean sign consistency over the seeds is nearer the random walk's value than 1;
+    it is judged only over runs where at least :data:`MOVED_MIN` of the entries moved in
+    every interval.
     """
-    pairs: dict[tuple[float, str], dict[str, Mapping[str, Any]]] = {}
+    pairs: dict[tuple[float, str], dict[str, list[Mapping[str, Any]]]] = {}
     for r in runs:
-        pairs.setdefault((float(r["lr"]), str(r["dtype"])), {})[str(r["role"])] = r
+        pairs.setdefault((float(r["lr"]), str(r["dtype"])), {}).setdefault(str(r["role"]), []).append(r)
     pairs = {k: v for k, v in sorted(pairs.items(), key=lambda kv: (kv[0][1] != "float32", -kv[0][0]))
              if {"rl", "sft"} <= set(v)}
     if not pairs:
         raise SftrlError("the length study needs an RL and an SFT run at the same learning rate and dtype")
     where = lambda k: f"lr {k[0]:g} with {_WEIGHTS.get(k[1], k[1])}"  # noqa: E731
-    steps = max(int(p["rl"]["steps"][-1]) for p in pairs.values())
-    gaps = {k: (p["rl"]["sparsity"][0] - p["sft"]["sparsity"][0], p["rl"]["sparsity"][-1] - p["sft"]["sparsity"][-1])
-            for k, p in pairs.items()}
-    separated = [k for k, (g0, g1) in gaps.items() if g1 >= LENGTH_GAP and g1 > g0]
-    pattern = [k for k in separated if pairs[k]["rl"]["sparsity"][-1] >= 0.5 > pairs[k]["sft"]["sparsity"][-1]]
+    end = {k: {role: [float(r["sparsity"][-1]) for r in rs] for role, rs in p.items()} for k, p in pairs.items()}
+    first = {k: {role: _mean([float(r["sparsity"][0]) for r in rs]) for role, rs in p.items()}
+             for k, p in pairs.items()}
+    gaps = {k: (first[k]["rl"] - first[k]["sft"], _mean(end[k]["rl"]) - _mean(end[k]["sft"])) for k in pairs}
+    separated = [k for k, (g0, g1) in gaps.items() if g1 >= LENGTH_GAP and g1 > g0
+                 and min(end[k]["rl"]) > max(end[k]["sft"])]
+    pattern = [k for k in separated if _mean(end[k]["rl"]) >= 0.5 > _mean(end[k]["sft"])]
+    steps = max(int(r["steps"][-1]) for p in pairs.values() for rs in p.values() for r in rs)
+    n_seeds = max(len(rs) for p in pairs.values() for rs in p.values())
+    over = f" (means over {n_seeds} seeds)" if n_seeds > 1 else ""
+    inside = f"; means over {n_seeds} seeds" if n_seeds > 1 else ""
+    both = lambda k: f"RL {pct(_mean(end[k]['rl']))} against SFT {pct(_mean(end[k]['sft']))}"  # noqa: E731
     if pattern:
-        text = (f"B's pattern appears with length at {', '.join(where(k) for k in pattern)}: after "
-                + "; ".join(f"{int(pairs[k]['rl']['steps'][-1])} steps at {where(k)}, RL leaves "
-                            f"{pct(pairs[k]['rl']['sparsity'][-1])} of the weights untouched and SFT "
-                            f"{pct(pairs[k]['sft']['sparsity'][-1])}" for k in pattern) + ".")
+        text = (f"B's pattern appears with length at {', '.join(where(k) for k in pattern)}: after {steps} steps, "
+                + "; ".join(f"{where(k)}: {both(k)} of the weights untouched" for k in pattern) + f"{over}.")
     elif separated:
-        text = ("RL stays sparser than SFT as training gets longer at "
-                + ", ".join(f"{where(k)} ({pct(pairs[k]['rl']['sparsity'][-1])} against "
-                            f"{pct(pairs[k]['sft']['sparsity'][-1])})" for k in separated)
+        every = ", in every seed," if n_seeds > 1 else ""
+        text = (f"RL stays sparser than SFT as training gets longer{every} at "
+                + ", ".join(f"{where(k)} ({both(k)} of the weights untouched after {steps} steps{inside})"
+                            for k in separated)
                 + ", but not with RL sparse and SFT dense, as B reports.")
     else:
         k = max(gaps, key=lambda k: gaps[k][1])
+        every = " in every seed" if n_seeds > 1 else ""
         text = (f"At no learning rate and length tried (up to {steps} steps) does RL stay sparser than SFT by "
-                f"{round(100 * LENGTH_GAP)} points or more: the largest gap at the end is {pts(gaps[k][1])} at {where(k)} "
-                f"(RL {pct(pairs[k]['rl']['sparsity'][-1])}, SFT {pct(pairs[k]['sft']['sparsity'][-1])}).")
+                f"{round(100 * LENGTH_GAP)} points or more{every}: the largest mean gap at the end is "
+                f"{pts(gaps[k][1])} at {where(k)} ({both(k)}{inside}).")
     walks = []
     for k, p in pairs.items():
         rl, sft = _random_walk(p["rl"]), _random_walk(p["sft"])
-        if rl is None or sft is None:
-            continue
-        walks.append((k, rl and not sft))
-    held = [k for k, ok in walks if ok]
+        if rl is not None and sft is not None:
+            walks.append((k, rl[0] and not sft[0], rl[1], sft[1]))
     if walks:
-        chance = pairs[walks[0][0]]["rl"]["sign_consistency_chance"]
-        detail = "; ".join(f"{where(k)}, RL {pairs[k]['rl']['sign_consistency']:.2f} and SFT "
-                           f"{pairs[k]['sft']['sign_consistency']:.2f}" for k, _ in walks)
+        chance = float(pairs[walks[0][0]]["rl"][0]["sign_consistency_chance"])
+        detail = "; ".join(f"{where(k)}, RL {a:.2f} and SFT {b:.2f}" for k, _, a, b in walks)
         text += (f" The mean sign consistency of each entry's updates (1 = always the same way, {chance:.2f} = a "
                  f"random walk) is: {detail}.")
+        held = [k for k, ok, _, _ in walks if ok]
         text += (f" The accumulation account (RL a random walk, SFT consistent) holds at "
                  f"{', '.join(where(k) for k in held)}." if held else
                  " At no setting are RL's updates a random walk while SFT's are consistent, so the accumulation "
                  "account does not explain this model's masks.")
-    stuck = [k for k, p in pairs.items() if all(_random_walk(p[r]) is None for r in ("rl", "sft"))]
+    stuck = [k for k, p in pairs.items() if _random_walk(p["rl"]) is None and _random_walk(p["sft"]) is None]
     if stuck:
         text += (f" At {', '.join(where(k) for k in stuck)}, fewer than {round(100 * MOVED_MIN)}% of the weights moved "
                  f"in every interval, too few to judge how their updates accumulate.")

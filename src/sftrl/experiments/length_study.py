@@ -10,8 +10,9 @@ measured (arXiv 2511.08567; the per-step form after arXiv 2602.03839).
   learning rate.
 
 The study: RL and SFT from the mask study's start (:func:`sftrl.experiments.masks_study.start_checkpoint`)
-at every ``length_lrs`` and ``length_dtypes`` of the profile's :class:`MaskStudyConfig`,
-each for ``length_steps`` steps with a checkpoint every ``length_every`` steps. Per run,
+at every ``length_lrs`` and ``length_dtypes`` of the profile's :class:`MaskStudyConfig`
+(``length_seeds`` seeds each with fp32 master weights), each for ``length_steps`` steps
+with a checkpoint every ``length_every`` steps. Per run,
 :func:`sftrl.weights.masks.length_summary` gives the cumulative and per-step sparsity at
 each kept checkpoint, the sign consistency of each entry's updates against a random walk's,
 and the drift exponent. The runs are cached like every run; the summaries by the
@@ -63,17 +64,33 @@ def kept_steps(scfg: MaskStudyConfig) -> tuple[int, ...]:
     return tuple(sorted({*range(scfg.length_every, scfg.length_steps + 1, scfg.length_every), scfg.length_steps}))
 
 
-def configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[tuple[str, float, str], StudyConfig]:
-    """``(role, lr, dtype) -> configuration``: the regime sweep's recipe
-    (:func:`sftrl.experiments.masks_study.regime_configs`) at the study's lengths, rates and dtypes."""
+Key = tuple[str, float, str, int]  #: (role, lr, dtype, seed) of one run of the study
+
+
+def seeds(scfg: MaskStudyConfig, dtype: str) -> range:
+    """The seeds the study runs at weight dtype ``dtype`` (``length_seeds`` with fp32 masters, else one)."""
+    return range(scfg.length_seeds if dtype == "float32" else 1)
+
+
+def configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[Key, StudyConfig]:
+    """``(role, lr, dtype, seed) -> configuration``: the regime sweep's recipe
+    (:func:`sftrl.experiments.masks_study.regime_configs`) at the study's lengths, rates,
+    dtypes and seeds (seed 0 is the recipe's own)."""
     ms.check_study_config(scfg)
     long = replace(scfg, steps=scfg.length_steps, checkpoints=kept_steps(scfg), regime_lrs=scfg.length_lrs,
                    regime_dtypes=scfg.length_dtypes)
-    return ms.regime_configs(cfg, long)
+    out: dict[Key, StudyConfig] = {}
+    for (role, lr, dtype), c in ms.regime_configs(cfg, long).items():
+        for seed in seeds(scfg, dtype):
+            if role == "rl":
+                out[(role, lr, dtype, seed)] = replace(c, rl=replace(c.rl, seed=c.rl.seed + seed))
+            else:
+                out[(role, lr, dtype, seed)] = replace(c, sft=replace(c.sft, seed=c.sft.seed + seed))
+    return out
 
 
-def runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[tuple[str, float, str], Run]:
-    """The study's runs by ``(role, lr, dtype)``, trained if missing."""
+def runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[Key, Run]:
+    """The study's runs by ``(role, lr, dtype, seed)``, trained if missing."""
     step, start = ms.start_step(cfg, scfg), ms.start_checkpoint(cfg, scfg)
     return {key: (train.rl(c, step) if key[0] == "rl" else train.sft(c, start=start))
             for key, c in configs(cfg, scfg).items()}
@@ -101,14 +118,14 @@ def summarise(start: str | Path, run: Run, *, eta: float | None = None) -> dict[
 
 
 def table(cfg: StudyConfig, scfg: MaskStudyConfig, *, eta: float | None = None) -> list[dict[str, Any]]:
-    """One row per run: ``role``, ``lr``, ``dtype``, ``run`` (its folder's name), the series
+    """One row per run: ``role``, ``lr``, ``dtype``, ``seed``, ``run`` (its folder's name), the series
     of :func:`summarise` and, for RL, the reward summary
     (:func:`sftrl.experiments.masks_study.reward_summary`)."""
     ms.check_settings(eta, 0.5, 1.0)
     start = ms.start_checkpoint(cfg, scfg)
     rows = []
-    for (role, lr, dtype), run in runs(cfg, scfg).items():
-        row = {"role": role, "lr": lr, "dtype": dtype, "run": run.id, **summarise(start, run, eta=eta)}
+    for (role, lr, dtype, seed), run in runs(cfg, scfg).items():
+        row = {"role": role, "lr": lr, "dtype": dtype, "seed": seed, "run": run.id, **summarise(start, run, eta=eta)}
         if role == "rl":
             row.update(ms.reward_summary(run))
         rows.append(row)

@@ -151,6 +151,10 @@ class MaskStudyConfig:
     length_dtypes: tuple[str, ...] = ("float32", "bfloat16")
     """Weight dtypes of the length study: fp32 master weights rounded to bf16 by the masks,
     and weights stored and updated in bf16."""
+    length_seeds: int = 3
+    """Seeds of every RL and SFT run of the length study with fp32 master weights (seed i
+    sets RL's sampling and data order, SFT's data order). With weights stored in bf16 almost
+    every weight stops moving after the first steps, so those runs keep one seed."""
 
 
 #: the study's budget per profile (smoke: seconds on a CPU, for tests and the smoke book)
@@ -159,7 +163,7 @@ _STUDY_PROFILES: dict[str, MaskStudyConfig] = {
     # parseable, wrong answers) still gives GRPO a signal, so the smoke runs move weights
     "smoke": MaskStudyConfig(steps=4, prompts_per_step=4, checkpoints=(2, 4), lr=1e-4, reward="shaped",
                              temperature=0.5, regime_lrs=(1e-4, 1e-6), probe_lr=1e-3,
-                             length_lrs=(1e-3, 1e-4, 1e-6), length_steps=4, length_every=1),
+                             length_lrs=(1e-3, 1e-4, 1e-6), length_steps=4, length_every=1, length_seeds=1),
     # sized for the book's 2-core budget: five runs that differ in seed, data and recipe,
     # 20 steps each; the regime sweep at two learning rates around the runs' own
     "cpu": MaskStudyConfig(steps=20, checkpoints=(5, 10, 20),
@@ -216,6 +220,7 @@ STUDY_RULES: dict[str, config.Rule] = {
     "probe_lr": config.ANALYSIS_RULES["probe_lr"], "probe_steps": config.ANALYSIS_RULES["probe_steps"],
     "length_lrs": config.ANALYSIS_RULES["study_lr"], "length_steps": config.ANALYSIS_RULES["study_steps"],
     "length_every": config.ANALYSIS_RULES["study_steps"], "length_dtypes": config.ANALYSIS_RULES["study_dtype"],
+    "length_seeds": config.RULES["rl_seeds"],
 }
 
 

@@ -342,7 +342,7 @@ _LR_COLORS = (_EXTRA[0], _EXTRA[2], _EXTRA[3], COLORS["base"])
 
 def plot_length(runs: Sequence[Mapping[str, object]], *, paper: float | None = None) -> tuple[Figure, np.ndarray]:
     """Update sparsity against training length: one row of panels per weight dtype, one
-    line per run (colour: learning rate; solid RL, dashed SFT).
+    line per run (colour: learning rate; solid RL, dashed SFT; seeds after the first fainter).
 
     Columns: cumulative sparsity (each checkpoint against the start, with paper B's RL
     sparsity ``paper`` dotted), per-step sparsity (each checkpoint against the previous
@@ -364,8 +364,10 @@ def plot_length(runs: Sequence[Mapping[str, object]], *, paper: float | None = N
         rs = [r for r in runs if str(r["dtype"]) == dtype]
         for r in rs:
             steps = [int(x) for x in r["steps"]]
+            label = f"{str(r['role']).upper()} lr {float(r['lr']):g}"
+            first = not int(r.get("seed", 0))  # seeds share a label, one legend entry
             style = dict(color=color[float(r["lr"])], ls=_ROLE_STYLE.get(str(r["role"]), ":"), marker=".", ms=3,
-                         label=f"{str(r['role']).upper()} lr {float(r['lr']):g}")
+                         label=label if first else f"_{label}", alpha=1.0 if first else 0.6)
             row[0].plot(steps, [float(x) for x in r["sparsity"]], **style)
             row[1].plot(steps, [float(x) for x in r["step_sparsity"]], **style)
             drift = [(s, float(d)) for s, d in zip(steps, r["drift"]) if float(d) > 0]
