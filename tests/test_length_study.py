@@ -137,6 +137,7 @@ def test_length_table_reads_the_rows():
                                                           "moved_every_interval": 0.0, "drift_exponent": 1.0}]
     runs[0].update(moved_every_interval=0.5, drift_exponent=0.5)
     t = tables.length_table(runs)
-    assert t.columns[:5] == ["kind", "learning rate", "weights", "seed", "steps"]
-    assert t.rows[0][3:9] == ["0", "20-80", "80.0%", "70.0%", "70.0%", "0.25 (0.20)"]
-    assert t.rows[1][8] == "—" and any("no entry moved in every interval" in n for n in t.notes)
+    assert t.columns[:5] == ["kind", "lr", "weights", "seed", "sparsity, first → last"]
+    assert t.rows[0][3:7] == ["0", "80.0% → 70.0%", "70.0%", "0.25 (0.20)"]
+    assert t.rows[1][6] == "—" and any("fewer than 50% of the entries moved" in n for n in t.notes)
+    assert t.notes[0].startswith("Checkpoints from step 20 to 80.")

@@ -260,29 +260,32 @@ def checkpoints_table(rows: Sequence[Mapping[str, Any]]) -> Table:
 
 def length_table(runs: Sequence[Mapping[str, Any]]) -> Table:
     """The length study of the geometry page (:func:`sftrl.experiments.length_study.table`):
-    per run (and seed), the bf16 sparsity after the first and the last kept checkpoint, the
-    last interval's, the sign consistency against a random walk's and the drift exponent."""
-    dtypes = {"float32": "fp32 master, rounded to bf16", "bfloat16": "bf16 throughout"}
-    rows = [{"seed": 0, **r, "first": r["sparsity"][0], "last": r["sparsity"][-1], "last_step": r["step_sparsity"][-1],
-             "span": f"{r['steps'][0]}-{r['steps'][-1]}",
+    per run (and seed), the bf16 sparsity from the first to the last kept checkpoint, the
+    last interval's, the sign consistency against a random walk's and the drift exponent.
+    Sign consistency shows only where the rule judges it (:data:`sftrl.claims.rules.MOVED_MIN`)."""
+    from sftrl.claims.rules import MOVED_MIN
+
+    dtypes = {"float32": "fp32 masters", "bfloat16": "bf16"}
+    rows = [{"seed": 0, **r, "span": f"{_pct(r['sparsity'][0])} → {_pct(r['sparsity'][-1])}",
+             "last_step": r["step_sparsity"][-1],
              "walk": (f"{r['sign_consistency']:.2f} ({r['sign_consistency_chance']:.2f})"
-                      if r.get("sign_consistency") is not None else None)} for r in runs]
+                      if r.get("sign_consistency") is not None
+                      and r.get("moved_every_interval", 0.0) >= MOVED_MIN else None)} for r in runs]
+    steps = sorted({(r["steps"][0], r["steps"][-1]) for r in runs})
     return Table.from_rows(
-        rows, ["role", "lr", "dtype", "seed", "span", "first", "last", "last_step", "walk", "moved_every_interval",
-               "drift_exponent"],
-        headers={"role": "kind", "lr": "learning rate", "dtype": "weights", "seed": "seed", "span": "steps",
-                 "first": "sparsity, first checkpoint", "last": "sparsity, last checkpoint",
-                 "last_step": "sparsity, last interval", "walk": "sign consistency (random walk)",
-                 "moved_every_interval": "moved every interval", "drift_exponent": "drift exponent"},
-        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: dtypes.get(x, x), "seed": str, "span": str,
-                 "first": _pct, "last": _pct, "last_step": _pct, "walk": str, "moved_every_interval": _pct,
-                 "drift_exponent": lambda x: f"{x:.2f}"},
-        missing="no entry moved in every interval, or the run did not move at all",
-        notes=["Sparsity: the share of entries whose bf16 value did not change, against the start (first and last "
-               "checkpoint) or against the previous kept checkpoint (last interval). Sign consistency: the mean over "
-               "entries that moved in every interval of |sum of the signs of their moves| / intervals; a random "
-               "walk gives the value in brackets, updates always the same way give 1. Drift exponent: the slope of "
-               "log mean |w - w0| against log step (1/2 for a random walk, 1 for consistent updates)."])
+        rows, ["role", "lr", "dtype", "seed", "span", "last_step", "walk", "drift_exponent"],
+        headers={"role": "kind", "lr": "lr", "dtype": "weights", "seed": "seed", "span": "sparsity, first → last",
+                 "last_step": "last interval", "walk": "sign consistency (walk)", "drift_exponent": "drift exponent"},
+        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: dtypes.get(x, x), "seed": str,
+                 "span": str, "last_step": _pct, "walk": str, "drift_exponent": lambda x: f"{x:.2f}"},
+        missing=f"fewer than {round(100 * MOVED_MIN)}% of the entries moved in every interval, too few to judge",
+        notes=[f"Checkpoints from step {', '.join(f'{a} to {b}' for a, b in steps)}. Sparsity: the share of entries "
+               "whose bf16 value did not change, against the start (first and last kept checkpoint) or against the "
+               "previous kept checkpoint (last interval); fp32 masters are rounded to bf16 for the masks. Sign "
+               "consistency: the mean over entries that moved in every interval of |sum of the signs of their moves| "
+               "/ intervals; a random walk gives the value in brackets, updates always the same way give 1. Drift "
+               "exponent: the slope of log mean |w - w0| against log step (1/2 for a random walk, 1 for consistent "
+               "updates)."])
 
 
 def regime_table(rows: Sequence[Mapping[str, Any]]) -> Table:
