@@ -11,6 +11,10 @@ from __future__ import annotations
 import math
 
 
+#: how the book names a run's weight dtype (the length study's rows, sentence and plot)
+WEIGHTS = {"float32": "fp32 masters", "bfloat16": "bf16 weights"}
+
+
 def pct(x: float) -> str:
     """An accuracy as the book prints it: ``0.3931`` -> ``'39.3%'`` (``nan`` -> ``'n/a'``)."""
     return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"

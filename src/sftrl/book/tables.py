@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sftrl.claims.registry import PAPERS
 from sftrl.errors import SftrlError
+from sftrl.fmt import WEIGHTS
 
 if TYPE_CHECKING:
     from sftrl.claims.rules import Verdict
@@ -265,7 +266,6 @@ def length_table(runs: Sequence[Mapping[str, Any]]) -> Table:
     Sign consistency shows only where the rule judges it (:data:`sftrl.claims.rules.MOVED_MIN`)."""
     from sftrl.claims.rules import MOVED_MIN
 
-    dtypes = {"float32": "fp32 masters", "bfloat16": "bf16"}
     rows = [{"seed": 0, **r, "span": f"{_pct(r['sparsity'][0])} → {_pct(r['sparsity'][-1])}",
              "last_step": r["step_sparsity"][-1],
              "walk": (f"{r['sign_consistency']:.2f} ({r['sign_consistency_chance']:.2f})"
@@ -276,7 +276,7 @@ def length_table(runs: Sequence[Mapping[str, Any]]) -> Table:
         rows, ["role", "lr", "dtype", "seed", "span", "last_step", "walk", "drift_exponent"],
         headers={"role": "kind", "lr": "lr", "dtype": "weights", "seed": "seed", "span": "sparsity, first → last",
                  "last_step": "last interval", "walk": "sign consistency (walk)", "drift_exponent": "drift exponent"},
-        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: dtypes.get(x, x), "seed": str,
+        formats={"role": _role, "lr": lambda x: f"{x:g}", "dtype": lambda x: WEIGHTS.get(x, x), "seed": str,
                  "span": str, "last_step": _pct, "walk": str, "drift_exponent": lambda x: f"{x:.2f}"},
         missing=f"fewer than {round(100 * MOVED_MIN)}% of the entries moved in every interval, too few to judge",
         notes=[f"Checkpoints from step {', '.join(f'{a} to {b}' for a, b in steps)}. Sparsity: the share of entries "

@@ -35,7 +35,7 @@ from sftrl.claims import registry
 from sftrl.errors import SftrlError
 from sftrl.experiments.figure1 import best_recovery, by_split, face_as_id_share, ood_peak, outcome_share
 from sftrl.experiments.figure7 import ROTATED
-from sftrl.fmt import pct, pts
+from sftrl.fmt import WEIGHTS, pct, pts
 
 #: the three possible verdicts, strongest first
 VERDICTS = ("reproduced", "partly", "not reproduced")
@@ -1037,7 +1037,6 @@ def regime_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
 #: length study to call the two separated
 LENGTH_GAP = 0.10
 
-_WEIGHTS = {"float32": "fp32 masters", "bfloat16": "bf16 weights"}
 
 
 #: the share of entries that must move in every interval for a run's sign consistency to be
@@ -1083,7 +1082,7 @@ def length_sentence(runs: Sequence[Mapping[str, Any]]) -> str:
              if {"rl", "sft"} <= set(v)}
     if not pairs:
         raise SftrlError("the length study needs an RL and an SFT run at the same learning rate and dtype")
-    where = lambda k: f"lr {k[0]:g} with {_WEIGHTS.get(k[1], k[1])}"  # noqa: E731
+    where = lambda k: f"lr {k[0]:g} with {WEIGHTS.get(k[1], k[1])}"  # noqa: E731
     end = {k: {role: [float(r["sparsity"][-1]) for r in rs] for role, rs in p.items()} for k, p in pairs.items()}
     first = {k: {role: _mean([float(r["sparsity"][0]) for r in rs]) for role, rs in p.items()}
              for k, p in pairs.items()}

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from sftrl.errors import SftrlError
+from sftrl.fmt import WEIGHTS
 from sftrl.weights.masks import pool_image
 from sftrl.book.plots import COLORS, PAGE_WIDTH, legend_below
 
@@ -359,7 +360,6 @@ def plot_length(runs: Sequence[Mapping[str, object]], *, paper: float | None = N
     color = {lr: _LR_COLORS[i % len(_LR_COLORS)] for i, lr in enumerate(lrs)}
     fig, axes = plt.subplots(len(dtypes), 3, figsize=(PAGE_WIDTH, PAGE_WIDTH * 0.33 * len(dtypes) + 0.4),
                              layout="constrained", squeeze=False)
-    names = {"float32": "fp32 masters", "bfloat16": "bf16 weights"}
     for row, dtype in zip(axes, dtypes, strict=True):
         rs = [r for r in runs if str(r["dtype"]) == dtype]
         for r in rs:
@@ -385,7 +385,7 @@ def plot_length(runs: Sequence[Mapping[str, object]], *, paper: float | None = N
         if paper is not None:
             row[0].axhline(paper, color=COLORS["paper"], ls=":", lw=1, label="paper B, RL")
         row[2].xaxis.set_minor_formatter(NullFormatter())  # no crowded labels between the decades
-        row[0].set_title(names.get(dtype, dtype), fontsize="small", loc="left")
+        row[0].set_title(WEIGHTS.get(dtype, dtype), fontsize="small", loc="left")
         for ax, ylabel in zip(row, ("sparsity since start", "sparsity per interval", "mean |w - w0|")):
             ax.set_ylabel(ylabel)
         for ax in row[:2]:
