@@ -79,6 +79,7 @@ def main() -> int:
 
     from sftrl import config
     from sftrl.experiments import figure1 as study
+    from sftrl.training import pool
     from sftrl.training import train
 
     cfg = config.profile(args.profile)
@@ -92,20 +93,17 @@ def main() -> int:
         tokens = cfg.sft.steps * cfg.sft.batch_size * 36  # ~36 tokens per compact example
         rows.append(("SFT", dt, f"{cfg.sft.steps} steps, ~{tokens / dt:,.0f} tok/s"))
         t = time.time()
-        curve = study.sft_curve(cfg)
-        dt = time.time() - t
-        n = sum(r["n"] for r in curve)
-        rows.append(("evaluate SFT checkpoints", dt, f"{len(curve) // 2} checkpoints, {n / dt:,.0f} hands/s"))
-        t = time.time()
-        study.rl_runs(cfg, cfg.rl_from_steps, seeds=cfg.rl_seeds)  # as make book trains them
-        workers = 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
+        study.prepare(cfg, cfg.rl_from_steps, seeds=cfg.rl_seeds)  # as make book makes them
+        workers = pool.workers(cfg)
         n_runs = len(cfg.rl_from_steps) * cfg.rl_seeds
-        rows.append(("RL window runs", time.time() - t,
-                     f"{n_runs} runs ({len(cfg.rl_from_steps)} starts x {cfg.rl_seeds} seeds) of {cfg.rl.steps} "
-                     f"steps x {cfg.rl.prompts_per_step * cfg.rl.num_generations} rollouts, {workers} worker(s)"))
+        n_ckpts = len(study.kept_sft_steps(cfg))
+        rows.append(("Figure 1's runs and evaluations", time.time() - t,
+                     f"{n_ckpts} SFT checkpoints evaluated, {n_runs} RL runs ({len(cfg.rl_from_steps)} starts x "
+                     f"{cfg.rl_seeds} seeds) of {cfg.rl.steps} steps x {cfg.rl.prompts_per_step * cfg.rl.num_generations} "
+                     f"rollouts, each end evaluated; {workers} worker(s)"))
         t = time.time()
         study.rl_window(cfg, cfg.rl_from_steps)
-        rows.append(("evaluate RL ends", time.time() - t, f"{n_runs} runs"))
+        rows.append(("read Figure 1's window", time.time() - t, "from the caches"))
         total = sum(r[1] for r in rows)
         rows.append(("total", total, "budget for the figures' runs: 600 s"))
         del sft_run

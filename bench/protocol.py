@@ -5,7 +5,8 @@
 * One multi-turn RL step through trl's ``GRPOTrainer`` with the project's ``rollout_func``
   against a bare PyTorch GRPO step on the same episodes (the same sampler, then group-
   normalised advantages, one policy-gradient loss over the model's tokens, AdamW): the
-  difference is trl's overhead per step.
+  difference is trl's overhead per step; and trl's step again with gradient checkpointing
+  (trl's default, off in the small profiles), for what recomputing the activations costs.
 
 Writes a JSON snapshot with the code version, the package versions and the processor.
 
@@ -87,32 +88,38 @@ def rl_steps(model_path, cfg, steps: int) -> dict[str, float]:
     bare = sum(times[1:]) / max(1, len(times) - 1)
     sampling = sum(sample_times[1:]) / max(1, len(sample_times) - 1)
 
-    # trl: GRPOTrainer with the project's rollout_func
-    model, tok = train.load(model_path, cfg)
-    play = rollout.rollout_func(rows, fmt, tok, attempts=r.attempts, max_new_tokens=r.max_completion_length,
-                                temperature=r.temperature, reward=r.reward)
+    # trl: GRPOTrainer with the project's rollout_func, without and with gradient checkpointing
     from transformers import TrainerCallback
 
-    stamps: list[float] = []
+    def trl_step(checkpointing: bool) -> float:
+        model, tok = train.load(model_path, cfg)
+        play = rollout.rollout_func(rows, fmt, tok, attempts=r.attempts, max_new_tokens=r.max_completion_length,
+                                    temperature=r.temperature, reward=r.reward)
+        stamps: list[float] = []
 
-    class Clock(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            stamps.append(time.perf_counter())
+        class Clock(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                stamps.append(time.perf_counter())
 
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    with tempfile.TemporaryDirectory() as out:
-        args = GRPOConfig(output_dir=out, max_steps=steps, learning_rate=r.lr, per_device_train_batch_size=n_prompts * group,
-                          num_generations=group, beta=r.beta, temperature=r.temperature,
-                          max_completion_length=r.attempts * (r.max_completion_length + 32), use_cpu=True, bf16=False,
-                          report_to="none", save_strategy="no", logging_steps=1000, disable_tqdm=True, seed=0)
-        trainer = GRPOTrainer(model=model, reward_funcs=rollout.episode_reward, args=args,
-                              train_dataset=Dataset.from_list(rows), processing_class=tok, rollout_func=play,
-                              callbacks=[Clock()])
-        trainer.train()
-    trl_step = (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+        with tempfile.TemporaryDirectory() as out:
+            args = GRPOConfig(output_dir=out, max_steps=steps, learning_rate=r.lr,
+                              per_device_train_batch_size=n_prompts * group, num_generations=group, beta=r.beta,
+                              temperature=r.temperature, max_completion_length=r.attempts * (r.max_completion_length + 32),
+                              use_cpu=True, bf16=False, report_to="none", save_strategy="no", logging_steps=1000,
+                              disable_tqdm=True, seed=0, gradient_checkpointing=checkpointing)
+            trainer = GRPOTrainer(model=model, reward_funcs=rollout.episode_reward, args=args,
+                                  train_dataset=Dataset.from_list(rows), processing_class=tok, rollout_func=play,
+                                  callbacks=[Clock()])
+            trainer.train()
+        return (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
+
+    plain, recomputed = trl_step(False), trl_step(True)
     return {"episodes_per_step": n_prompts * group, "attempts": r.attempts, "steps_timed": steps - 1,
-            "sampling_s": round(sampling, 3), "bare_step_s": round(bare, 3), "trl_step_s": round(trl_step, 3),
-            "trl_over_bare": round(trl_step / bare, 2)}
+            "sampling_s": round(sampling, 3), "bare_step_s": round(bare, 3), "trl_step_s": round(plain, 3),
+            "trl_over_bare": round(plain / bare, 2),
+            "trl_step_gradient_checkpointing_s": round(recomputed, 3),
+            "gradient_checkpointing_over_plain": round(recomputed / plain, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,8 @@ def test_flat_overrides_are_typed_and_nested():
     assert cfg.sft.lr == pytest.approx(3e-4) and isinstance(cfg.sft.lr, float)
     assert cfg.rl.steps == 50 and cfg.sft.checkpoints == (10, 20) and cfg.threads == 1
     assert cfg.rl_from_steps == (10, 20)
+    for word, value in [("True", True), ("no", False), ("1", True), (" false ", False)]:
+        assert config.profile("cpu", gradient_checkpointing=word).gradient_checkpointing is value
 
 
 def test_none_keeps_the_profile_value_and_nothing_else_does():

@@ -115,6 +115,15 @@ def test_the_study_runs_on_the_smoke_profile_and_its_snapshot_reads_back(tmp_pat
     with pytest.raises(SftrlError, match="not a length-study snapshot"):
         length_study.read(tmp_path / "bad.json")
     assert length_study.read(tmp_path / "none.json") is None
+    # a run's summary is cached under this module's code too: other code computes it again
+    start, run = ms.start_checkpoint(cfg, scfg), next(iter(length_study.runs(cfg, scfg).values()))
+    real_summary, real_digest, calls = length_study.masks.length_summary, length_study.provenance.code_digest, []
+    monkeypatch.setattr(length_study.masks, "length_summary", lambda *a, **k: calls.append(1) or real_summary(*a, **k))
+    first = length_study.summarise(start, run)
+    assert calls == []  # cached
+    monkeypatch.setattr(length_study.provenance, "code_digest",
+                        lambda *m, **k: "other" if m == length_study.CODE else real_digest(*m, **k))
+    assert length_study.summarise(start, run) == first and calls == [1]
 
 
 def test_the_committed_snapshot_is_the_cpu_profiles_study():

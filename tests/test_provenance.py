@@ -41,6 +41,16 @@ def test_a_changed_function_body_changes_the_key_and_a_comment_does_not(package)
     assert provenance.code_digest(stage, root=package) != before
 
 
+def test_a_configuration_fields_docstring_is_not_code(package):
+    stage = "sftrl.training.train"
+    before = provenance.code_digest(stage, root=package)
+    cfg = package / "config.py"  # a field's docstring is a bare string below it, not the class's first line
+    _edit(cfg, '    """Optimizer steps."""', '    """Optimizer steps (a reworded field docstring)."""')
+    assert provenance.code_digest(stage, root=package) == before
+    _edit(cfg, "    steps: int = 50\n", "    steps: int = 51\n")  # the default itself is code
+    assert provenance.code_digest(stage, root=package) != before
+
+
 def test_a_change_reaches_every_stage_that_runs_the_code_and_no_other(package):
     stages = ("sftrl.training.train", "sftrl.evaluation.checkpoint", "sftrl.task.game", "sftrl.weights.spectral")
     before = {s: provenance.code_digest(s, root=package) for s in stages}

@@ -30,6 +30,8 @@ BAD_RUN_SETTINGS = [
     ("rl_seeds", "0", r"rl_seeds=0: must be an integer >= 1"),
     ("device", "tpu", r"device='tpu' is not allowed"),
     ("model_dtype", "int8", r"model_dtype='int8' is not allowed; choose one of float32, bfloat16"),
+    ("eval_require_strict", "ture", r"eval_require_strict='ture' is not a valid bool"),  # not silently False
+    ("gradient_checkpointing", "on?", r"gradient_checkpointing='on\?' is not a valid bool"),
 ]
 
 #: (notebook, parameter, bad value, what the error must say): the pages' analysis settings

@@ -186,6 +186,21 @@ def test_bad_requests_fail_before_any_work(smoke):
 
 
 @pytest.mark.slow
+def test_two_children_evaluate_the_edits_as_this_process_would(smoke):
+    from sftrl.evaluation import checkpoint
+
+    cfg, m = smoke
+    two = config.profile("smoke", threads=2)  # two one-thread children evaluate
+    rows = figure4.rank_restoration(m, two, fractions=(0.0, 0.3, 0.6), kinds=("k", "up"))
+    assert all(checkpoint.has_accuracy(r["path"], cfg) for r in rows)  # the cache the children filled
+    for r in rows:  # the same numbers an evaluation in this process gives
+        fresh = checkpoint.evaluate_checkpoint(r["path"], cfg)
+        assert [(e["split"], e["solved"]) for e in fresh if e["split"] != "id_heldout"] == [
+            ("id", checkpoint.accuracy(r["path"], cfg)["id"]["solved"]),
+            ("ood", checkpoint.accuracy(r["path"], cfg)["ood"]["solved"])]
+
+
+@pytest.mark.slow
 def test_restorations_are_written_and_evaluated_once(smoke):
     cfg, m = smoke
     first = figure4.rank_restoration(m, cfg, fractions=(0.0, 0.5), kinds=("q", "down"))

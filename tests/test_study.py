@@ -173,6 +173,23 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.slow
+def test_two_workers_make_every_run_and_evaluation_figure1_reads():
+    from sftrl.evaluation import checkpoint
+    from sftrl.training import train
+
+    cfg = config.profile("smoke", sft_seed=7, rl_from_steps="20,30")  # a parent no other test made
+    study.prepare(cfg, cfg.rl_from_steps, workers=2)
+    # the children evaluated the whole curve and trained and evaluated every run: nothing is left
+    sft_run = train.sft_run(cfg)
+    assert checkpoint.unevaluated(sft_run, cfg, start=train.base_checkpoint(cfg)) == []
+    for s in cfg.rl_from_steps:
+        run = train.rl_run(cfg, s)
+        assert run.is_done and checkpoint.unevaluated(run, cfg, steps=[cfg.rl.steps]) == []
+    assert len(checkpoint.evaluate_run(sft_run, cfg, start=train.base_checkpoint(cfg))) == (
+        len(study.kept_sft_steps(cfg)) * len(checkpoint.SPLITS))  # each step's rows once
+
+
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:traitlets.*", "ignore::DeprecationWarning:nbclient.*")
 def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke, tmp_path):
     cfg, curve, window = smoke  # the kernel inherits SFTRL_DATA, so it reads these cached runs

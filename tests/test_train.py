@@ -202,3 +202,19 @@ def test_a_context_too_short_for_the_episodes_is_refused_before_any_work(stage, 
     with pytest.raises(SftrlError, match="model_context=64 is too short for eval_attempts=5"):
         call()
     assert not (tmp_path / "runs").exists()
+
+
+def test_gradient_checkpointing_changes_the_cost_not_the_weights(cfg, sft_run, tmp_path, monkeypatch):
+    step = max(sft_run.checkpoints())
+    plain = train.rl(cfg, from_step=step)
+    a = _weights(plain.checkpoint(cfg.rl.steps))
+    # the same pipeline (base, SFT, RL) again in an empty runs folder, recomputing activations
+    monkeypatch.setattr(paths, "RUNS", tmp_path / "runs")
+    again = config.profile("smoke", gradient_checkpointing="true")
+    assert train.rl_run(again, step).id == plain.id  # a setting of the computation, not of the result
+    assert not train.rl_run(again, step).is_done
+    run = train.rl_run(again, step)
+    assert train._common_args(again, run, steps=1, lr=1e-3, seed=0)["gradient_checkpointing"] is True
+    assert train._common_args(cfg, run, steps=1, lr=1e-3, seed=0)["gradient_checkpointing"] is False
+    b = _weights(train.rl(again, from_step=step).checkpoint(cfg.rl.steps))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

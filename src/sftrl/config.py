@@ -119,7 +119,7 @@ RULES: dict[str, Rule] = {
     "eval_batch_size": COUNT, "eval_max_new_tokens": COUNT, "eval_temperature": NONNEGATIVE,
     "eval_require_strict": ("True", "False"), "eval_seed": NATURAL,
     "split_seed": NATURAL, "rl_from_steps": NATURAL, "rl_seeds": COUNT, "rl_main_from": Range(-1, integer=True),
-    "threads": COUNT, "device": DEVICE,
+    "threads": COUNT, "device": DEVICE, "gradient_checkpointing": ("True", "False"),
 }
 
 #: the figure pages' analysis settings (their notebooks' parameters, checked by
@@ -177,7 +177,7 @@ def check_kept(name: str, steps: tuple[int, ...] | list[int], sft_steps: int,
 
 
 #: settings that change how a run is computed, not its results
-NOT_RESULTS = ("profile", "threads", "device")
+NOT_RESULTS = ("profile", "threads", "device", "gradient_checkpointing")
 
 
 def same_results(a: StudyConfig, b: StudyConfig, ignore: tuple[str, ...] = ()) -> bool:
@@ -418,6 +418,11 @@ class StudyConfig:
     """The SFT step of the RL model Figures 2-6 analyse (-1 = the end of SFT, as paper A)."""
     threads: int = 2
     """torch threads per process (never more than the machine's cores)."""
+    gradient_checkpointing: bool = False
+    """Recompute each block's activations in the backward pass instead of keeping them
+    (trl's default): it saves memory at paper scale and costs a forward pass per step
+    (bench/results/protocol.json); the trained weights are the same. The gpu profile turns
+    it on."""
     device: str = "auto"
     """``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``."""
 
@@ -482,6 +487,7 @@ def _gpu() -> StudyConfig:
         eval=EvalConfig(batch_size=64, max_new_tokens=128),
         rl_from_steps=(40, 100, 200, 400, 800),
         threads=8,
+        gradient_checkpointing=True,
     )
 
 
@@ -571,11 +577,20 @@ def profile(name: str, **overrides: Any) -> StudyConfig:
     return replace(cfg, **top)
 
 
+#: the words a yes/no setting accepts from papermill or the command line
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _coerce(key: str, value: Any, current: Any) -> Any:
     """Cast a papermill/CLI value to the type of the field it overrides."""
     try:
         if isinstance(current, bool):
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word not in _BOOLS:
+                raise ValueError(word)
+            return _BOOLS[word]
         if isinstance(current, tuple):
             items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
             kind = type(current[0]) if current else float

@@ -5,8 +5,9 @@ never served, or shown, as today's.
 
 * :func:`code_digest` -- a digest of the source a stage runs: the named modules and every
   ``sftrl`` module they import (at the top or inside a function), followed to the end.
-  Each file is read as its syntax tree without docstrings, so editing a comment or a
-  docstring keeps the digest and changing a statement changes it.
+  Each file is read as its syntax tree without docstrings (a configuration field's
+  docstring included), so editing a comment or a docstring keeps the digest and changing
+  a statement changes it.
 * :func:`code_key` -- what a cache key holds of that: the digest and the installed versions
   of torch, transformers and trl.
 * :func:`record` -- what a committed log row or benchmark snapshot records: the digest, the
@@ -42,13 +43,17 @@ def _module_file(name: str, root: Path) -> Path | None:
     return None
 
 
+def _is_text(stmt: ast.stmt) -> bool:
+    """A statement that is a bare string: a docstring, or a field's docstring below it."""
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+        for attr in ("body", "orelse", "finalbody"):
+            body = getattr(node, attr, None)
+            if isinstance(body, list) and any(isinstance(s, ast.stmt) and _is_text(s) for s in body):
+                setattr(node, attr, [s for s in body if not _is_text(s)] or [ast.Pass()])
     return tree
 
 

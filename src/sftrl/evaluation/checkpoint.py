@@ -133,10 +133,31 @@ def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
 
     Returns one row per (step, split) sorted by step; rows already on disk are reused.
     """
+    path, ckpts, wanted = _run_evals(run, cfg, steps, start)
+    todo = unevaluated(run, cfg, steps, start)
+    if todo:
+        train.setup_torch(cfg.threads)
+    for step in todo:
+        for row in evaluate_checkpoint(ckpts[step], cfg):
+            append_jsonl(path, {"step": step, **row})
+    rows = [r for r in read_jsonl(path) if r["step"] in set(wanted)]
+    return sorted(rows, key=lambda r: (r["step"], r["split"]))
+
+
+def unevaluated(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
+                start: str | Path | None = None) -> list[int]:
+    """The steps :func:`evaluate_run` would evaluate (those without cached rows), in order."""
+    path, _, wanted = _run_evals(run, cfg, steps, start)
+    have = {(r["step"], r["split"]) for r in read_jsonl(path)}
+    return [s for s in wanted if not all((s, split) in have for split in SPLITS)]
+
+
+def _run_evals(run: Run, cfg: StudyConfig, steps: Iterable[int] | None,
+               start: str | Path | None) -> tuple[Path, dict[int, str | Path], list[int]]:
+    """The evaluation log of ``run``, its checkpoints by step (0: ``start``) and the wanted
+    steps; SftrlError for an unfinished run or a step without a checkpoint."""
     if not run.is_done:
         raise SftrlError(f"run {run.id} is not finished; train it first")
-    path = run.dir / "evals" / f"{eval_key(cfg)}.jsonl"
-    have = {(r["step"], r["split"]) for r in read_jsonl(path)}
     ckpts: dict[int, str | Path] = dict(run.checkpoints())
     if start is not None:
         ckpts[0] = start
@@ -144,21 +165,23 @@ def evaluate_run(run: Run, cfg: StudyConfig, steps: Iterable[int] | None = None,
     missing = [s for s in wanted if s not in ckpts]
     if missing:
         raise SftrlError(f"run {run.id} has no checkpoint at step(s) {missing}; kept: {sorted(ckpts)}")
-    train.setup_torch(cfg.threads)
-    for step in wanted:
-        if all((step, split) in have for split in SPLITS):
-            continue
-        for row in evaluate_checkpoint(ckpts[step], cfg):
-            append_jsonl(path, {"step": step, **row})
-    rows = [r for r in read_jsonl(path) if r["step"] in set(wanted)]
-    return sorted(rows, key=lambda r: (r["step"], r["split"]))
+    return run.dir / "evals" / f"{eval_key(cfg)}.jsonl", ckpts, wanted
+
+
+def _cached_accuracy(path: str | Path, cfg: StudyConfig) -> tuple[Path, str, list[dict[str, Any]]]:
+    key = eval_key(cfg)
+    cache = paths.CACHE / "evals" / f"{config_hash({'weights': checkpoint_identity(path)})}.jsonl"
+    return cache, key, [r for r in read_jsonl(cache) if r.get("key") == key]
+
+
+def has_accuracy(path: str | Path, cfg: StudyConfig) -> bool:
+    """Whether :func:`accuracy` of ``path`` under ``cfg`` is cached (no evaluation needed)."""
+    return {r["split"] for r in _cached_accuracy(path, cfg)[2]} >= set(SPLITS)
 
 
 def accuracy(path: str | Path, cfg: StudyConfig) -> dict[str, dict[str, Any]]:
     """The evaluation rows of any checkpoint (an edited one, say) by split, cached by its content."""
-    key = eval_key(cfg)
-    cache = paths.CACHE / "evals" / f"{config_hash({'weights': checkpoint_identity(path)})}.jsonl"
-    rows = [r for r in read_jsonl(cache) if r.get("key") == key]
+    cache, key, rows = _cached_accuracy(path, cfg)
     if not {r["split"] for r in rows} >= set(SPLITS):
         rows = [{"key": key, **r} for r in evaluate_checkpoint(path, cfg)]
         for r in rows:

@@ -12,20 +12,15 @@ Usage::
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import json
 import math
-import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 
 from sftrl.evaluation import checkpoint
-from sftrl.training import train
+from sftrl.training import pool, train
 from sftrl import config
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
@@ -99,24 +94,21 @@ def ood_peak(rows: Sequence[dict[str, Any]]) -> Peak:
     return Peak(step=best, ood=ood[best], id=idd[best], end_step=end, ood_end=ood[end], id_end=idd[end])
 
 
-def _rl_in_subprocess(profile: str, jobs: Sequence[tuple[dict[str, Any], int]]) -> None:
-    """Train RL runs one after another in one child process of one thread (one import of
-    torch and trl for all of them). ``jobs``: (flat overrides, SFT step) pairs."""
-    if not jobs:
-        return
-    spec = json.dumps({"profile": profile, "jobs": [[flat, step] for flat, step in jobs]})
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "sftrl.experiments.figure1", spec], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"RL from step(s) {[step for _, step in jobs]} failed:\n{done.stderr[-3000:]}")
-
-
-def _worker(argv: Sequence[str]) -> int:
-    """Child process of :func:`_rl_in_subprocess`: ``python -m sftrl.experiments.figure1 '<json>'``."""
-    spec = json.loads(argv[0])
-    for flat, step in spec["jobs"]:
-        train.rl(config.profile(spec["profile"], **flat), int(step))
-    return 0
+def prepare(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = None, seeds: int = 1) -> None:
+    """Make what Figure 1 reads and the cache lacks: the SFT run (in this process), then,
+    shared among ``workers`` one-thread children (:mod:`sftrl.training.pool`; default
+    :func:`sftrl.training.pool.workers`), the evaluations of the SFT curve and the RL runs
+    from ``from_steps`` x ``seeds``, each with its end evaluated."""
+    _check_seeds(seeds)
+    from_steps = check_rl_from_steps(cfg, from_steps)
+    sft_run = train.sft(cfg)  # the parent first, once
+    jobs = [pool.evaluation(cfg, s) for s in checkpoint.unevaluated(sft_run, cfg, start=train.base_checkpoint(cfg))]
+    for c in (seeded(cfg, i) for i in range(seeds)):
+        for s in from_steps:
+            run = train.rl_run(c, s)
+            if not run.is_done or checkpoint.unevaluated(run, c, steps=[c.rl.steps]):
+                jobs.append(pool.rl(c, s, evaluate=True))
+    pool.run(jobs, pool.workers(cfg, workers))
 
 
 def _check_seeds(seeds: int) -> None:
@@ -133,23 +125,11 @@ def rl_runs(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = N
             seeds: int = 1) -> list[list[train.Run]]:
     """RL from each SFT step, ``seeds`` runs each (:func:`seeded`): one list of runs per step.
 
-    With ``workers`` > 1, missing runs train in parallel child processes of one thread
-    each. ``None``: as many workers as ``cfg.threads`` on a CPU (two one-thread processes
-    ran ~1.6x faster than one two-thread process here, see bench/), one on a GPU."""
-    if workers is None:
-        workers = 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
-    _check_seeds(seeds)
-    from_steps = check_rl_from_steps(cfg, from_steps)
-    train.sft(cfg)  # the parent first, once
+    Missing runs are made by :func:`prepare` (in parallel one-thread children where
+    ``workers`` > 1, their ends evaluated there too)."""
+    prepare(cfg, from_steps, workers, seeds)
     variants = [seeded(cfg, i) for i in range(seeds)]
-    todo = [(c, s) for s in from_steps for c in variants if not train.rl_run(c, s).is_done]
-    if workers > 1 and len(todo) > 1:
-        jobs = [({k: v for k, v in config.flat(dataclasses.replace(c, threads=1)).items() if k != "profile"}, s)
-                for c, s in todo]
-        shares = [jobs[i::workers] for i in range(workers)]  # one child per worker, a share of the runs each
-        with cf.ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda share: _rl_in_subprocess(cfg.profile, share), shares))
-    return [[train.rl(c, s) for c in variants] for s in from_steps]
+    return [[train.rl(c, s) for c in variants] for s in check_rl_from_steps(cfg, from_steps)]
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -208,6 +188,7 @@ def rl_window(cfg: StudyConfig, from_steps: Sequence[int] | None = None,
     seeds = cfg.rl_seeds if seeds is None else seeds
     _check_seeds(seeds)  # bad input fails before any training
     from_steps = check_rl_from_steps(cfg, cfg.rl_from_steps if from_steps is None else from_steps)
+    prepare(cfg, from_steps, workers, seeds)  # the curve's evaluations and the runs, shared among workers
     curve = sft_curve(cfg)
     peak = ood_peak(curve)
     start_acc = {(r["step"], r["split"]): r for r in curve}
@@ -300,11 +281,7 @@ class Figure1:
 def data(cfg: StudyConfig) -> Figure1:
     """Figure 1's data for ``cfg`` (its runs trained once, then read from the cache). The
     page's parameters are all settings of ``cfg``."""
+    window = rl_window(cfg)  # first: it shares the curve's evaluations and the runs among workers
     curve = sft_curve(cfg)
-    window = rl_window(cfg)
     return Figure1(curve=curve, peak=ood_peak(curve), window=window, best=best_recovery(window),
                    n_hands={split: by_split(curve, split)[0]["n"] for split in checkpoint.SPLITS})
-
-
-if __name__ == "__main__":
-    sys.exit(_worker(sys.argv[1:]))

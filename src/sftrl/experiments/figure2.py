@@ -22,6 +22,7 @@ from sftrl.experiments.models import (
     models,
     pair_summary,
     parse_fractions,
+    prefetch,
     sigma_swapped,
     with_recovery,
 )
@@ -59,10 +60,12 @@ def sigma_swap_sweep(m: Models, cfg: StudyConfig, *, fractions: Sequence[float] 
     """
     fractions = parse_fractions(fractions)
     plan_edit(m.sft_end, m.sft_peak, Edit("sigma_swap", kinds=kinds))  # bad kinds / shapes: before work
+    swapped = {f: sigma_swapped(m.sft_end, m.sft_peak, f, kinds) for f in fractions}
+    prefetch([m.sft_peak, m.sft_end, *swapped.values()], cfg)
     a = anchors(m, cfg, ("sft_peak", "sft_end"))
     rows = []
     for f in fractions:
-        path = sigma_swapped(m.sft_end, m.sft_peak, f, kinds)
+        path = swapped[f]
         label = "SFT end (nothing swapped)" if f == 0.0 else f"top {100 * f:.0f}% of σ from SFT peak"
         row = evaluate(path, cfg, label=label, fraction=f)
         rows.append(with_recovery(row, a["sft_end"], a["sft_peak"]))

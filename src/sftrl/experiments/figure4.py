@@ -24,6 +24,7 @@ from sftrl.experiments.models import (
     models,
     parse_fractions,
     parse_names,
+    prefetch,
     with_recovery,
 )
 from sftrl.weights.checkpoints import parse_kinds
@@ -49,10 +50,13 @@ def rank_restoration(m: Models, cfg: StudyConfig, *, reference: str = "sft_peak"
     fractions = parse_fractions(fractions)
     ref = m.path(reference)
     plan_edit(m.sft_end, ref, Edit("restore", k=max(fractions, default=0.0), tail=tail, kinds=kinds))
+    restored = {f: m.sft_end if f == 0.0 else edited(m.sft_end, ref, Edit("restore", k=f, tail=tail, kinds=kinds))
+                for f in fractions}
+    prefetch([m.sft_end, ref, *restored.values()], cfg)
     a = anchors(m, cfg, ("sft_end", reference))
     rows = []
     for f in fractions:
-        path = m.sft_end if f == 0.0 else edited(m.sft_end, ref, Edit("restore", k=f, tail=tail, kinds=kinds))
+        path = restored[f]
         side = "smallest" if tail else "top"
         label = "SFT end (nothing restored)" if f == 0.0 else f"{side} {100 * f:.0f}% from {ROLE_LABELS[reference]}"
         row = evaluate(path, cfg, label=label, reference=reference, fraction=f, tail=tail)
@@ -87,12 +91,15 @@ def layer_restoration(m: Models, cfg: StudyConfig, *, reference: str = "sft_peak
     for emb in embeddings:
         plan_edit(m.sft_end, ref, Edit(op, k=k, layers=all_blocks[names[0]] if names else None,
                                        embeddings=bool(emb), kinds=kinds))
+    swapped = {(name, emb): edited(m.sft_end, ref, Edit(op, k=k, layers=all_blocks[name], embeddings=bool(emb),
+                                                        kinds=kinds))
+               for name in names for emb in embeddings}
+    prefetch([m.sft_end, ref, *swapped.values()], cfg)
     a = anchors(m, cfg, ("sft_end", reference))
     rows = []
     for name in names:
         for emb in embeddings:
-            edit = Edit(op, k=k, layers=all_blocks[name], embeddings=bool(emb), kinds=kinds)
-            row = evaluate(edited(m.sft_end, ref, edit), cfg,
+            row = evaluate(swapped[(name, emb)], cfg,
                            label=f"{name}{' + embeddings' if emb else ''}", reference=reference, block=name,
                            layers=all_blocks[name], embeddings=bool(emb), op=op)
             rows.append(with_recovery(row, a["sft_end"], a[reference]))

@@ -11,7 +11,7 @@ from typing import Any
 
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
-from sftrl.experiments.models import Models, edited, evaluate, models
+from sftrl.experiments.models import Models, edited, evaluate, models, prefetch
 from sftrl.weights.checkpoints import parse_kinds
 from sftrl.weights.edits import Edit, plan_edit
 
@@ -43,11 +43,15 @@ def grafting(m: Models, cfg: StudyConfig, *, kinds: Sequence[str] | None = None,
         if key not in GRAFTS:
             raise SftrlError(f"unknown grafting experiment {key!r}; choose from {', '.join(GRAFTS)}")
     plan_edit(m.rl, m.sft_end, Edit("graft", kinds=kinds))
+    grafted = {}
+    for key in experiments:
+        _, target, reference, op = GRAFTS[key]
+        grafted[key] = m.path(target) if op is None else edited(m.path(target), m.path(reference), Edit(op, kinds=kinds))
+    prefetch(grafted.values(), cfg)
     rows = []
     for key in experiments:
         label, target, reference, op = GRAFTS[key]
-        path = m.path(target) if op is None else edited(m.path(target), m.path(reference), Edit(op, kinds=kinds))
-        rows.append(evaluate(path, cfg, key=key, label=label, target=target, reference=reference, op=op))
+        rows.append(evaluate(grafted[key], cfg, key=key, label=label, target=target, reference=reference, op=op))
     return rows
 
 

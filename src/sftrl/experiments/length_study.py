@@ -45,7 +45,7 @@ from sftrl.errors import SftrlError
 from sftrl.experiments import masks_study as ms
 from sftrl.experiments.masks_study import MaskStudyConfig
 from sftrl.identity import checkpoint_identity
-from sftrl.training import train
+from sftrl.training import pool, train
 from sftrl.training.runs import Run, write_json_atomic
 from sftrl.weights import masks
 
@@ -90,10 +90,14 @@ def configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[Key, StudyConfig]:
 
 
 def runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[Key, Run]:
-    """The study's runs by ``(role, lr, dtype, seed)``, trained if missing."""
+    """The study's runs by ``(role, lr, dtype, seed)``; the missing ones are trained first,
+    shared among one-thread children (:mod:`sftrl.training.pool`)."""
     step, start = ms.start_step(cfg, scfg), ms.start_checkpoint(cfg, scfg)
-    return {key: (train.rl(c, step) if key[0] == "rl" else train.sft(c, start=start))
-            for key, c in configs(cfg, scfg).items()}
+    todo = configs(cfg, scfg)
+    made = {key: (train.rl_run(c, step) if key[0] == "rl" else train.sft_run(c, start=start)) for key, c in todo.items()}
+    pool.run([pool.rl(c, step) if key[0] == "rl" else pool.sft(c, start=start)
+              for key, c in todo.items() if not made[key].is_done], pool.workers(cfg))
+    return {key: (train.rl(c, step) if key[0] == "rl" else train.sft(c, start=start)) for key, c in todo.items()}
 
 
 def summarise(start: str | Path, run: Run, *, eta: float | None = None) -> dict[str, Any]:
@@ -102,7 +106,9 @@ def summarise(start: str | Path, run: Run, *, eta: float | None = None) -> dict[
     steps = sorted(run.checkpoints().items())
     if not run.is_done or not steps:
         raise SftrlError(f"run {run.id} is not finished")
-    key = {"fp": [checkpoint_identity(start), *(checkpoint_identity(p) for _, p in steps)], "eta": eta}
+    # keyed by this module's code too: it repackages what the mask study's code computes
+    key = {"fp": [checkpoint_identity(start), *(checkpoint_identity(p) for _, p in steps)], "eta": eta,
+           "length_code": provenance.code_digest(*CODE)}
     cache = ms.cache_file("length", key)
     cached = ms.load_cached(cache)
     if cached is not None:

@@ -149,11 +149,16 @@ class Run:
 
 
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:
-    """Append one JSON line (flushed, so a killed run keeps what it logged)."""
+    """Append one JSON line (flushed, so a killed run keeps what it logged), under an
+    exclusive lock, so processes that share a log never interleave their lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
-        fh.write(json.dumps(row, sort_keys=True, default=str) + "\n")
-        fh.flush()
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fh.write(json.dumps(row, sort_keys=True, default=str) + "\n")
+            fh.flush()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

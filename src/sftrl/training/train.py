@@ -155,6 +155,7 @@ def _common_args(cfg: StudyConfig, run: Run, *, steps: int, lr: float, seed: int
         disable_tqdm=not _interactive(),
         dataloader_num_workers=0,
         save_only_model=False,
+        gradient_checkpointing=cfg.gradient_checkpointing,
     )
 
 
