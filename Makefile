@@ -101,9 +101,10 @@ browser:  ## install headless Chromium and its driver (Debian packages) when mis
 base: $(STAMP)  ## rebuild the committed small base (data/base) from scratch: pretraining, ~25 min on 2 cores
 	OMP_NUM_THREADS=2 $(PY) -m sftrl train base --profile cpu --set threads=2
 
-study: $(STAMP)  ## rerun the small-model study (the default under 3 SFT seeds, its variants, sparsity against length); writes book/study/*.json
+study: $(STAMP)  ## rerun the small-model study (the default under 3 SFT seeds, its variants, sparsity against length, restoration against model size); writes book/study/*.json
 	$(PY) -m sftrl.claims.study_log
 	$(PY) -m sftrl.experiments.length_study
+	$(PY) -m sftrl.experiments.size_study
 	$(PY) -m sftrl.book.readme
 
 readme: $(STAMP)  ## redraw the README's scoreboard and figure from the committed study log

@@ -26,7 +26,9 @@
 # accuracy after RL against the SFT checkpoint RL started from, over the SFT curve, with
 # recovery fractions. **(d)** What SFT erodes: the verifier's categories of the OOD first
 # attempts along SFT. **(e)** Where RL can act: the share of RL groups whose rewards
-# differ, and the rule-reading diagnostic before and after RL. Every
+# differ, and the rule-reading diagnostic before and after RL. **(f)** Restoration against
+# model size: the best recovery at several sizes of this book's model, beside paper A's
+# two models, from the size study's committed log. Every
 # number below comes from the cached runs of `sftrl.training.train` through `sftrl.experiments.figure1`; the
 # verdicts are computed by the rules of `sftrl.claims.rules`, printed at the end.
 
@@ -40,7 +42,7 @@ from sftrl.book import pages, tables
 from sftrl.book.plots import training as training_plots
 from sftrl.book.plots import use_style
 from sftrl.claims import papers, rules, seeds
-from sftrl.experiments import figure1
+from sftrl.experiments import figure1, size_study
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size: "smoke", "chat-smoke", "cpu" or "gpu"
@@ -67,6 +69,8 @@ set_matplotlib_formats("png")
 d = figure1.data(cfg)
 # the rules of sftrl.claims.rules, across SFT seeds
 verdicts = seeds.judged("fig1", d, cfg)
+# the size study's log (make study), smallest model first
+sizes = size_study.read()
 
 # %% [markdown]
 # ## Paper A's numbers beside ours
@@ -183,6 +187,28 @@ fig, axes = training_plots.plot_mechanism(d.window)
 fig
 
 # %% [markdown]
+# ## (f) Restoration against model size
+#
+# Paper A's models have 7 and 11 billion parameters; this book's has about one million. The
+# size study (`make study`, `sftrl.experiments.size_study`) runs this page's experiment at
+# several widths of the same model: each base pretrained from scratch on the same corpus
+# for the same steps and batch (every size sees the same tokens, so a larger one sees
+# fewer per parameter), then SFT, and RL from three SFT steps with three seeds each, all
+# under the papers' protocol. It takes hours on two cores, so this page reads its committed
+# log. A point is a size's best recovery fraction with its paired 95% interval, filled
+# where the seed-robust rule of panel (c) says RL restored OOD accuracy. Paper A's models
+# are marked at their sizes and not joined to ours: they are not the same family. The
+# table also shows what SFT erodes at each size, as panel (d) does for this page's run.
+# {glue:text}`size_sentence`
+
+# %%
+fig, ax = training_plots.plot_sizes(sizes)
+fig
+
+# %%
+tables.size_table(sizes, size_study.is_current)
+
+# %% [markdown]
 # ## Verdicts and the rules behind them
 #
 # Each verdict is computed from the numbers above by a fixed rule, stated in the last
@@ -211,6 +237,7 @@ pages.glue_all({
     "paired_sentence": rules.paired_changes_sentence(d.window),
     "forgetting_sentence": rules.forgetting_sentence(d.curve),
     "mechanism_sentence": rules.mechanism_sentence(d.window),
+    "size_sentence": rules.size_sentence(sizes),
     "paper_llama_ood_peak": llama.ood_peak, "paper_llama_peak_step": llama.peak_step,
     "paper_llama_ood_end": llama.ood_end,
     "paper_attempts": papers.get("task.eval_attempts").value,

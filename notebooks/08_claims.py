@@ -32,6 +32,7 @@ from typing import Optional
 from sftrl import config
 from sftrl.book import pages, tables
 from sftrl.claims import papers, rules, scoreboard, seeds
+from sftrl.experiments import size_study
 
 # %% tags=["parameters"]
 profile: str = "cpu"  # run size judged: "smoke", "chat-smoke", "cpu" or "gpu"
@@ -68,6 +69,17 @@ tables.claims_table(rows, paper="A")
 tables.claims_table(rows, paper="B")
 
 # %% [markdown]
+# ### Paper A at other sizes of this book's model
+#
+# Whether RL restored OOD accuracy, size by size, under the papers' protocol and the
+# seed-robust rule of Figure 1's recovery window (a start counts only where every seed
+# raises OOD beyond the intervals), from the size study's committed log; the panel is on
+# {doc}`01_ood_peak_and_decline`. {glue:text}`size_sentence`
+
+# %%
+tables.size_table(size_study.read(), size_study.is_current)
+
+# %% [markdown]
 # ## How the verdicts are decided
 #
 # Two accuracies differ only when the difference exceeds the sum of their 95% Wilson
@@ -88,6 +100,7 @@ pages.glue_all({
     "profile": cfg.profile, "counts_sentence": scoreboard.counts_sentence(rows),
     "n_claims": len(rows),
     "seeds_sentence": seeds.seeds_sentence(cfg),
+    "size_sentence": rules.size_sentence(size_study.read()),
     **{f"n_{verdict.replace(' ', '_')}": count for verdict, count in counts.items()},
     "z_chance": rules.Z_CHANCE, "eval_attempts": cfg.eval.attempts,
     "paper_attempts": papers.get("task.eval_attempts").value,

@@ -72,3 +72,9 @@ def test_two_children_train_sft_runs_from_a_given_start():
     runs = [train.sft_run(c, start=start) for c in variants]
     assert all(r.is_done for r in runs) and runs[0].id != runs[1].id
     assert all(r.config["parent"] == train.sft_run(variants[0], start=start).config["parent"] for r in runs)
+
+
+def test_a_pretraining_job_is_the_costliest():
+    cfg = config.profile("smoke")
+    jobs = [pool.evaluation(cfg, 10), pool.rl(cfg, 10), pool.pretrain(cfg)]
+    assert [j["kind"] for j in pool.share(jobs, 1)[0]] == ["pretrain", "rl", "eval"]

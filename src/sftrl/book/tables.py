@@ -302,3 +302,44 @@ def regime_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         missing="no entry was updated, so an overlap against chance is undefined",
         notes=["Sparsity: the share of entries whose bf16 value did not change. An overlap ratio of 1 is "
                "chance (the run's update density); above 1, the run updates that region more than chance."])
+
+
+def size_table(rows: Sequence[Mapping[str, Any]], current: Callable[[Mapping[str, Any]], bool]) -> Table:
+    """The size study's rows (:func:`sftrl.experiments.size_study.read`), smallest first:
+    the OOD peak and the end of SFT, the best recovery with its 95% interval, the verdict of
+    the seed-robust rule, and what SFT erodes (OOD first attempts at the peak → the end).
+    ``current`` tells a row made by today's code; the others are marked."""
+    def shares(key: str) -> Callable[[Mapping[str, Any]], str]:
+        return lambda r: " → ".join(MISSING if v is None else f"{v:.0f}%" for v in r["erodes"][key])
+
+    def recovery(r: Mapping[str, Any]) -> str | None:
+        if r.get("best_recovery") is None:
+            return None
+        lo, hi = r["best_recovery_ci"] or (r["best_recovery"], r["best_recovery"])
+        return f"{r['best_recovery']:.0f}% [{lo:.0f}, {hi:.0f}] from {r['best_from']}"
+
+    columns = ["size", "ood", "recovery", "verdict", "face", "value", "numbers"]
+    headers = {"size": "size (parameters)", "ood": "OOD, peak → end", "recovery": "best recovery [95%]",
+               "verdict": "RL restores OOD", "face": "face card as 10", "value": "wrong value",
+               "numbers": "wrong numbers"}
+    if not rows:
+        return Table([headers[c] for c in columns], [],
+                     notes=["No size has been measured yet: make study runs the size study and writes its log."])
+    stale = [r["size"] for r in rows if not current(r)]
+    body = [{"size": f"{r['size']}{'†' if r['size'] in stale else ''} ({r['params'] / 1e6:.2f}M)",
+             "ood": f"{r['peak_ood']:.0f}% ({r['peak_step']}) → {r['ood_end']:.0f}%",
+             "recovery": recovery(r), "verdict": r["verdict"], "face": shares("face_as_id")(r),
+             "value": shares("wrong_value")(r), "numbers": shares("wrong_numbers")(r)} for r in rows]
+    devices = sorted({r.get("device", "cpu") for r in rows})
+    notes = [f"RL from SFT steps {', '.join(sorted({str(w['from']) for r in rows for w in r['rl']}, key=int))}, "
+             f"{'/'.join(sorted({str(r['rl_seeds']) for r in rows}))} seeds each; measured on {', '.join(devices)}. "
+             "OOD: accuracy at the peak (its step) → the end of SFT. Recovery: the share of the OOD lost since the "
+             "peak that RL won back, with the paired 95% interval. The last three columns: OOD first attempts at the "
+             "peak → the end that give a face card the value 10 (the rule not read), and the verifier's wrong value "
+             "and wrong numbers (the arithmetic)."]
+    if stale:
+        notes.append(f"†: made by other code than today's ({', '.join(stale)}); rerun make study.")
+    return Table.from_rows(body, columns, headers=headers,
+                           formats={k: str for k in ("size", "ood", "recovery", "face", "value", "numbers")}
+                           | {"verdict": marked},
+                           missing="no start after the OOD peak had OOD to recover", notes=notes)

@@ -161,6 +161,8 @@ class Figure1Row:
     recovery: tuple[float, float]
     """The recovery fraction the paper quotes, ``(low, high)`` (equal ends: one approximate
     value), defined as (OOD_RL - OOD_end) / (OOD_peak - OOD_end)."""
+    params: float = float("nan")
+    """Parameters of the model, as its name states them (the size panel's x)."""
     source: str = PAPER_A
     """Where the row comes from."""
     confirmed: bool = True
@@ -175,12 +177,12 @@ class Figure1Row:
 FIGURE1: dict[str, Figure1Row] = {
     "Llama-3.2-11B": Figure1Row(
         model="Llama-3.2-11B", ood_peak=0.1752, peak_step=140, id_at_peak=0.2479, end_step=1100,
-        ood_end=0.0692, id_end=0.6838, ood_rl=0.1624, recovery=(0.85, 0.88),
+        ood_end=0.0692, id_end=0.6838, ood_rl=0.1624, recovery=(0.85, 0.88), params=11e9,
         ood_end_v1=0.0897, ood_rl_v1=0.1538,
     ),
     "Qwen2.5-7B": Figure1Row(
         model="Qwen2.5-7B", ood_peak=0.1967, peak_step=120, id_at_peak=0.2607, end_step=800,
-        ood_end=0.1709, id_end=0.4359, ood_rl=0.1966, recovery=(0.99, 0.99),
+        ood_end=0.1709, id_end=0.4359, ood_rl=0.1966, recovery=(0.99, 0.99), params=7e9,
     ),
 }
 

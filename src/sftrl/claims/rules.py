@@ -1130,3 +1130,21 @@ def length_sentence(runs: Sequence[Mapping[str, Any]]) -> str:
         text += (f" At {', '.join(where(k) for k in stuck)}, fewer than {round(100 * MOVED_MIN)}% of the weights moved "
                  f"in every interval, too few to judge how their updates accumulate.")
     return text
+
+
+def size_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The size study in words (:mod:`sftrl.experiments.size_study`): at which sizes RL
+    restored OOD by :func:`rl_restores_in_window` (seed-robust), and at which it did not.
+    A description of the log's verdicts, which that rule computed when the rows were made."""
+    if not rows:
+        return ("No size has been measured yet: `make study` runs the size study and writes its log, which "
+                "this panel reads.")
+    by = {v: [r["size"] for r in rows if r["verdict"] == v] for v in VERDICTS}
+    sizes = f"{rows[0]['size']} to {rows[-1]['size']}" if len(rows) > 1 else rows[0]["size"]
+    parts = []
+    for v, words in (("reproduced", "RL restored OOD accuracy, in every seed, from a window of SFT starts at"),
+                     ("partly", "RL restored it from some starts, without a closed window, at"),
+                     ("not reproduced", "no RL start restored it beyond the intervals at")):
+        if by[v]:
+            parts.append(f"{words} {', '.join(by[v])}")
+    return f"Measured at {len(rows)} size(s), {sizes} parameters: {'; '.join(parts)}."

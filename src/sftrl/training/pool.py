@@ -2,8 +2,8 @@
 
 The tiny models are too small for one process's threads to keep the cores busy; one-thread
 processes side by side do (``threads`` cores, ``threads`` children). A *job* is one
-cached unit of work, made by :func:`rl`, :func:`sft`, :func:`evaluation` or
-:func:`accuracy`; :func:`run`
+cached unit of work, made by :func:`pretrain`, :func:`rl`, :func:`sft`, :func:`evaluation`
+or :func:`accuracy`; :func:`run`
 deals the missing ones to ``workers`` children (the costliest first, each to the child
 with the least work so far) and returns when all are in the caches, where the caller reads
 them as usual. With one worker, or one job, it does them in this process.
@@ -30,13 +30,18 @@ from sftrl import config
 from sftrl.config import StudyConfig
 
 #: a job's relative cost (a run of the cpu profile costs about eight evaluations of one model)
-COST = {"rl": 8, "sft": 8, "eval": 1, "accuracy": 1}
+COST = {"pretrain": 16, "rl": 8, "sft": 8, "eval": 1, "accuracy": 1}
 
 
 def _job(kind: str, cfg: StudyConfig, **fields: Any) -> dict[str, Any]:
     """A job as JSON: the configuration as its profile and flat settings, one thread."""
     flat = config.flat(dataclasses.replace(cfg, threads=1))
     return {"kind": kind, "profile": flat.pop("profile"), "flat": flat, **fields}
+
+
+def pretrain(cfg: StudyConfig) -> dict[str, Any]:
+    """Pretrain the small base of ``cfg`` (:func:`sftrl.training.train.pretrain`)."""
+    return _job("pretrain", cfg)
 
 
 def rl(cfg: StudyConfig, from_step: int, *, evaluate: bool = False) -> dict[str, Any]:
@@ -88,7 +93,9 @@ def do(job: dict[str, Any]) -> None:
     from sftrl.training import train
 
     cfg = config.profile(job["profile"], **job["flat"])
-    if job["kind"] == "rl":
+    if job["kind"] == "pretrain":
+        train.pretrain(cfg)
+    elif job["kind"] == "rl":
         made = train.rl(cfg, job["step"])
         if job["evaluate"]:
             checkpoint.evaluate_run(made, cfg, steps=[cfg.rl.steps])

@@ -346,3 +346,48 @@ def plot_mechanism(window: Rows):
         a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     legend_below(bx, ncol=1)
     return fig, (ax, bx)
+
+
+# --------------------------------------------------------------------------- the size panel
+
+
+def plot_sizes(rows: Rows):
+    """Panel (f): the best recovery fraction against parameter count, one point per size of
+    the size study (:mod:`sftrl.experiments.size_study`) with its 95% interval (filled where
+    the seed-robust rule says RL restored OOD, open where it did not; a cross at 0 where no
+    start came after the OOD peak), and paper A's two models at their sizes, not joined:
+    they are not the same family."""
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
+    shown = {"restored": False, "not": False, "none": False}
+    for r in rows:
+        x = r["params"]
+        if r.get("best_recovery") is None:
+            ax.plot([x], [0.0], "x", color=COLORS["rl"], ms=8, mew=2,
+                    label=None if shown["none"] else "no start after the OOD peak lost OOD")
+            shown["none"] = True
+        else:
+            y = r["best_recovery"] / 100
+            lo, hi = (v / 100 for v in r["best_recovery_ci"]) if r.get("best_recovery_ci") else (y, y)
+            kind = "restored" if r.get("verdict") == "reproduced" else "not"
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", color=COLORS["rl"], ms=7, capsize=3,
+                        mfc=COLORS["rl"] if kind == "restored" else "white", mew=1.5,
+                        label=None if shown[kind] else ("RL restored OOD (every seed)" if kind == "restored"
+                                                        else "best recovery, not restored by the rule"))
+            shown[kind] = True
+        ax.annotate(r["size"], (x, 0), xytext=(0, -14), textcoords="offset points", ha="center",
+                    fontsize="x-small", xycoords=("data", "axes fraction"))
+    for marker, (name, row) in zip(("s", "D"), papers.FIGURE1.items()):
+        lo, hi = row.recovery
+        mid = (lo + hi) / 2
+        ax.errorbar([row.params], [mid], yerr=[[mid - lo], [hi - mid]], fmt=marker, color=COLORS["paper"],
+                    ms=6, capsize=3, label=f"paper A: {name}")
+    ax.axhline(0, color=COLORS["base"], lw=0.8)
+    ax.axhline(1, color=COLORS["base"], lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("best recovery of the OOD lost")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    if not rows:
+        ax.text(0.3, 0.5, "no size measured yet: run make study", transform=ax.transAxes, ha="center")
+    legend_below(ax, ncol=2)
+    return fig, ax
