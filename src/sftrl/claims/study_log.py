@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sftrl import config, paths, provenance
+from sftrl import config, paths, provenance, snapshots
 from sftrl.claims import rules as claims
-from sftrl.errors import SftrlError
 from sftrl.experiments import figure1 as study
 from sftrl.experiments.figures import DATA, SFT_GROUPS
 from sftrl.training.runs import write_json_atomic
@@ -154,16 +153,10 @@ def judge(cfg: config.StudyConfig) -> dict[str, Any]:
 def read_log(path: Path | None = None) -> list[dict[str, Any]]:
     """The study log's rows (default :data:`SNAPSHOT`; [] when none is committed);
     SftrlError when the file is not a list of rows."""
-    path = Path(path) if path is not None else SNAPSHOT
-    if not path.is_file():
-        return []
-    try:
-        rows = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SftrlError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise SftrlError(f"{path} must hold a list of configurations; rerun `make study`")
-    return rows
+    rows = snapshots.read(SNAPSHOT if path is None else path,
+                          lambda x: isinstance(x, list) and all(isinstance(r, dict) for r in x),
+                          "a list of configurations")
+    return rows or []
 
 
 def code_today() -> str:
@@ -173,7 +166,7 @@ def code_today() -> str:
 
 def is_current(row: dict[str, Any]) -> bool:
     """Whether a log row was made by today's code (its ``made_by`` digest is today's)."""
-    return (row.get("made_by") or {}).get("code") == code_today()
+    return snapshots.made_today(row, *STUDY_CODE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from sftrl import config, paths, provenance
+from sftrl import config, paths, provenance, snapshots
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.experiments import masks_study as ms
@@ -156,21 +156,14 @@ def snapshot(profile: str = PROFILE, *, eta: float | None = None) -> dict[str, A
 def read(path: Path | None = None) -> dict[str, Any] | None:
     """The committed snapshot (default :data:`SNAPSHOT`), or None when there is none;
     SftrlError when the file is not a snapshot."""
-    path = Path(path) if path is not None else SNAPSHOT
-    if not path.is_file():
-        return None
-    try:
-        snap = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SftrlError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(snap, dict) or not isinstance(snap.get("runs"), list):
-        raise SftrlError(f"{path} is not a length-study snapshot; rerun `make study`")
-    return snap
+    return snapshots.read(SNAPSHOT if path is None else path,
+                          lambda x: isinstance(x, dict) and isinstance(x.get("runs"), list),
+                          "a length-study snapshot")
 
 
 def is_current(snap: dict[str, Any]) -> bool:
     """Whether the snapshot was made by today's code (its ``made_by`` digest is today's)."""
-    return (snap.get("made_by") or {}).get("code") == provenance.code_digest(*CODE)
+    return snapshots.made_today(snap, *CODE)
 
 
 def main(argv: list[str] | None = None) -> int:

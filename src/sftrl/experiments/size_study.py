@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from sftrl import config, paths, provenance
+from sftrl import config, paths, provenance, snapshots
 from sftrl.claims import rules
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
@@ -212,21 +212,14 @@ def summarise(size: Size, profile: str = PROFILE, params: int | None = None, see
 def read(path: Path | None = None) -> list[dict[str, Any]]:
     """The log's rows, smallest model first ([] when none is committed); SftrlError when
     the file is not a list of size rows."""
-    path = Path(path) if path is not None else SNAPSHOT
-    if not path.is_file():
-        return []
-    try:
-        rows = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SftrlError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and "size" in r and "params" in r for r in rows):
-        raise SftrlError(f"{path} is not a size-study log; rerun `python -m {__name__}`")
-    return sorted(rows, key=lambda r: r["params"])
+    rows = snapshots.read(SNAPSHOT if path is None else path, lambda x: isinstance(x, list) and all(
+        isinstance(r, dict) and "size" in r and "params" in r for r in x), "a size-study log")
+    return sorted(rows or [], key=lambda r: r["params"])
 
 
 def is_current(row: dict[str, Any]) -> bool:
     """Whether a row was made by today's code (its ``made_by`` digest is today's)."""
-    return (row.get("made_by") or {}).get("code") == provenance.code_digest(*CODE)
+    return snapshots.made_today(row, *CODE)
 
 
 def main(argv: list[str] | None = None) -> int:
