@@ -193,9 +193,9 @@ fig
 # size study (`make study`, `sftrl.experiments.size_study`) runs this page's experiment at
 # several widths of the same model: each base pretrained from scratch on the same corpus
 # for the same steps and batch (every size sees the same tokens, so a larger one sees
-# fewer per parameter), then SFT, and RL from three SFT steps with three seeds each, all
-# under the papers' protocol. It takes hours on two cores, so this page reads its committed
-# log. A point is a size's best recovery fraction with its paired 95% interval, filled
+# fewer per parameter), then SFT, and RL from several SFT steps with several seeds each
+# (the table's note lists them), all under the papers' protocol. It takes hours on two
+# cores, so this page reads its committed log. A point is a size's best recovery fraction with its paired 95% interval, filled
 # where the seed-robust rule of panel (c) says RL restored OOD accuracy. Paper A's models
 # are marked at their sizes and not joined to ours: they are not the same family. The
 # table also shows what SFT erodes at each size, as panel (d) does for this page's run.
