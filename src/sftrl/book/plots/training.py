@@ -374,8 +374,8 @@ def plot_sizes(rows: Rows):
                         label=None if shown[kind] else ("RL restored OOD (every seed)" if kind == "restored"
                                                         else "best recovery, not restored by the rule"))
             shown[kind] = True
-        ax.annotate(r["size"], (x, 0), xytext=(0, -14), textcoords="offset points", ha="center",
-                    fontsize="x-small", xycoords=("data", "axes fraction"))
+        y_label = 0.0 if r.get("best_recovery") is None else r["best_recovery"] / 100
+        ax.annotate(r["size"], (x, y_label), xytext=(5, 3), textcoords="offset points", fontsize="x-small")
     for marker, (name, row) in zip(("s", "D"), papers.FIGURE1.items()):
         lo, hi = row.recovery
         mid = (lo + hi) / 2
@@ -385,7 +385,7 @@ def plot_sizes(rows: Rows):
     ax.axhline(1, color=COLORS["base"], lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("parameters")
-    ax.set_ylabel("best recovery of the OOD lost")
+    ax.set_ylabel("best recovery")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     if not rows:
         ax.text(0.3, 0.5, "no size measured yet: run make study", transform=ax.transAxes, ha="center")
