@@ -79,7 +79,7 @@ def main() -> int:
 
     from sftrl import config
     from sftrl.experiments import figure1 as study
-    from sftrl.training import pool
+    from sftrl.experiments import pool
     from sftrl.training import train
 
     cfg = config.profile(args.profile)

@@ -69,8 +69,9 @@ set_matplotlib_formats("png")
 d = figure1.data(cfg)
 # the rules of sftrl.claims.rules, across SFT seeds
 verdicts = seeds.judged("fig1", d, cfg)
-# the size study's log (make study), smallest model first
+# the size study's log (make study), smallest model first, judged by today's rules
 sizes = size_study.read()
+size_verdicts = rules.size_verdicts(sizes)
 
 # %% [markdown]
 # ## Paper A's numbers beside ours
@@ -202,11 +203,11 @@ fig
 # {glue:text}`size_sentence`
 
 # %%
-fig, ax = training_plots.plot_sizes(sizes)
+fig, ax = training_plots.plot_sizes(sizes, size_verdicts)
 fig
 
 # %%
-tables.size_table(sizes, size_study.is_current)
+tables.size_table(sizes, size_verdicts, size_study.is_current)
 
 # %% [markdown]
 # ## Verdicts and the rules behind them
@@ -237,7 +238,7 @@ pages.glue_all({
     "paired_sentence": rules.paired_changes_sentence(d.window),
     "forgetting_sentence": rules.forgetting_sentence(d.curve),
     "mechanism_sentence": rules.mechanism_sentence(d.window),
-    "size_sentence": rules.size_sentence(sizes),
+    "size_sentence": rules.size_sentence(sizes, size_verdicts),
     "paper_llama_ood_peak": llama.ood_peak, "paper_llama_peak_step": llama.peak_step,
     "paper_llama_ood_end": llama.ood_end,
     "paper_attempts": papers.get("task.eval_attempts").value,

@@ -43,6 +43,9 @@ cfg = config.profile(profile, model_base=model_base)
 # reads the figure pages' cached results; makes only what is missing
 rows = scoreboard.claim_rows(cfg)
 counts = scoreboard.verdict_counts(rows)
+# the size study's log (make study), judged by today's rules
+sizes = size_study.read()
+size_verdicts = rules.size_verdicts(sizes)
 
 # %% [markdown]
 # ## The papers' numbers and ours
@@ -77,7 +80,7 @@ tables.claims_table(rows, paper="B")
 # {doc}`01_ood_peak_and_decline`. {glue:text}`size_sentence`
 
 # %%
-tables.size_table(size_study.read(), size_study.is_current)
+tables.size_table(sizes, size_verdicts, size_study.is_current)
 
 # %% [markdown]
 # ## How the verdicts are decided
@@ -100,7 +103,7 @@ pages.glue_all({
     "profile": cfg.profile, "counts_sentence": scoreboard.counts_sentence(rows),
     "n_claims": len(rows),
     "seeds_sentence": seeds.seeds_sentence(cfg),
-    "size_sentence": rules.size_sentence(size_study.read()),
+    "size_sentence": rules.size_sentence(sizes, size_verdicts),
     **{f"n_{verdict.replace(' ', '_')}": count for verdict, count in counts.items()},
     "z_chance": rules.Z_CHANCE, "eval_attempts": cfg.eval.attempts,
     "paper_attempts": papers.get("task.eval_attempts").value,

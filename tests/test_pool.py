@@ -1,4 +1,4 @@
-"""Jobs shared among one-thread child processes (sftrl.training.pool)."""
+"""Jobs shared among one-thread child processes (sftrl.experiments.pool)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from sftrl import config
-from sftrl.training import pool
+from sftrl.experiments import pool
 from sftrl.training.runs import read_jsonl
 
 

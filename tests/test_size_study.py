@@ -85,12 +85,17 @@ def test_the_study_runs_at_two_sizes_of_the_smoke_profile(tmp_path):
     from sftrl.claims import rules
 
     smoke = config.profile("smoke")
+    from sftrl.experiments import figure1
+
     for r in rows:
         assert z.is_current(r) and r["device"] == "cpu" and r["rl_seeds"] == 1
-        assert [w["from"] for w in r["rl"]] == list(smoke.rl_from_steps)
-        assert r["verdict"] in rules.VERDICTS and r["reason"]
+        assert [w["from_step"] for w in r["window"]] == list(smoke.rl_from_steps)
         assert set(r["erodes"]) == {"face_as_id", "wrong_value", "wrong_numbers", "malformed"}
-        assert r["params"] == z.count_params(z.size_config(z.parse_size(r["size"]), "smoke"))
+        cfg = z.size_config(z.parse_size(r["size"]), "smoke", seeds=1)
+        assert r["params"] == z.count_params(cfg)
+        # the claims layer judges the log's row exactly as it judges the live runs
+        live = rules.rl_restores_in_window(figure1.sft_curve(cfg), figure1.rl_window(cfg))
+        assert (rules.size_verdict(r).verdict, rules.size_verdict(r).reason) == (live.verdict, live.reason)
     assert rows[0]["params"] < rows[1]["params"]
     # each size pretrains its own base: the two differ from each other and from the profile's
     from sftrl.training import train
@@ -101,14 +106,14 @@ def test_the_study_runs_at_two_sizes_of_the_smoke_profile(tmp_path):
     before = {r["size"]: r for r in rows}
     assert z.main(["--profile", "smoke", "--sizes", "48x2", "--seeds", "1", "--out", str(out)]) == 0
     after = {r["size"]: r for r in z.read(out)}
-    assert after["32x2"] == before["32x2"] and after["48x2"]["rl"] == before["48x2"]["rl"]
+    assert after["32x2"] == before["32x2"] and after["48x2"]["window"] == before["48x2"]["window"]
 
 
-def _row(size, params, verdict, best=None, ci=None, made="today"):
-    return {"size": size, "params": params, "verdict": verdict, "reason": "r", "best_recovery": best,
+def _row(size, params, best=None, ci=None, made="today"):
+    return {"size": size, "params": params, "best_recovery": best,
             "best_recovery_ci": ci, "best_from": 300 if best is not None else None, "peak_ood": 37.0, "peak_step": 0,
             "ood_end": 2.0, "rl_seeds": 3, "device": "cpu", "made_by": {"code": made},
-            "rl": [{"from": 50}, {"from": 300}, {"from": 600}],
+            "window": [{"from_step": 50}, {"from_step": 300}, {"from_step": 600}],
             "erodes": {"face_as_id": [1.0, 3.0], "wrong_value": [20.0, 48.0], "wrong_numbers": [10.0, 40.0],
                        "malformed": [0.0, 7.0]}}
 
@@ -118,25 +123,28 @@ def test_the_size_sentence_table_and_panel_read_the_rows():
     from sftrl.book.plots import training
     from sftrl.claims import rules
 
-    rows = [_row("0.6M", 6e5, "not reproduced", 4.0, [-10.0, 18.0]), _row("1M", 1.06e6, "reproduced", 60.0, [40.0, 80.0]),
-            _row("2.4M", 2.4e6, "not reproduced")]
-    text = rules.size_sentence(rows)
+    from types import SimpleNamespace
+
+    rows = [_row("0.6M", 6e5, 4.0, [-10.0, 18.0]), _row("1M", 1.06e6, 60.0, [40.0, 80.0]), _row("2.4M", 2.4e6)]
+    verdicts = [SimpleNamespace(verdict=v) for v in ("not reproduced", "reproduced", "not reproduced")]
+    text = rules.size_sentence(rows, verdicts)
     assert text.startswith("Measured at 3 size(s), 0.6M to 2.4M parameters")
     assert "in every seed, from a window of SFT starts at 1M" in text
     assert "beyond the intervals at 0.6M, 2.4M" in text and "partly" not in text
-    assert "No size has been measured yet" in rules.size_sentence([])
-    table = tables.size_table(rows, lambda r: r["size"] != "2.4M")
+    assert "No size has been measured yet" in rules.size_sentence([], [])
+    table = tables.size_table(rows, verdicts, lambda r: r["size"] != "2.4M")
     assert [r[0] for r in table.rows] == ["0.6M (0.60M)", "1M (1.06M)", "2.4M† (2.40M)"]
     assert table.rows[1][2] == "60% [40, 80] from 300" and table.rows[2][2] == tables.MISSING
     assert table.rows[0][4:] == ["1% → 3%", "20% → 48%", "10% → 40%"]
     assert any("†: made by other code than today's (2.4M)" in n for n in table.notes)
     assert "RL from SFT steps 50, 300, 600, 3 seeds each; measured on cpu" in table.notes[0]
-    assert tables.size_table([], lambda r: True).rows == []
-    fig, ax = training.plot_sizes(rows)
+    assert tables.size_table([], [], lambda r: True).rows == []
+    assert table.rows[1][3] == tables.marked("reproduced")
+    fig, ax = training.plot_sizes(rows, verdicts)
     labels = ax.get_legend_handles_labels()[1]
     assert "paper A: Llama-3.2-11B" in labels and "paper A: Qwen2.5-7B" in labels
     assert "RL restored OOD (every seed)" in labels and "no start after the OOD peak lost OOD" in labels
     assert ax.get_xscale() == "log"
     assert len([line for line in ax.get_lines() if len(line.get_xdata()) > 1 and line.get_linestyle() != "None"
                 and line.get_xdata()[0] in (7e9, 11e9)]) == 0  # paper A's models are not joined
-    training.plot_sizes([])  # an empty log still draws paper A's points
+    training.plot_sizes([], [])  # an empty log still draws paper A's points

@@ -304,11 +304,13 @@ def regime_table(rows: Sequence[Mapping[str, Any]]) -> Table:
                "chance (the run's update density); above 1, the run updates that region more than chance."])
 
 
-def size_table(rows: Sequence[Mapping[str, Any]], current: Callable[[Mapping[str, Any]], bool]) -> Table:
+def size_table(rows: Sequence[Mapping[str, Any]], verdicts: Sequence[Verdict],
+               current: Callable[[Mapping[str, Any]], bool]) -> Table:
     """The size study's rows (:func:`sftrl.experiments.size_study.read`), smallest first:
     the OOD peak and the end of SFT, the best recovery with its 95% interval, the verdict of
-    the seed-robust rule, and what SFT erodes (OOD first attempts at the peak → the end).
-    ``current`` tells a row made by today's code; the others are marked."""
+    the seed-robust rule (``verdicts``: :func:`sftrl.claims.rules.size_verdicts` of the
+    rows), and what SFT erodes (OOD first attempts at the peak → the end). ``current``
+    tells a row made by today's code; the others are marked."""
     def shares(key: str) -> Callable[[Mapping[str, Any]], str]:
         return lambda r: " → ".join(MISSING if v is None else f"{v:.0f}%" for v in r["erodes"][key])
 
@@ -328,10 +330,11 @@ def size_table(rows: Sequence[Mapping[str, Any]], current: Callable[[Mapping[str
     stale = [r["size"] for r in rows if not current(r)]
     body = [{"size": f"{r['size']}{'†' if r['size'] in stale else ''} ({r['params'] / 1e6:.2f}M)",
              "ood": f"{r['peak_ood']:.0f}% ({r['peak_step']}) → {r['ood_end']:.0f}%",
-             "recovery": recovery(r), "verdict": r["verdict"], "face": shares("face_as_id")(r),
-             "value": shares("wrong_value")(r), "numbers": shares("wrong_numbers")(r)} for r in rows]
+             "recovery": recovery(r), "verdict": v.verdict, "face": shares("face_as_id")(r),
+             "value": shares("wrong_value")(r), "numbers": shares("wrong_numbers")(r)}
+            for r, v in zip(rows, verdicts, strict=True)]
     devices = sorted({r.get("device", "cpu") for r in rows})
-    notes = [f"RL from SFT steps {', '.join(sorted({str(w['from']) for r in rows for w in r['rl']}, key=int))}, "
+    notes = [f"RL from SFT steps {', '.join(sorted({str(w['from_step']) for r in rows for w in r['window']}, key=int))}, "
              f"{'/'.join(sorted({str(r['rl_seeds']) for r in rows}))} seeds each; measured on {', '.join(devices)}. "
              "OOD: accuracy at the peak (its step) → the end of SFT. Recovery: the share of the OOD lost since the "
              "peak that RL won back, with the paired 95% interval. The last three columns: OOD first attempts at the "

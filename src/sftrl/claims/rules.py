@@ -1132,14 +1132,25 @@ def length_sentence(runs: Sequence[Mapping[str, Any]]) -> str:
     return text
 
 
-def size_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The size study in words (:mod:`sftrl.experiments.size_study`): at which sizes RL
-    restored OOD by :func:`rl_restores_in_window` (seed-robust), and at which it did not.
-    A description of the log's verdicts, which that rule computed when the rows were made."""
+def size_verdict(row: Mapping[str, Any]) -> Verdict:
+    """:func:`rl_restores_in_window` on one row of the size study's log
+    (:mod:`sftrl.experiments.size_study`): its SFT curve and RL window, as the study kept them."""
+    window = [{**w, "recovery": math.nan if w.get("recovery") is None else w["recovery"]} for w in row["window"]]
+    return rl_restores_in_window(row["curve"], window)
+
+
+def size_verdicts(rows: Sequence[Mapping[str, Any]]) -> list[Verdict]:
+    """:func:`size_verdict` of every row, in order."""
+    return [size_verdict(r) for r in rows]
+
+
+def size_sentence(rows: Sequence[Mapping[str, Any]], verdicts: Sequence[Verdict]) -> str:
+    """The size study in words: at which sizes RL restored OOD by the seed-robust window rule
+    (``verdicts``, :func:`size_verdicts` of ``rows``), and at which it did not."""
     if not rows:
         return ("No size has been measured yet: `make study` runs the size study and writes its log, which "
                 "this panel reads.")
-    by = {v: [r["size"] for r in rows if r["verdict"] == v] for v in VERDICTS}
+    by = {v: [r["size"] for r, d in zip(rows, verdicts, strict=True) if d.verdict == v] for v in VERDICTS}
     sizes = f"{rows[0]['size']} to {rows[-1]['size']}" if len(rows) > 1 else rows[0]["size"]
     parts = []
     for v, words in (("reproduced", "RL restored OOD accuracy, in every seed, from a window of SFT starts at"),

@@ -20,7 +20,8 @@ from typing import Any
 
 
 from sftrl.evaluation import checkpoint
-from sftrl.training import pool, train
+from sftrl.experiments import pool
+from sftrl.training import train
 from sftrl import config
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
@@ -96,8 +97,8 @@ def ood_peak(rows: Sequence[dict[str, Any]]) -> Peak:
 
 def prepare(cfg: StudyConfig, from_steps: Sequence[int], workers: int | None = None, seeds: int = 1) -> None:
     """Make what Figure 1 reads and the cache lacks: the SFT run (in this process), then,
-    shared among ``workers`` one-thread children (:mod:`sftrl.training.pool`; default
-    :func:`sftrl.training.pool.workers`), the evaluations of the SFT curve and the RL runs
+    shared among ``workers`` one-thread children (:mod:`sftrl.experiments.pool`; default
+    :func:`sftrl.experiments.pool.workers`), the evaluations of the SFT curve and the RL runs
     from ``from_steps`` x ``seeds``, each with its end evaluated."""
     _check_seeds(seeds)
     from_steps = check_rl_from_steps(cfg, from_steps)

@@ -43,9 +43,10 @@ from sftrl import config, paths, provenance, snapshots
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
 from sftrl.experiments import masks_study as ms
+from sftrl.experiments import pool
 from sftrl.experiments.masks_study import MaskStudyConfig
 from sftrl.identity import checkpoint_identity
-from sftrl.training import pool, train
+from sftrl.training import train
 from sftrl.training.runs import Run, write_json_atomic
 from sftrl.weights import masks
 
@@ -91,7 +92,7 @@ def configs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[Key, StudyConfig]:
 
 def runs(cfg: StudyConfig, scfg: MaskStudyConfig) -> dict[Key, Run]:
     """The study's runs by ``(role, lr, dtype, seed)``; the missing ones are trained first,
-    shared among one-thread children (:mod:`sftrl.training.pool`)."""
+    shared among one-thread children (:mod:`sftrl.experiments.pool`)."""
     step, start = ms.start_step(cfg, scfg), ms.start_checkpoint(cfg, scfg)
     todo = configs(cfg, scfg)
     made = {key: (train.rl_run(c, step) if key[0] == "rl" else train.sft_run(c, start=start)) for key, c in todo.items()}

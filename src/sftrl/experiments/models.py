@@ -43,7 +43,7 @@ from sftrl import config, paths
 from sftrl.weights import spectral
 from sftrl.evaluation import checkpoint
 from sftrl.experiments import figure1 as study
-from sftrl.training import pool
+from sftrl.experiments import pool
 from sftrl.weights.checkpoints import (
     BLOCK_KINDS,
     INDEX_FILE,
@@ -349,7 +349,7 @@ def evaluate(path: str | Path, cfg: StudyConfig, **fields: Any) -> dict[str, Any
 
 def prefetch(checkpoints: Iterable[str | Path], cfg: StudyConfig) -> None:
     """Evaluate those of ``checkpoints`` the cache lacks, shared among one-thread children
-    (:mod:`sftrl.training.pool`), so the :func:`evaluate` calls that follow only read."""
+    (:mod:`sftrl.experiments.pool`), so the :func:`evaluate` calls that follow only read."""
     todo = list(dict.fromkeys(str(p) for p in checkpoints if not checkpoint.has_accuracy(p, cfg)))
     pool.run([pool.accuracy(cfg, p) for p in todo], pool.workers(cfg))
 

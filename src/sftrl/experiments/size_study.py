@@ -10,9 +10,9 @@ four times as wide as the model):
   pretraining runs, cached under ``data/runs`` and rebuilt by ``make study``;
 * SFT with its dense checkpoints, each evaluated under the papers' protocol;
 * RL under the same protocol from :data:`FROM_STEPS`, :data:`SEEDS` seeds each;
-* the verdict of :func:`sftrl.claims.rules.rl_restores_in_window` (seed-robust: a start
-  counts only where every seed raises OOD), the best recovery fraction with its interval,
-  and what SFT erodes (:func:`diagnosis`).
+* the best recovery fraction with its interval, what SFT erodes (:func:`diagnosis`), and
+  the curve and window the claims layer judges by Figure 1's seed-robust window rule
+  (:func:`sftrl.claims.rules.size_verdict`: a start counts only where every seed raises OOD).
 
 It takes hours on 2 cores, so ``make study`` runs it and writes :data:`SNAPSHOT`, a
 committed log whose rows record the code, the packages and the device that made them.
@@ -36,11 +36,10 @@ from typing import Any
 import torch
 
 from sftrl import config, paths, provenance, snapshots
-from sftrl.claims import rules
 from sftrl.config import StudyConfig
 from sftrl.errors import SftrlError
-from sftrl.experiments import figure1
-from sftrl.training import pool, train
+from sftrl.experiments import figure1, pool
+from sftrl.training import train
 from sftrl.training.runs import write_json_atomic
 
 #: the committed log the size panel and the claims page read
@@ -142,7 +141,7 @@ def check_sizes(sizes: list[Size], profile: str = PROFILE, memory: int | None = 
 
 def pretrain_bases(sizes: list[Size], profile: str = PROFILE) -> None:
     """Pretrain the bases the sizes lack (not the committed one), side by side in one-thread
-    children (:mod:`sftrl.training.pool`)."""
+    children (:mod:`sftrl.experiments.pool`)."""
     cfgs = [size_config(s, profile) for s in sizes]
     todo = [c for c in cfgs if c.model.base == "small" and train.committed_base_config() != train.base_identity(c)
             and not train.pretrain_run(c).is_done]
@@ -178,13 +177,21 @@ def recovery_interval(row: dict[str, Any], peak_ood: float) -> tuple[float, floa
     return lo / lost, hi / lost
 
 
+#: what a row keeps of the SFT curve and of the RL window (as fractions), for the claims
+#: layer to judge (:func:`sftrl.claims.rules.size_verdict`) and the pages to show
+CURVE_FIELDS = ("step", "split", "accuracy", "ci_low", "ci_high")
+WINDOW_FIELDS = ("from_step", "ood_start", "ood_start_ci", "ood_rl", "ood_rl_ci", "ood_rl_seeds", "ood_gain_seeds",
+                 "ood_gain_paired_ci", "recovery", "after_peak")
+
+
 def summarise(size: Size, profile: str = PROFILE, params: int | None = None, seeds: int = SEEDS) -> dict[str, Any]:
-    """Run (or read) Figure 1's study at one size: one log row (accuracies in percent)."""
+    """Run (or read) Figure 1's study at one size: one log row. Its summary is in percent;
+    ``curve`` and ``window`` keep Figure 1's rows (:data:`CURVE_FIELDS`, :data:`WINDOW_FIELDS`)
+    as fractions, which the claims layer judges."""
     cfg = size_config(size, profile, seeds)
     window = figure1.rl_window(cfg)  # first: it shares the work among one-thread workers
     curve = figure1.sft_curve(cfg)
     peak = figure1.ood_peak(curve)
-    verdict = rules.rl_restores_in_window(curve, window)
     best = figure1.best_recovery(window)
     ci = recovery_interval(best, peak.ood) if best else None
     device = torch.cuda.get_device_name(0) if train.device_of(cfg) == "cuda" else "cpu"
@@ -197,11 +204,8 @@ def summarise(size: Size, profile: str = PROFILE, params: int | None = None, see
         "base_ood": _pct(next(r["accuracy"] for r in curve if r["step"] == 0 and r["split"] == "ood")),
         "peak_step": peak.step, "peak_ood": _pct(peak.ood), "end_step": peak.end_step,
         "ood_end": _pct(peak.ood_end), "id_end": _pct(peak.id_end),
-        "rl": [{"from": w["from_step"], "ood_start": _pct(w["ood_start"]), "ood_rl": _pct(w["ood_rl"]),
-                "ood_rl_seeds": [_pct(x) for x in w["ood_rl_seeds"]],
-                "ood_change_paired_ci": [_pct(x) for x in w["ood_gain_paired_ci"]],
-                "recovery": _pct(w["recovery"])} for w in window],
-        "verdict": verdict.verdict, "reason": verdict.reason,
+        "curve": [{k: r[k] for k in CURVE_FIELDS} for r in curve if r["split"] in ("id", "ood")],
+        "window": [{k: w[k] for k in WINDOW_FIELDS} for w in window],
         "best_recovery": _pct(best["recovery"]) if best else None,
         "best_from": best["from_step"] if best else None,
         "best_recovery_ci": [_pct(x) for x in ci] if ci else None,
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads(json.dumps(sorted(old.values(), key=lambda r: r["params"]), default=lambda x: None)
                           .replace("NaN", "null"))
         write_json_atomic(args.out, rows)  # after every size: nothing computed is lost
-        print(f"{s.name}: {old[s.name]['verdict']}", flush=True)
+        print(f"{s.name}: written", flush=True)
     return 0
 
 

@@ -33,6 +33,7 @@ from sftrl.errors import SftrlError
 from sftrl.fmt import pct
 
 if TYPE_CHECKING:  # plots only draw: they read these objects' fields and import no pipeline
+    from sftrl.claims.rules import Verdict
     from sftrl.experiments.figure1 import Peak
 
 Rows = Sequence[dict[str, Any]]
@@ -351,15 +352,15 @@ def plot_mechanism(window: Rows):
 # --------------------------------------------------------------------------- the size panel
 
 
-def plot_sizes(rows: Rows):
+def plot_sizes(rows: Rows, verdicts: Sequence[Verdict]):
     """Panel (f): the best recovery fraction against parameter count, one point per size of
     the size study (:mod:`sftrl.experiments.size_study`) with its 95% interval (filled where
     the seed-robust rule says RL restored OOD, open where it did not; a cross at 0 where no
     start came after the OOD peak), and paper A's two models at their sizes, not joined:
-    they are not the same family."""
+    they are not the same family. ``verdicts``: :func:`sftrl.claims.rules.size_verdicts` of ``rows``."""
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH, PANEL_HEIGHT), layout="constrained")
     shown = {"restored": False, "not": False, "none": False}
-    for r in rows:
+    for r, v in zip(rows, verdicts, strict=True):
         x = r["params"]
         if r.get("best_recovery") is None:
             ax.plot([x], [0.0], "x", color=COLORS["rl"], ms=8, mew=2,
@@ -368,7 +369,7 @@ def plot_sizes(rows: Rows):
         else:
             y = r["best_recovery"] / 100
             lo, hi = (v / 100 for v in r["best_recovery_ci"]) if r.get("best_recovery_ci") else (y, y)
-            kind = "restored" if r.get("verdict") == "reproduced" else "not"
+            kind = "restored" if v.verdict == "reproduced" else "not"
             ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", color=COLORS["rl"], ms=7, capsize=3,
                         mfc=COLORS["rl"] if kind == "restored" else "white", mew=1.5,
                         label=None if shown[kind] else ("RL restored OOD (every seed)" if kind == "restored"

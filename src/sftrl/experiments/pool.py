@@ -28,6 +28,8 @@ from typing import Any
 
 from sftrl import config
 from sftrl.config import StudyConfig
+from sftrl.evaluation import checkpoint
+from sftrl.training import train
 
 #: a job's relative cost (a run of the cpu profile costs about eight evaluations of one model)
 COST = {"pretrain": 16, "rl": 8, "sft": 8, "eval": 1, "accuracy": 1}
@@ -68,8 +70,6 @@ def accuracy(cfg: StudyConfig, path: str | Path) -> dict[str, Any]:
 def workers(cfg: StudyConfig, n: int | None = None) -> int:
     """``n``, or by default as many one-thread children as ``cfg.threads`` on a CPU, one on
     a GPU (where one process keeps the device busy)."""
-    from sftrl.training import train
-
     if n is not None:
         return n
     return 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
@@ -89,9 +89,6 @@ def share(jobs: Sequence[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
 
 def do(job: dict[str, Any]) -> None:
     """Do one job in this process (what a child does with each of its share)."""
-    from sftrl.evaluation import checkpoint
-    from sftrl.training import train
-
     cfg = config.profile(job["profile"], **job["flat"])
     if job["kind"] == "pretrain":
         train.pretrain(cfg)
@@ -111,7 +108,7 @@ def _child(jobs: Sequence[dict[str, Any]]) -> None:
     if not jobs:
         return
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "sftrl.training.pool"], input=json.dumps(list(jobs)), env=env,
+    done = subprocess.run([sys.executable, "-m", "sftrl.experiments.pool"], input=json.dumps(list(jobs)), env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"jobs {[(j['kind'], j.get('step')) for j in jobs]} failed:\n{done.stderr[-3000:]}")
