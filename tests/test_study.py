@@ -16,6 +16,7 @@ from sftrl import config
 from sftrl.book import execute as book
 from sftrl.claims import rules as claims
 from sftrl.experiments import figure1 as study
+from sftrl.experiments import size_study
 from sftrl.errors import SftrlError
 
 NOTEBOOK = "01_ood_peak_and_decline"
@@ -203,6 +204,7 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
 
     peak = study.ood_peak(curve)
     best = study.best_recovery(window)
+    sizes = size_study.read()
     expected: dict[str, object] = {
         "profile": "smoke", "peak_step": peak.step, "peak_ood": peak.ood, "id_at_peak": peak.id,
         "end_step": peak.end_step, "ood_end": peak.ood_end, "id_end": peak.id_end,
@@ -212,6 +214,7 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
         "best_recovery": best["recovery"] if best else math.nan,
         "best_recovery_step": best["from_step"] if best else None,
         "best_recovery_sentence": claims.best_recovery_sentence(window),
+        "size_sentence": claims.size_sentence(sizes, claims.size_verdicts(sizes)),  # the committed size log
     }
     for v in claims.figure1(SimpleNamespace(curve=curve, window=window)):
         expected[f"verdict_{v.claim}"] = v.sentence
@@ -222,4 +225,4 @@ def test_notebook_runs_in_the_smoke_profile_and_glues_what_study_computes(smoke,
     # every figure is an image, every table HTML; no stray output (book.run checks the rest)
     images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     tables = sum("text/html" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-    assert images == 5 and tables == 3  # panels a-e; the recovery, paired and verdict tables
+    assert images == 6 and tables == 4  # panels a-f; paper A's, the recovery, the verdict and the size tables
