@@ -88,7 +88,7 @@ def main() -> int:
     rows: list[tuple[str, float, str]] = []
     if not args.skip_runs:
         t = time.time()
-        sft_run = train.sft(cfg)
+        train.sft(cfg)
         dt = time.time() - t
         tokens = cfg.sft.steps * cfg.sft.batch_size * 36  # ~36 tokens per compact example
         rows.append(("SFT", dt, f"{cfg.sft.steps} steps, ~{tokens / dt:,.0f} tok/s"))
@@ -106,7 +106,6 @@ def main() -> int:
         rows.append(("read Figure 1's window", time.time() - t, "from the caches"))
         total = sum(r[1] for r in rows)
         rows.append(("total", total, "budget for the figures' runs: 600 s"))
-        del sft_run
     bare, trl_step = _bare_vs_trl(cfg)
     rows.append(("bare PyTorch step", bare, f"batch {cfg.sft.batch_size}"))
     rows.append(("trl SFTTrainer step", trl_step, f"ratio {trl_step / bare:.2f}x the bare step"))

@@ -150,3 +150,12 @@ def test_length_table_reads_the_rows():
     assert t.rows[0][3:7] == ["0", "80.0% → 70.0%", "70.0%", "0.25 (0.20)"]
     assert t.rows[1][6] == "—" and any("fewer than 50% of the entries moved" in n for n in t.notes)
     assert t.notes[0].startswith("Checkpoints from step 20 to 80.")
+
+
+def test_the_command_refuses_an_unknown_profile_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "length.json"
+    monkeypatch.setattr(length_study, "snapshot", lambda *a, **k: pytest.fail("work started"))
+    assert length_study.main(["--profile", "bogus", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'bogus'" in err and err.count("\n") == 1
+    assert not out.exists()

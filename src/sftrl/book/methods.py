@@ -268,8 +268,11 @@ def settings_table(cfg: StudyConfig) -> Table:
                  notes=notes)
 
 
-#: where the lead's study log of configurations tried lives (a committed snapshot)
-TRIED = paths.BOOK / "study" / "tried.json"
+def _log(path: Path | None) -> Path:
+    """``path``, or where the study log lives (:data:`sftrl.claims.study_log.SNAPSHOT`)."""
+    from sftrl.claims import study_log
+
+    return study_log.SNAPSHOT if path is None else Path(path)
 
 
 def _signed(x: float) -> str:
@@ -287,7 +290,7 @@ def _is_book_default(cfg: StudyConfig) -> bool:
     return config.same_results(config.profile(study_log.PROFILE), cfg)
 
 
-def tried_entries(path: Path = TRIED, cfg: StudyConfig | None = None) -> list[dict[str, Any]]:
+def tried_entries(path: Path | None = None, cfg: StudyConfig | None = None) -> list[dict[str, Any]]:
     """The study log's rows (:func:`sftrl.claims.study_log.read_log`), each with ``made``:
     :data:`LIVE`, ``"today's code"``, :data:`EARLIER_CODE` or the row's earlier protocol.
 
@@ -295,7 +298,7 @@ def tried_entries(path: Path = TRIED, cfg: StudyConfig | None = None) -> list[di
     from the live run (:func:`sftrl.claims.study_log.summarise`, reading the cached runs the
     figure pages made), never from the log.
     """
-    path = Path(path)
+    path = _log(path)
     stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else None
     return copy.deepcopy(_entries(path, stamp, cfg))
 
@@ -354,11 +357,11 @@ def _tried_row(entry: Mapping[str, Any]) -> list[str]:
     return [name, str(entry.get("why", "")), _settings(entry.get("overrides")), sft, ood, idd, verdict]
 
 
-def tried_table(path: Path = TRIED, cfg: StudyConfig | None = None) -> Table | None:
+def tried_table(path: Path | None = None, cfg: StudyConfig | None = None) -> Table | None:
     """The study log written by ``make study`` (:mod:`sftrl.claims.study_log`) as a table,
     rows as :func:`tried_entries` gives them, or None when no log is committed. SftrlError
     naming the entry that is malformed."""
-    path = Path(path)
+    path = _log(path)
     if not path.is_file():
         return None
     rows = []
@@ -426,10 +429,10 @@ def seeds_table(entries: list[dict[str, Any]]) -> Table | None:
     return Table(["SFT seed", *(h for h, _ in _SEED_COLUMNS)], body, notes=notes)
 
 
-def tried_verdicts_sentence(path: Path = TRIED, cfg: StudyConfig | None = None) -> str:
+def tried_verdicts_sentence(path: Path | None = None, cfg: StudyConfig | None = None) -> str:
     """How many of the study log's RL configurations reproduce RL's recovery window (by the
     verdict each row records), or an empty string when no log is committed."""
-    path = Path(path)
+    path = _log(path)
     if not path.is_file():
         return ""
     from sftrl.claims.study_log import EARLIER
@@ -446,8 +449,9 @@ def tried_verdicts_sentence(path: Path = TRIED, cfg: StudyConfig | None = None) 
     return " ".join(parts) if parts else "No configuration of the log ran RL."
 
 
-def tried_sentence(table: Table | None, path: Path = TRIED) -> str:
+def tried_sentence(table: Table | None, path: Path | None = None) -> str:
     """The sentence that introduces the study log (or says that none is recorded)."""
+    path = _log(path)
     where = path.relative_to(paths.ROOT) if path.is_relative_to(paths.ROOT) else path
     if table is None:
         return (f"The study log is not yet recorded: once committed as {where}, it lists here the design choices "

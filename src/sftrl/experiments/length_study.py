@@ -172,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default=PROFILE, help=f"run size (default {PROFILE}; the snapshot the book reads)")
     ap.add_argument("--out", type=Path, default=SNAPSHOT, help="where to write the snapshot")
     args = ap.parse_args(argv)
+    try:  # a bad profile: one error, before any training
+        config.profile(args.profile)
+        ms.study_config(args.profile)
+    except SftrlError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     snap = snapshot(args.profile)
     clean = json.loads(json.dumps(snap, default=lambda x: None).replace("NaN", "null"))
     write_json_atomic(args.out, clean)
