@@ -77,13 +77,13 @@ book: $(SITE_STAMP)  ## execute the out-of-date notebooks (papermill), then buil
 smoke-book:  ## the book with PROFILE=smoke, in _build/smoke (what the tests check)
 	@$(MAKE) --no-print-directory book PROFILE=smoke
 
-# Every run the book reads, computed outside the notebooks, one `python -m sftrl train job`
+# Every run the book reads, computed outside the notebooks, one `python -m sftrl job`
 # each (under LAUNCHER when given): the notebooks of a later `make book` only read them.
 runs: $(STAMP)  ## train every run the book reads: make runs PROFILE=gpu MODEL=<id> LAUNCHER="accelerate launch ..."
-	@jobs="$$($(PY) -m sftrl train plan $(run_args) $(if $(NPROC),--processes $(NPROC)))" || exit $$?; \
+	@jobs="$$($(PY) -m sftrl plan $(run_args) $(if $(NPROC),--processes $(NPROC)))" || exit $$?; \
 	n=$$(echo $$jobs | wc -w); i=0; \
 	for job in $$jobs; do i=$$((i+1)); echo "runs: [$$i/$$n] $$job"; \
-	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(LAUNCH) -m sftrl train job $$job $(run_args) >/dev/null || exit $$?; done
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(LAUNCH) -m sftrl job $$job $(run_args) >/dev/null || exit $$?; done
 
 figure:  ## rerun one notebook with overrides and rebuild: make figure NB=00_the_task ARGS="-p seed 7"
 	@test -n "$(NB)" || { echo "error: say which notebook: make figure NB=<name> ARGS=\"-p key value\"; notebooks: $(NOTEBOOKS)" >&2; exit 2; }

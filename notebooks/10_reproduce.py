@@ -155,8 +155,8 @@ reproduce.estimate_table(gpu)
 # A page trains the runs it reads when it first needs them, which suits a laptop. At paper
 # scale, compute every run first, where the GPUs are, with `make runs`: it trains each run
 # the book reads (SFT, every RL run of Figure 1's window, the mask study's and the probe's
-# runs) through `python -m sftrl train job NAME`, and a later `make book` finds them all
-# in `data/runs/` and only reads them. `python -m sftrl train plan` lists the jobs. A
+# runs) through `python -m sftrl job NAME`, and a later `make book` finds them all
+# in `data/runs/` and only reads them. `python -m sftrl plan` lists the jobs. A
 # finished run is never trained twice, and a killed one resumes.
 #
 # `LAUNCHER` is any command prefix that runs each job: with `accelerate launch`, every job

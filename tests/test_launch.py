@@ -135,13 +135,13 @@ def test_make_runs_computes_exactly_the_runs_the_smoke_book_read(smoke_book):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert {p.name: (p / "DONE").stat().st_mtime_ns for p in (data / "runs").iterdir()} == made  # nothing new
-    listed = _sftrl("train", "job", *_plan_names(data), "--profile", "smoke", data=data)
+    listed = _sftrl("job", *_plan_names(data), "--profile", "smoke", data=data)
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert {Path(line).name for line in listed.stdout.split()} == set(made)
 
 
 def _plan_names(data: Path) -> list[str]:
-    proc = _sftrl("train", "plan", "--profile", "smoke", data=data)
+    proc = _sftrl("plan", "--profile", "smoke", data=data)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.split()
 

@@ -14,12 +14,13 @@ import sys
 
 from sftrl.errors import SftrlError
 from sftrl.evaluation import cli as evaluation_cli
+from sftrl.experiments import cli as experiments_cli
 from sftrl.task import cli as task_cli
 from sftrl.training import cli as training_cli
 from sftrl.weights import cli as weights_cli
 
 #: modules that contribute subcommands, in the order they appear in ``--help``
-COMMAND_MODULES = (task_cli, training_cli, evaluation_cli, weights_cli)
+COMMAND_MODULES = (task_cli, training_cli, evaluation_cli, weights_cli, experiments_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ At paper scale the runs belong on a GPU node, under a launcher, and the pages sh
 read them. This module names the same runs the pages ask for -- taken from the figure
 modules' own configurations (:func:`sftrl.experiments.figure1.seeded`, the mask study's
 ``*_configs``) with every page's default parameters -- in the order they depend on each
-other. ``python -m sftrl train plan`` prints the names; ``python -m sftrl train job NAME``
+other. ``python -m sftrl plan`` prints the names; ``python -m sftrl job NAME``
 trains one (each under ``LAUNCHER`` in ``make runs``); a finished run returns at once.
 
 Names read as the book does: ``sft``, ``rl-from-<step>-seed-<i>`` (Figure 1's window and

@@ -5,9 +5,9 @@ Usage::
     python -m sftrl train sft --profile cpu --set sft_lr=3e-4
     python -m sftrl train rl --profile cpu --from-step 100
     python -m sftrl train base --profile cpu      # rebuild the committed base (make base)
-    python -m sftrl train plan --profile gpu --processes 8   # the book's runs, by name (make runs)
-    python -m sftrl train job sft rl-from-100-seed-0 --profile gpu   # train those (under any launcher)
     python -m sftrl runs                          # list the runs under data/runs
+
+The book's runs by name (``plan``, ``job``) are :mod:`sftrl.experiments.cli`'s.
 """
 
 from __future__ import annotations
@@ -33,18 +33,6 @@ def _train(args: argparse.Namespace) -> int:
     from sftrl.training import train
 
     cfg = config.profile(args.profile, **overrides(args.set))
-    if args.stage in ("plan", "job"):
-        from sftrl.experiments import plan
-
-        if args.stage == "plan":
-            train.check_inputs(cfg, args.processes)  # before the first job starts
-            print("\n".join(plan.jobs(cfg)))
-        else:
-            for run in plan.run_jobs(cfg, args.names):
-                _print_run(run)
-        return 0
-    if args.names:
-        raise SftrlError(f"train {args.stage} takes no job names, got {args.names}")
     if args.stage == "pretrain":
         run = train.pretrain(cfg)
     elif args.stage == "base":
@@ -56,11 +44,11 @@ def _train(args: argparse.Namespace) -> int:
         if args.from_step is None:
             raise SftrlError("train rl needs --from-step (an SFT checkpoint step; 0 = the base)")
         run = train.rl(cfg, args.from_step)
-    _print_run(run)
+    print_run(run)
     return 0
 
 
-def _print_run(run) -> None:
+def print_run(run) -> None:
     """The run's folder, printed once per launch (by its main process)."""
     from sftrl.training import launch
 
@@ -80,12 +68,8 @@ def _runs(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="make (or reuse) a training run",
                        description="Make or reuse a run; a finished run returns at once, a killed one resumes.")
-    p.add_argument("stage", choices=["pretrain", "base", "sft", "rl", "plan", "job"],
-                   help="a stage; 'plan' prints the names of the runs the book reads, 'job NAME...' trains them")
-    p.add_argument("names", nargs="*", metavar="NAME", help="job: the names 'plan' prints")
+    p.add_argument("stage", choices=["pretrain", "base", "sft", "rl"], help="a stage")
     p.add_argument("--profile", default="cpu", help=f"{' | '.join(config.PROFILES)} (default: cpu)")
-    p.add_argument("--processes", type=int, metavar="N",
-                   help="plan: the launcher's process count, checked against every batch before any job")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a setting, e.g. sft_lr=3e-4 (repeatable)")
     p.add_argument("--from-step", type=int, help="RL: the SFT checkpoint step to start from")
