@@ -18,13 +18,45 @@ def _jobs(kinds):
     return [make[k](i) for i, k in enumerate(kinds)]
 
 
-def test_jobs_are_shared_by_cost_costliest_first():
-    jobs = _jobs(["eval"] * 10 + ["rl"] * 3)
-    shares = pool.share(jobs, 2)
-    assert sorted(j["step"] for share in shares for j in share) == sorted(j["step"] for j in jobs)  # each once
-    assert [sum(pool.COST[j["kind"]] for j in share) for share in shares] == [17, 17]  # 34 units, balanced
-    assert all(share[0]["kind"] == "rl" for share in shares)  # the long runs start first
-    assert pool.share(jobs[:1], 3)[1:] == [[], []]
+def test_jobs_are_taken_costliest_first():
+    jobs = _jobs(["eval"] * 3 + ["rl"] * 2 + ["sft"])
+    assert [(j["kind"], j.get("step")) for j in pool.order(jobs)] == [
+        ("rl", 3), ("rl", 4), ("sft", None), ("eval", 0), ("eval", 1), ("eval", 2)]  # ties keep their order
+
+
+#: a stand-in child that speaks the pool's protocol: it sleeps each job's ``seconds`` and logs who did it
+FAKE_CHILD = """
+import json, os, sys
+for line in sys.stdin:
+    job = json.loads(line)
+    if job.get("fail"):
+        sys.exit("this job was refused")
+    import time; time.sleep(job["seconds"])
+    with open(job["log"], "a") as f: f.write(f"{os.getpid()} {job['step']}\\n")
+    print("done", flush=True)
+"""
+
+
+def test_a_free_child_takes_the_next_job_so_a_long_run_does_not_hold_back_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setattr(pool, "CHILD", (sys.executable, "-c", FAKE_CHILD))
+    log = tmp_path / "done.txt"
+    slow, fast = ({"kind": "rl", "step": i, "seconds": t, "log": str(log)} for i, t in ((0, 1.5), (1, 0.0)))
+    evals = [{"kind": "eval", "step": i, "seconds": 0.05, "log": str(log)} for i in range(2, 6)]
+    pool.run([*evals, fast, slow], 2)
+    by_child: dict[str, list[int]] = {}
+    for pid, step in (line.split() for line in log.read_text().splitlines()):
+        by_child.setdefault(pid, []).append(int(step))
+    assert sorted(by_child.values()) == [[0], [1, 2, 3, 4, 5]]  # dealt ahead, each child would have had 2 evals
+
+
+def test_a_failing_job_is_raised_after_the_other_child_has_done_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setattr(pool, "CHILD", (sys.executable, "-c", FAKE_CHILD))
+    log = tmp_path / "done.txt"
+    jobs = [{"kind": "rl", "step": 0, "fail": True}] + [{"kind": "eval", "step": i, "seconds": 0.05, "log": str(log)}
+                                                         for i in range(1, 5)]
+    with pytest.raises(RuntimeError, match=r"job \('rl', 0\) failed:\n.*this job was refused"):
+        pool.run(jobs, 2)
+    assert sorted(int(line.split()[1]) for line in log.read_text().splitlines()) == [1, 2, 3, 4]
 
 
 def test_a_job_carries_its_configuration_with_one_thread():
@@ -77,4 +109,4 @@ def test_two_children_train_sft_runs_from_a_given_start():
 def test_a_pretraining_job_is_the_costliest():
     cfg = config.profile("smoke")
     jobs = [pool.evaluation(cfg, 10), pool.rl(cfg, 10), pool.pretrain(cfg)]
-    assert [j["kind"] for j in pool.share(jobs, 1)[0]] == ["pretrain", "rl", "eval"]
+    assert [j["kind"] for j in pool.order(jobs)] == ["pretrain", "rl", "eval"]

@@ -4,9 +4,9 @@ The tiny models are too small for one process's threads to keep the cores busy; 
 processes side by side do (``threads`` cores, ``threads`` children). A *job* is one
 cached unit of work, made by :func:`pretrain`, :func:`rl`, :func:`sft`, :func:`evaluation`
 or :func:`accuracy`; :func:`run`
-deals the missing ones to ``workers`` children (the costliest first, each to the child
-with the least work so far) and returns when all are in the caches, where the caller reads
-them as usual. With one worker, or one job, it does them in this process.
+hands them to ``workers`` children, the costliest first, each to the next child that is
+free, and returns when all are in the caches, where the caller reads them as usual. With
+one worker, or one job, it does them in this process.
 
 Usage::
 
@@ -20,8 +20,10 @@ import concurrent.futures as cf
 import dataclasses
 import json
 import os
+import queue
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,16 +77,10 @@ def workers(cfg: StudyConfig, n: int | None = None) -> int:
     return 1 if train.device_of(cfg) == "cuda" else max(1, cfg.threads)
 
 
-def share(jobs: Sequence[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
-    """``jobs`` dealt to ``n`` shares of about equal cost (:data:`COST`): the costliest
-    first, each to the share with the least so far (ties: the first such share)."""
-    shares: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    load = [0] * n
-    for job in sorted(jobs, key=lambda j: -COST[j["kind"]]):
-        i = load.index(min(load))
-        shares[i].append(job)
-        load[i] += COST[job["kind"]]
-    return shares
+def order(jobs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``jobs``, the costliest first (:data:`COST`; ties keep their order): the order in
+    which free children take them, so that the long runs start first."""
+    return sorted(jobs, key=lambda j: -COST[j["kind"]])
 
 
 def do(job: dict[str, Any]) -> None:
@@ -104,28 +100,70 @@ def do(job: dict[str, Any]) -> None:
         checkpoint.evaluate_run(train.sft(cfg), cfg, steps=[job["step"]], start=train.base_checkpoint(cfg))
 
 
-def _child(jobs: Sequence[dict[str, Any]]) -> None:
-    if not jobs:
-        return
+#: how a child is started: it reads one job per line and answers each with a line
+CHILD = (sys.executable, "-m", "sftrl.experiments.pool")
+DONE = "done"
+
+
+def _child(todo: queue.SimpleQueue) -> None:
+    """One child process of one thread: it takes the next job from ``todo`` each time it is
+    free, until none is left. RuntimeError with the end of its stderr when a job fails."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "sftrl.experiments.pool"], input=json.dumps(list(jobs)), env=env,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"jobs {[(j['kind'], j.get('step')) for j in jobs]} failed:\n{done.stderr[-3000:]}")
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(CHILD, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
+        try:
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    proc.stdin.write(json.dumps(job) + "\n")
+                    proc.stdin.flush()
+                    answer = proc.stdout.readline()
+                except BrokenPipeError:
+                    answer = ""
+                if answer.strip() != DONE:
+                    proc.wait()
+                    err.seek(0)
+                    raise RuntimeError(f"job {(job['kind'], job.get('step'))} failed:\n{err.read()[-3000:]}")
+        finally:
+            if proc.stdin and not proc.stdin.closed:
+                try:
+                    proc.stdin.close()  # the child ends at the end of its input
+                except BrokenPipeError:
+                    pass
+            proc.wait()
 
 
 def run(jobs: Sequence[dict[str, Any]], n: int) -> None:
-    """Do ``jobs``: in ``n`` child processes of one thread (:func:`share`), or here when
-    ``n`` < 2 or there is one job. A child's failure is raised here with its error's end;
-    what the others finished stays in the caches."""
+    """Do ``jobs``: in ``n`` child processes of one thread, each taking the next job
+    (:func:`order`) when it is free, or here when ``n`` < 2 or there is one job. A child's
+    failure is raised here with its error's end, once the other children have finished
+    the jobs left: what they finished stays in the caches."""
     if n < 2 or len(jobs) < 2:
         for job in jobs:
             do(job)
         return
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for job in order(jobs):
+        todo.put(job)
     with cf.ThreadPoolExecutor(n) as threads:
-        list(threads.map(_child, share(jobs, n)))
+        for done in [threads.submit(_child, todo) for _ in range(min(n, len(jobs)))]:
+            done.result()
+
+
+def _serve() -> None:
+    """A child: one job per line of stdin, each answered on stdout once it is in the caches.
+    What the libraries print goes to stderr, so stdout carries only the answers."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    for line in sys.stdin:
+        if line.strip():
+            do(json.loads(line))
+            answers.write(DONE + "\n")
+            answers.flush()
 
 
 if __name__ == "__main__":
-    for job in json.loads(sys.stdin.read()):
-        do(job)
+    _serve()
