@@ -32,16 +32,19 @@ def _job(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="cpu", help=f"{' | '.join(config.PROFILES)} (default: cpu)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a setting, e.g. sft_lr=3e-4 (repeatable)")
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    for name, func, what in (("plan", _plan, "print the names of the runs the book reads, parents first"),
-                             ("job", _job, "train the named runs of 'plan' (a finished run returns at once)")):
-        p = sub.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
-        if name == "job":
-            p.add_argument("names", nargs="+", metavar="NAME", help="names that 'plan' prints")
-        p.add_argument("--profile", default="cpu", help=f"{' | '.join(config.PROFILES)} (default: cpu)")
-        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a setting, e.g. sft_lr=3e-4 (repeatable)")
-        if name == "plan":
-            p.add_argument("--processes", type=int, metavar="N",
-                           help="the launcher's process count, checked against every batch before any job")
-        p.set_defaults(func=func)
+    p = sub.add_parser("plan", help="print the names of the runs the book reads, parents first")
+    _settings(p)
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="the launcher's process count, checked against every batch before any job")
+    p.set_defaults(func=_plan)
+    q = sub.add_parser("job", help="train the named runs of 'plan' (a finished run returns at once)")
+    q.add_argument("names", nargs="+", metavar="NAME", help="names that 'plan' prints")
+    _settings(q)
+    q.set_defaults(func=_job)
