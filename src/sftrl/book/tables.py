@@ -337,7 +337,8 @@ def size_table(rows: Sequence[Mapping[str, Any]], verdicts: Sequence[Verdict],
     notes = [f"RL from SFT steps {', '.join(sorted({str(w['from_step']) for r in rows for w in r['window']}, key=int))}, "
              f"{'/'.join(sorted({str(r['rl_seeds']) for r in rows}))} seeds each; measured on {', '.join(devices)}. "
              "OOD: accuracy at the peak (its step) → the end of SFT. Recovery: the share of the OOD lost since the "
-             "peak that RL won back, with the paired 95% interval. The last three columns: OOD first attempts at the "
+             "peak that RL won back, with the paired 95% interval (wide where the start had lost little OOD since the "
+             "peak: the share divides by that loss). The last three columns: OOD first attempts at the "
              "peak → the end that give a face card the value 10 (the rule not read), and the verifier's wrong value "
              "and wrong numbers (the arithmetic)."]
     if stale:
